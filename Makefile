@@ -1,0 +1,38 @@
+# The two commands of README.md: `make book` and `make test`. Everything else is a step of them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+VENV_FLAGS ?=
+# The CPU wheel of torch 2.13.0 lies on this project's machines and pip takes it from there.
+# A GPU box keeps its own torch: `make test VENV_FLAGS=--system-site-packages` (torch already
+# importable is never reinstalled) or `make test TORCH_SPEC="torch==<yours>"`.
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup fetch book test clean-book
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+fetch: setup
+	$(BIN)/python -m support fetch --all
+
+# Builds the book in the `local` profile; executed notebooks are cached in _build/.jupyter_cache.
+book: fetch
+	$(BIN)/jupyter-book build . -W
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+# Unit tests, every notebook in the `smoke` profile, and a smoke build of the book.
+# pytest's exit code 5 (no tests collected) is a failure here.
+test: fetch
+	$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+clean-book:
+	rm -rf _build

