@@ -24,8 +24,13 @@ fetch: setup
 	$(BIN)/python -m support fetch --all
 
 # Builds the book in the `local` profile; executed notebooks are cached in _build/.jupyter_cache.
+# The cache keys on notebook sources only, so a change under support/ clears it.
+SUPPORT_STAMP := _build/.support-stamp
 book: fetch
+	@if [ -f $(SUPPORT_STAMP) ] && [ -n "$$(find support pyproject.toml -newer $(SUPPORT_STAMP) -name '*.py' -o -newer $(SUPPORT_STAMP) -name pyproject.toml)" ]; then \
+		echo "support/ changed since the last build: re-executing every chapter"; rm -rf _build/.jupyter_cache; fi
 	$(BIN)/jupyter-book build . -W
+	@touch $(SUPPORT_STAMP)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 # Unit tests, every notebook in the `smoke` profile, and a smoke build of the book.

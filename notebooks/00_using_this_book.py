@@ -70,6 +70,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 from support import plots, resources, zoo
 from support.batch import run_batch
@@ -199,8 +200,7 @@ elif cfg.batch_demo:
         chapter_source.resolve(),
         fixed={"profile": "smoke", "batch_demo": False, "tiny_steps": cfg.batch_steps, "seed": cfg.seed},
         grid={"tiny_lr": [1e-3, 1e-2], "tiny_d_model": [32, 64]}, out=batch_dir)
-    display_cols = ["run", "status", "tiny_lr", "tiny_d_model", "tiny_final_loss", "tiny_val_loss"]
-    print(batch_table[display_cols].to_string(index=False))
+    display(batch_table[["run", "status", "tiny_lr", "tiny_d_model", "tiny_final_loss", "tiny_val_loss"]])
     fig, ax = plt.subplots()
     for width, rows in batch_table.groupby("tiny_d_model"):
         ax.plot(rows.tiny_lr, rows.tiny_val_loss, marker="o", label=f"d_model={width}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .results import load_results
 

@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .cache import atomic_dir, cache_dir, is_complete, read_marker, sha256_file
 

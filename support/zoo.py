@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import resources
 from .cache import atomic_dir, cache_dir, is_complete, stable_hash
