@@ -87,6 +87,16 @@ def execute(notebook: Path, parameters: dict[str, Any], run_dir: Path, kernel_na
     return load_results(results_path)
 
 
+def error_summary(err: Exception) -> str:
+    """One line naming what failed: the notebook cell's own exception for papermill errors."""
+    if getattr(err, "ename", None):  # papermill's PapermillExecutionError carries the cell's exception
+        name, message = err.ename, str(err.evalue)
+    else:
+        name, message = type(err).__name__, str(err)
+    first = message.strip().splitlines()
+    return f"{name}: {first[0] if first else ''}"
+
+
 def _row(name: str, point: dict, status: str, results: dict | None, error: str = "") -> dict:
     """One row of the combined table: run, status, parameters, then metrics."""
     row = {"run": name, "status": status, "error": error, **point}
@@ -119,8 +129,7 @@ def run_batch(notebook: str | Path, fixed: dict[str, Any], grid: dict[str, list]
             rows.append(_row(name, point, "ok", results))
         except Exception as err:  # a failed run must not stop the others
             (run_dir / "error.txt").write_text("".join(traceback.format_exception(err)))
-            first = str(err).strip().splitlines()
-            rows.append(_row(name, point, "failed", None, f"{type(err).__name__}: {first[0] if first else ''}"))
+            rows.append(_row(name, point, "failed", None, error_summary(err)))
     table = pd.DataFrame(rows)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "results.csv", index=False)

@@ -61,7 +61,7 @@ def test_grid_runs_survive_a_failure_and_resume(notebook, tmp_path):
     assert list(by_run.status) == ["ok", "ok", "failed", "failed"]
     assert by_run.loc["a=2__b=5", "product"] == 10 and by_run.loc["a=2__b=7", "product"] == 14
     assert "planned failure for a=3" in (out / "runs" / "a=3__b=5" / "error.txt").read_text()
-    assert "PapermillExecutionError" in by_run.loc["a=3__b=5", "error"]
+    assert by_run.loc["a=3__b=5", "error"] == "RuntimeError: planned failure for a=3"
     assert load_results(out / "runs" / "a=2__b=7" / "results.json")["metrics"] == {"product": 14}
     assert (out / "runs" / "a=2__b=7" / "notebook.ipynb").is_file()
     assert pd.read_csv(out / "results.csv").shape[0] == 4
