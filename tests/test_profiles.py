@@ -71,7 +71,7 @@ def test_config_is_frozen_and_serialisable():
     with pytest.raises(AttributeError, match="frozen"):
         cfg.steps = 3
     with pytest.raises(AttributeError, match="no parameter 'missing'"):
-        cfg.missing
+        _ = cfg.missing
     assert cfg.as_dict()["profile"] == "smoke"
     assert list(cfg.table().index)[:2] == ["profile", "seed"]
     assert isinstance(cfg, Config) and len(cfg) == len(COMMON) + len(SPEC)
