@@ -1,0 +1,111 @@
+import pytest
+import torch
+
+from support import zoo
+from support.quantization import (QuantConfig, collect_hessians, fake_quantize, minmax_grid, quantize_gptq,
+                                  quantize_gptq_reference, quantize_model, quantize_rtn, quantizable_linears)
+
+
+def _layer_and_inputs(seed: int, rows=48, cols=64, n=512):
+    """A random layer and correlated calibration inputs (as real activations are)."""
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(rows, cols, generator=gen, dtype=torch.float64)
+    mixing = torch.randn(cols, cols, generator=gen, dtype=torch.float64) / cols**0.5
+    x = torch.randn(n, cols, generator=gen, dtype=torch.float64) @ (torch.eye(cols, dtype=torch.float64) + 2 * mixing)
+    return weight, x, 2 * x.T @ x / n
+
+
+def test_minmax_grid_hand_computed():
+    w = torch.tensor([[-1.0, 0.0, 2.0]])
+    scale, zero = minmax_grid(w, bits=2)  # 4 levels over [-1, 2]: scale 1, zero 1
+    assert scale.item() == pytest.approx(1.0) and zero.item() == 1.0
+    assert fake_quantize(torch.tensor([[-1.2, 0.4, 0.6, 2.7]]), scale, zero, 2).tolist() == [[-1.0, 0.0, 1.0, 2.0]]
+    scale, zero = minmax_grid(torch.tensor([[0.5, 1.5]]), bits=2)  # the grid always contains 0
+    assert zero.item() == 0.0 and scale.item() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+@pytest.mark.parametrize("group_size", [None, 16])
+def test_at_most_2_to_the_bits_values_per_group(bits, group_size):
+    weight, _, hessian = _layer_and_inputs(0)
+    for q in (quantize_rtn(weight, bits, group_size), quantize_gptq(weight, hessian, bits, group_size)):
+        groups = q.reshape(q.shape[0], -1, group_size or q.shape[1])
+        counts = [len(torch.unique(g)) for row in groups for g in row]
+        assert max(counts) <= 2**bits
+
+
+@pytest.mark.parametrize("group_size", [None, 16])
+def test_gptq_with_identity_hessian_is_rtn(group_size):
+    weight, _, _ = _layer_and_inputs(1)
+    identity = torch.eye(weight.shape[1], dtype=weight.dtype)
+    assert torch.equal(quantize_gptq(weight, identity, 3, group_size), quantize_rtn(weight, 3, group_size))
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("bits", [2, 3, 4])
+def test_gptq_output_error_is_at_most_rtn(seed, bits):
+    weight, x, hessian = _layer_and_inputs(seed)
+    error = {name: ((x @ weight.T - x @ q.T) ** 2).sum().item() for name, q in
+             [("rtn", quantize_rtn(weight, bits)), ("gptq", quantize_gptq(weight, hessian, bits))]}
+    assert error["gptq"] <= error["rtn"]
+
+
+def test_blocked_gptq_equals_the_plain_column_loop():
+    weight, _, hessian = _layer_and_inputs(2, cols=96)
+    blocked = quantize_gptq(weight, hessian, 3, block_size=32)
+    assert torch.allclose(blocked, quantize_gptq_reference(weight, hessian, 3), atol=1e-9)
+
+
+def test_act_order_returns_columns_in_original_order():
+    weight, x, hessian = _layer_and_inputs(3)
+    q = quantize_gptq(weight, hessian, 4, act_order=True)
+    assert ((x @ weight.T - x @ q.T) ** 2).mean() < ((x @ weight.T - x @ quantize_rtn(weight, 4).T) ** 2).mean()
+
+
+@pytest.mark.parametrize("bits", [1, 9, 2.5, True])
+def test_bad_bits_are_clear_errors(bits):
+    with pytest.raises(ValueError, match="must be an integer from 2 to 8"):
+        QuantConfig(bits=bits)
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(ValueError, match="method='awq'"):
+        QuantConfig(bits=4, method="awq")
+    with pytest.raises(ValueError, match="group_size=10 must divide"):
+        quantize_rtn(torch.zeros(4, 64), 4, group_size=10)
+
+
+def _smoke_lm():
+    """A small Llama trained long enough (300 steps, ~10 s) that its layers, not just its embeddings, matter."""
+    cfg = zoo.TinyLMConfig(vocab_size=2048, d_model=64, n_layers=2, n_heads=2, d_ff=256, seq_len=64, batch_size=16,
+                           steps=300, lr=1e-2, warmup_steps=20)
+    model, _ = zoo.tiny_lm(cfg, progress=False)
+    _, val = zoo.corpus_splits("austen", 2048)
+    return model, val
+
+
+def test_model_quantization_qid_is_near_zero_at_8_bits_and_grows_at_2():
+    model, val = _smoke_lm()
+    calibration = val[: 16 * 64].view(16, 64)
+    held_out = val[16 * 64: 16 * 64 + 16384]
+    base = zoo.eval_loss(model, held_out, seq_len=64)
+    qid = {bits: zoo.eval_loss(quantize_model(model, QuantConfig(bits), calibration), held_out, 64) - base
+           for bits in (8, 2)}
+    assert abs(qid[8]) < 1e-3  # measured ~1e-5
+    assert qid[2] > 0.005  # measured ~0.011
+    assert {"model.layers.1.mlp.down_proj", "model.layers.0.self_attn.q_proj"} <= set(quantizable_linears(model))
+    assert "lm_head" not in quantizable_linears(model)
+
+
+def test_hessians_match_a_direct_computation():
+    model, val = _smoke_lm()
+    calibration = val[:4 * 64].view(4, 64)
+    hessians = collect_hessians(model, calibration, batch_size=2)
+    captured = []
+    handle = model.model.layers[0].mlp.down_proj.register_forward_hook(lambda m, i, o: captured.append(i[0]))
+    with torch.no_grad():
+        model(input_ids=calibration)
+    handle.remove()
+    x = captured[0].reshape(-1, captured[0].shape[-1]).double()
+    assert torch.allclose(hessians["model.layers.0.mlp.down_proj"].double(), 2 * x.T @ x / x.shape[0], rtol=1e-4,
+                          atol=1e-6)
