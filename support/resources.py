@@ -202,7 +202,7 @@ def _download(res: Resource, workdir: Path) -> Path:
     for attempt in attempts:
         try:
             attempt()
-        except OSError as err:  # includes urllib errors
+        except (OSError, ValueError) as err:  # urllib errors, and an index page that is not JSON
             errors.append(str(err))
             continue
         archive = workdir / res.filename
