@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from .progress import tqdm
 
+from .progress import tqdm
 from .results import load_results
 
 RESULTS_PARAM = "results_path"  # every chapter's parameters cell has it

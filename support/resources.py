@@ -28,9 +28,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .progress import tqdm
 
 from .cache import atomic_dir, cache_dir, is_complete, read_marker, sha256_file
+from .progress import tqdm
 
 
 class ResourceError(RuntimeError):

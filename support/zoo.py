@@ -19,10 +19,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from .progress import tqdm
 
 from . import resources
 from .cache import atomic_dir, cache_dir, is_complete, stable_hash
+from .progress import tqdm
 
 TRAINER_VERSION = 1  # bump when training code changes what a config produces
 SPECIAL_TOKENS = ("<|endoftext|>", "<|pad|>", "<|mask|>")
@@ -285,6 +285,16 @@ def eval_loss(model, ids: torch.Tensor, seq_len: int, batch_size: int = 16, max_
     return total / count
 
 
+def training_step(model, optimizer: torch.optim.Optimizer, batch: torch.Tensor) -> torch.Tensor:
+    """One next-token-prediction update on ``batch`` [batch, seq_len] with gradient clipping at 1; returns the loss."""
+    loss = model(input_ids=batch, labels=batch).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss
+
+
 def tiny_lm_path(cfg: TinyLMConfig) -> Path:
     """Cache folder of the tiny LM ``cfg`` describes (keyed by config, corpus and trainer version)."""
     key = stable_hash({"config": asdict(cfg), "corpus_sha": resources.get(cfg.corpus).sha256,
@@ -312,11 +322,7 @@ def train_tiny_lm(cfg: TinyLMConfig, folder: Path, device: str = "cpu", progress
                mininterval=1.0)
     for step in bar:
         batch = sample_windows(train_ids, cfg.batch_size, cfg.seq_len, generator).to(device)
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss = training_step(model, optimizer, batch)
         scheduler.step()
         done = step + 1
         if done % cfg.log_every == 0 or done == 1 or done == cfg.steps:
