@@ -7,25 +7,12 @@ throughput (tokens/s), with the batch-16 / batch-1 ratio. Run: ``python benchmar
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from timing import best_seconds
 
 from support import zoo
 from support.device import pick_device
-
-
-def best_seconds(step, repeats: int) -> float:
-    """Fastest of ``repeats`` timed calls of ``step`` after one warm-up call."""
-    step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 @torch.no_grad()
@@ -46,11 +33,7 @@ def training_tokens_per_second(cfg: zoo.TinyLMConfig, steps: int, device) -> flo
     generator = torch.Generator().manual_seed(0)
 
     def step():
-        batch = zoo.sample_windows(train_ids, cfg.batch_size, cfg.seq_len, generator).to(device)
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        zoo.training_step(model, optimizer, zoo.sample_windows(train_ids, cfg.batch_size, cfg.seq_len, generator).to(device))
 
     seconds = best_seconds(lambda: [step() for _ in range(steps)], repeats=2)
     return steps * cfg.batch_size * cfg.seq_len / seconds

@@ -8,22 +8,12 @@ layers, as ratios; (2) whole-model quantization time of SmolLM2-135M (Hessian co
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from timing import best_seconds
 
 from support import resources, zoo
 from support.quantization import QuantConfig, quantize_gptq, quantize_gptq_reference, quantize_model, quantize_rtn
-
-
-def seconds(fn, repeats: int = 3) -> float:
-    """Fastest wall time of ``repeats`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def layer_benchmark(rows: int, cols: int, bits: int) -> dict[str, float]:
@@ -32,9 +22,9 @@ def layer_benchmark(rows: int, cols: int, bits: int) -> dict[str, float]:
     weight = torch.randn(rows, cols, generator=gen)
     x = torch.randn(2048, cols, generator=gen)
     hessian = 2 * x.T @ x / x.shape[0]
-    return {"rtn": seconds(lambda: quantize_rtn(weight, bits)),
-            "gptq": seconds(lambda: quantize_gptq(weight, hessian, bits)),
-            "gptq_column_loop": seconds(lambda: quantize_gptq_reference(weight, hessian, bits))}
+    return {"rtn": best_seconds(lambda: quantize_rtn(weight, bits), warmup=False),
+            "gptq": best_seconds(lambda: quantize_gptq(weight, hessian, bits), warmup=False),
+            "gptq_column_loop": best_seconds(lambda: quantize_gptq_reference(weight, hessian, bits), warmup=False)}
 
 
 def main() -> None:
@@ -53,8 +43,8 @@ def main() -> None:
     text = resources.english_corpus()[:200_000]
     ids = tokenizer(text, return_tensors="pt")["input_ids"][0]
     calibration = ids[: args.calibration_windows * 128].view(args.calibration_windows, 128)
-    rtn = seconds(lambda: quantize_model(model, QuantConfig(args.bits, method="rtn")), repeats=1)
-    gptq = seconds(lambda: quantize_model(model, QuantConfig(args.bits), calibration), repeats=1)
+    rtn = best_seconds(lambda: quantize_model(model, QuantConfig(args.bits, method="rtn")), repeats=1, warmup=False)
+    gptq = best_seconds(lambda: quantize_model(model, QuantConfig(args.bits), calibration), repeats=1, warmup=False)
     print(f"SmolLM2-135M whole model ({args.calibration_windows}x128 calibration tokens): rtn {rtn:.1f} s, "
           f"gptq {gptq:.1f} s (incl. Hessians) | gptq/rtn {gptq / rtn:.1f}x")
 

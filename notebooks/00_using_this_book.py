@@ -123,8 +123,8 @@ pd.DataFrame([{"resource": r.name, "client": r.client, "package": r.spec, "MB": 
 # Austen rather than BIG-bench's prose: 1.6 MB to fetch instead of 358 MB, one consistent register
 # of carefully edited English in the public domain, and no deliberately altered facts (the largest
 # BIG-bench prose task substitutes answer entities on purpose, which would confuse the editing
-# chapters). The price: 19th-century English, about 1.2 M tokens with a 2,048-token BPE, so small models see it for
-# several epochs when a chapter needs many tokens per parameter.
+# chapters). The price: 19th-century English, about 1.2 M tokens with a 2,048-token BPE, so small
+# models see it for several epochs when a chapter needs many tokens per parameter.
 
 # %%
 novels = resources.austen_novels()
