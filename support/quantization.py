@@ -176,11 +176,16 @@ class QuantConfig:
 
 
 @torch.no_grad()
-def quantize_model(model, config: QuantConfig, calibration: torch.Tensor | None = None):
-    """A quantized copy of ``model``: every linear layer but the head rounded by RTN or GPTQ."""
-    if config.method == "gptq" and calibration is None:
-        raise ValueError("GPTQ needs calibration token windows [n_windows, seq_len]")
-    hessians = collect_hessians(model, calibration) if config.method == "gptq" else {}
+def quantize_model(model, config: QuantConfig, calibration: torch.Tensor | None = None,
+                   hessians: dict[str, torch.Tensor] | None = None):
+    """A quantized copy of ``model``: every linear layer but the head rounded by RTN or GPTQ.
+
+    ``hessians`` (from :func:`collect_hessians`) lets several bit widths share one calibration pass.
+    """
+    if config.method == "gptq" and hessians is None:
+        if calibration is None:
+            raise ValueError("GPTQ needs calibration token windows [n_windows, seq_len] (or precomputed hessians)")
+        hessians = collect_hessians(model, calibration)
     quantized = copy.deepcopy(model)
     for name, layer in quantizable_linears(quantized).items():
         weight = layer.weight.data.float()

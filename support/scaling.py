@@ -19,6 +19,10 @@ import numpy as np
 PAPER_UNIFIED = {"k": 0.017, "alpha": 0.2261, "beta": 0.5251, "gamma": 5.4967}
 PAPER_ONE_FACTOR = {"alpha": 0.2276, "beta": 0.5316, "gamma": 5.4812}
 PYTHIA_TOKENS_PER_STEP = 2_097_152
+#: Non-embedding parameters of the Pythia suite (Biderman et al. 2023, Table 1), by model name.
+PYTHIA_NON_EMBEDDING = {"pythia-70m": 18_915_328, "pythia-160m": 85_056_000, "pythia-410m": 302_311_424,
+                        "pythia-1b": 805_736_448, "pythia-1.4b": 1_208_602_624, "pythia-2.8b": 2_517_652_480,
+                        "pythia-6.9b": 6_444_163_072, "pythia-12b": 11_327_027_200}
 
 
 def _positive(name: str, values) -> np.ndarray:
@@ -115,6 +119,40 @@ def fit_qid(n_params, tokens, bits, qid, factors: tuple[str, ...] = ("alpha", "b
     intervals = {name: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for name, v in draws.items() if v}
     return Fit(params=params, intervals=intervals, r2_log=_r2(log_y, predicted_log),
                r2_qid=_r2(y, np.exp(predicted_log)), n_points=int(len(y)), n_dropped=int((~keep).sum()))
+
+
+def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000, seed: int = 0) -> Fit:
+    """Exponent of one factor with the other two held fixed: log QiD = c_group + exponent * log(factor).
+
+    Each combination of the other two factors gets its own intercept (so N and P do not leak into
+    beta, say); ``params`` holds only the exponent, and R^2 is of the whole model in log space.
+    """
+    if factor not in ("alpha", "beta", "gamma"):
+        raise ValueError(f"factor={factor!r} must be 'alpha', 'beta' or 'gamma'")
+    n = _positive("N (non-embedding parameters)", n_params)
+    d = _positive("D (training tokens)", tokens)
+    p = _bits(bits)
+    y = np.asarray(qid, dtype=float)
+    keep = y > 0
+    n, d, p, y = n[keep], d[keep], p[keep], y[keep]
+    column = {"beta": np.log(d), "alpha": -np.log(n), "gamma": -np.log(p)}[factor]
+    others = {"beta": (n, p), "alpha": (d, p), "gamma": (n, d)}[factor]
+    _, group = np.unique(np.column_stack(others), axis=0, return_inverse=True)
+    group = group.ravel()
+    x = np.column_stack([np.eye(group.max() + 1)[group], column])
+    if len(y) <= x.shape[1] or np.linalg.matrix_rank(x) < x.shape[1]:
+        raise ValueError(f"{factor}: {len(y)} points with QiD > 0 in {group.max() + 1} groups do not vary the factor enough to fit it")
+    log_y = np.log(y)
+    coef, *_ = np.linalg.lstsq(x, log_y, rcond=None)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if np.linalg.matrix_rank(x[idx]) == x.shape[1]:
+            draws.append(np.linalg.lstsq(x[idx], log_y[idx], rcond=None)[0][-1])
+    interval = {factor: (float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5)))} if draws else {}
+    return Fit(params={factor: float(coef[-1])}, intervals=interval, r2_log=_r2(log_y, x @ coef),
+               n_points=int(len(y)), n_dropped=int((~keep).sum()))
 
 
 def fit_per_bits(n_params, tokens, bits, qid, n_boot: int = 500, seed: int = 0) -> dict[int, Fit]:

@@ -67,8 +67,9 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 def hub(model_id: str, revision: str | None = None, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """Load a hub model (``paper`` profile); offline and uncached, fail early pointing at ``local``."""
-    if Path(model_id).is_dir():
-        return load_pretrained(model_id, revision, device, dtype)
+    if Path(model_id).is_dir():  # a checkpoint saved in hub format; revisions are its step<N> subfolders
+        folder = Path(model_id) / revision if revision and (Path(model_id) / revision).is_dir() else Path(model_id)
+        return load_pretrained(folder, None, device, dtype)
     try:
         return load_pretrained(model_id, revision, device, dtype, local_files_only=True)
     except OSError:

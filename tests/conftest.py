@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from support import resources
-from support.cache import sha256_file
+from support import resources, zoo
+from support.cache import cache_dir, sha256_file
 from support.resources import Resource, keep_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +22,19 @@ def tmp_cache(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("TRUSTML_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture
+def fresh_model_cache(tmp_path, monkeypatch):
+    """A cache with the real resources and tokenizers linked in but no trained models."""
+    shared = cache_dir()
+    zoo.tokenizer_path("austen", 2048)  # make sure the shared tokenizer exists
+    fresh = tmp_path / "cache"
+    fresh.mkdir()
+    for name in ("resources", "tokenizers"):
+        (fresh / name).symlink_to(shared / name)
+    monkeypatch.setenv("TRUSTML_CACHE", str(fresh))
+    return fresh
 
 
 @pytest.fixture

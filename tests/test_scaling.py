@@ -70,3 +70,28 @@ def test_tokens_for_qid_inverts_the_law():
 def test_bad_inputs_are_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_one_factor_fit_recovers_each_exponent_despite_group_offsets():
+    from support.scaling import fit_one_factor
+
+    n, d, p, y = _synthetic(0.0)
+    rng = np.random.default_rng(3)
+    # a nuisance multiplier per (N, P) group does not touch beta when each group has its own intercept
+    _, group = np.unique(np.column_stack([n, p]), axis=0, return_inverse=True)
+    skewed = y * np.exp(rng.normal(size=group.max() + 1))[group.ravel()]
+    assert fit_one_factor(n, d, p, skewed, "beta", n_boot=20).params["beta"] == pytest.approx(TRUE["beta"], rel=1e-9)
+    assert fit_qid(n, d, p, skewed, n_boot=20).params["beta"] == pytest.approx(TRUE["beta"], rel=1e-9)
+    for factor in ("alpha", "gamma"):
+        assert fit_one_factor(n, d, p, y, factor, n_boot=20).params[factor] == pytest.approx(TRUE[factor], rel=1e-9)
+
+
+def test_one_factor_fit_refuses_a_factor_that_does_not_vary():
+    from support.scaling import fit_one_factor
+
+    n, d, p, y = _synthetic(0.0)
+    only_two_bits = p == 2
+    with pytest.raises(ValueError, match="gamma"):
+        fit_one_factor(n[only_two_bits], d[only_two_bits], p[only_two_bits], y[only_two_bits], "gamma")
+    with pytest.raises(ValueError, match="factor"):
+        fit_one_factor(n, d, p, y, "delta")

@@ -4,24 +4,10 @@ import pytest
 import torch
 
 from support import zoo
-from support.cache import cache_dir
 from support.zoo import HubUnavailable, TinyLMConfig
 
 SMOKE = TinyLMConfig(vocab_size=2048, d_model=32, n_layers=1, n_heads=2, d_ff=128, seq_len=64, batch_size=8,
                      steps=40, lr=3e-3, warmup_steps=4, checkpoint_steps=(20,), log_every=5)
-
-
-@pytest.fixture
-def fresh_model_cache(tmp_path, monkeypatch):
-    """A cache with the real resources and tokenizers linked in but no trained models."""
-    shared = cache_dir()
-    zoo.tokenizer_path(SMOKE.corpus, SMOKE.vocab_size)  # make sure the shared tokenizer exists
-    fresh = tmp_path / "cache"
-    fresh.mkdir()
-    for name in ("resources", "tokenizers"):
-        (fresh / name).symlink_to(shared / name)
-    monkeypatch.setenv("TRUSTML_CACHE", str(fresh))
-    return fresh
 
 
 @pytest.mark.parametrize("change, message", [

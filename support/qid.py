@@ -1,0 +1,295 @@
+"""Chapter 5: low-bit quantization favours undertrained LLMs (Ouyang et al., ACL 2025, arXiv 2411.17691).
+
+The pipeline of the chapter: a Pythia-style family (same data in the same order for every size,
+log-spaced checkpoints, cosine decay) plus one learning-rate-schedule arm (warmup-stable-decay,
+whose stable phase is a constant-LR run), every checkpoint quantized with GPTQ or RTN
+(:mod:`support.quantization`) at several bit widths, and QiD = loss(quantized) - loss(full
+precision) on a fixed held-out split, ready for the fits of :mod:`support.scaling`.
+
+Where this differs from the paper: ``local`` trains GPT-NeoX models of 25k-790k non-embedding
+parameters on 1.1 M tokens of Austen (several epochs) instead of Pythia-70M..12B on 300 B tokens of
+the Pile; GPTQ is calibrated on training windows and QiD measured on the corpus' held-out tail.
+The schedule arm follows Catalan-Tatjer et al.'s critique (arXiv 2510.06213) that QiD's growth tracks
+learning-rate decay rather than tokens. ``paper`` loads ``EleutherAI/pythia-*`` at revisions
+``step{N}`` (2,097,152 tokens a step) and WikiText-2 through ``datasets``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import zoo
+from .profiles import Config, Param
+from .progress import tqdm
+from .quantization import QuantConfig, collect_hessians, quantize_model
+from .scaling import (
+    PAPER_ONE_FACTOR,
+    PAPER_UNIFIED,
+    PYTHIA_TOKENS_PER_STEP,
+    Fit,
+    fit_one_factor,
+    fit_per_bits,
+    fit_qid,
+    tokens_for_qid,
+)
+
+PYTHIA_SUITE = "EleutherAI/pythia-70m,EleutherAI/pythia-160m,EleutherAI/pythia-410m,EleutherAI/pythia-1b"
+PYTHIA_STEPS = "1000,2000,4000,8000,16000,32000,64000,100000,143000"
+LOCAL_STEPS = "16,32,64,128,256,512,750,1000,1250,1500,1750,2000,2250,2500,2750,3000"
+
+PARAMS = {
+    "sizes": Param(str, smoke="16x1,32x1", local="32x2,48x2,64x2,96x3,128x4", paper=PYTHIA_SUITE,
+                   help="family members: 'WIDTHxLAYERS' tiny GPT-NeoX models trained here, or hub ids"),
+    "checkpoints": Param(str, smoke="10,20,40", local=LOCAL_STEPS, paper=PYTHIA_STEPS,
+                         help="training steps whose checkpoints are quantized (the last is the final model)"),
+    "train_steps": Param(int, smoke=40, local=3000, paper=143000, low=1, help="steps of each tiny run"),
+    "batch_size": Param(int, smoke=8, local=16, paper=1024, low=1, help="sequences per training step"),
+    "seq_len": Param(int, smoke=64, local=128, paper=2048, low=8, help="tokens per training/eval window"),
+    "lr": Param(float, smoke=3e-3, local=3e-3, paper=1e-3, low=1e-6, high=1.0, help="peak learning rate"),
+    "warmup_steps": Param(int, smoke=4, local=100, paper=1430, low=0),
+    "vocab_size": Param(int, smoke=2048, local=2048, paper=50304, low=300),
+    "schedule_arm": Param(str, smoke="wsd", local="wsd", paper="none", choices=("wsd", "constant", "none"),
+                          help="extra arm of one size trained with another learning-rate schedule"),
+    "arm_size": Param(str, smoke="16x1", local="64x2", paper="", help="the member the schedule arm retrains"),
+    "bits": Param(str, smoke="2,4,8", local="2,3,4,8", paper="2,3,4,8", help="bit widths, each in 2..8"),
+    "method": Param(str, smoke="gptq", local="gptq", paper="gptq", choices=("gptq", "rtn")),
+    "group_size": Param(int, smoke=0, local=0, paper=128, low=0,
+                        help="0 = one grid per output channel; paper: 128, AutoGPTQ's default (assumed)"),
+    "calibration_windows": Param(int, smoke=4, local=32, paper=128, low=1, help="GPTQ calibration windows"),
+    "eval_tokens": Param(int, smoke=2048, local=16384, paper=262144, low=64, help="held-out tokens per loss"),
+    "fit_bits": Param(str, smoke="2,4", local="2,3,4", paper="2,3,4",
+                      help="bit widths in the fits (8-bit QiD sits in the evaluation noise; logs of noise mislead)"),
+    "fit_min_step": Param(int, smoke=1, local=256, paper=1000, low=1,
+                          help="checkpoints before this step are shown but left out of the fits"),
+    "fully_trained_qid": Param(float, smoke=0.2, local=0.2, paper=0.2, low=1e-4,
+                               help="2-bit QiD taken as 'fully trained' when inverting the law (Table 1)"),
+    "bootstrap": Param(int, smoke=50, local=1000, paper=1000, low=10, help="bootstrap resamples per fit"),
+}
+
+
+def parse_ints(text: str, name: str) -> tuple[int, ...]:
+    """``"2,3,4"`` -> (2, 3, 4), with an error naming the parameter on bad input."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"parameter {name}={text!r} must be comma-separated integers") from None
+    if not values:
+        raise ValueError(f"parameter {name} is empty")
+    return values
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"64x2"`` -> (d_model=64, n_layers=2)."""
+    try:
+        width, layers = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size {text!r} must look like WIDTHxLAYERS, e.g. '64x2', or be a hub id") from None
+    if width < 16 or width % 16 or layers < 1:
+        raise ValueError(f"size {text!r} needs a width that is a multiple of 16 (>= 16) and >= 1 layer")
+    return width, layers
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of the family and the checkpoints to measure: trained here (``tiny``) or a hub id."""
+
+    name: str
+    arm: str
+    steps: tuple[int, ...]
+    tokens_per_step: int
+    tiny: zoo.TinyLMConfig | None = None
+    hub_id: str | None = None
+
+    def load(self, step: int, device: str = "cpu"):
+        """``(model, tokenizer)`` at checkpoint ``step``."""
+        if self.tiny is not None:
+            return zoo.tiny_lm(self.tiny, revision=f"step{step}", device=device)
+        return zoo.hub(self.hub_id, revision=f"step{step}", device=device)
+
+    def tokens(self, step: int) -> int:
+        """Training tokens seen at ``step``."""
+        return step * self.tokens_per_step
+
+
+def tiny_config(cfg: Config, size: str, schedule: str = "cosine") -> zoo.TinyLMConfig:
+    """The GPT-NeoX config of one local family member (every member shares data order and seed)."""
+    width, layers = parse_size(size)
+    steps = tuple(s for s in parse_ints(cfg.checkpoints, "checkpoints") if s <= cfg.train_steps)
+    return zoo.TinyLMConfig(arch="gpt_neox", vocab_size=cfg.vocab_size, d_model=width, n_layers=layers,
+                            n_heads=max(1, width // 16), d_ff=4 * width, seq_len=cfg.seq_len,
+                            batch_size=cfg.batch_size, steps=cfg.train_steps, lr=cfg.lr,
+                            warmup_steps=cfg.warmup_steps, schedule=schedule, seed=cfg.seed, data_seed=cfg.seed,
+                            checkpoint_steps=steps, log_every=max(1, cfg.train_steps // 100))
+
+
+def family(cfg: Config) -> list[Member]:
+    """The chapter's members: every size on the cosine schedule, plus the schedule arm if asked for."""
+    steps = parse_ints(cfg.checkpoints, "checkpoints")
+    members = []
+    for size in (s.strip() for s in cfg.sizes.split(",") if s.strip()):
+        if "/" in size:  # a hub id (paper profile): Pythia's revisions
+            members.append(Member(size.split("/")[-1], "cosine", steps, PYTHIA_TOKENS_PER_STEP, hub_id=size))
+        else:
+            tiny = tiny_config(cfg, size)
+            members.append(Member(f"d{size}", "cosine", tiny.checkpoint_steps, tiny.batch_size * tiny.seq_len, tiny=tiny))
+    if cfg.schedule_arm != "none":
+        if "/" in cfg.arm_size or not cfg.arm_size:
+            raise ValueError("schedule_arm needs arm_size = a tiny size such as '64x2' (hub models have one schedule);"
+                             " set schedule_arm='none' for hub families")
+        tiny = tiny_config(cfg, cfg.arm_size, cfg.schedule_arm)
+        members.append(Member(f"d{cfg.arm_size}", cfg.schedule_arm, tiny.checkpoint_steps, tiny.batch_size * tiny.seq_len,
+                              tiny=tiny))
+    return members
+
+
+def train_family(members: list[Member], device: str = "cpu") -> None:
+    """Train (or find cached) every tiny member; hub members are left to the hub."""
+    for member in members:
+        if member.tiny is not None:
+            zoo.tiny_lm(member.tiny, device=device)
+
+
+# --------------------------------------------------------------------------- measurement data
+
+def corpus_data(tiny: zoo.TinyLMConfig, n_windows: int, eval_tokens: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(calibration windows [n, seq_len] drawn from the training split, held-out token ids) of a tiny member's corpus."""
+    train, held_out = zoo.corpus_splits(tiny.corpus, tiny.vocab_size)
+    generator = torch.Generator().manual_seed(seed + 1)  # not the training order's seed
+    return zoo.sample_windows(train, n_windows, tiny.seq_len, generator), held_out[: eval_tokens + 1]
+
+
+def wikitext_data(tokenizer, n_windows: int, seq_len: int, eval_tokens: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(calibration windows from WikiText-2 train, WikiText-2 test ids): the paper profile's data, from the hub."""
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError("the 'paper' profile reads WikiText-2 with the `datasets` package: pip install datasets") from None
+    try:
+        wiki = datasets.load_dataset("wikitext", "wikitext-2-raw-v1")
+    except Exception as error:  # offline: datasets raises several types
+        raise zoo.HubUnavailable(f"WikiText-2 could not be loaded ({type(error).__name__}); the 'paper' profile needs "
+                                 "the Hugging Face Hub. Run the chapter with profile='local' instead.") from error
+    ids = {split: torch.tensor(tokenizer("\n\n".join(wiki[split]["text"]))["input_ids"]) for split in ("train", "test")}
+    generator = torch.Generator().manual_seed(seed + 1)
+    return zoo.sample_windows(ids["train"], n_windows, seq_len, generator), ids["test"][: eval_tokens + 1]
+
+
+def measurement_data(member: Member, tokenizer, cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
+    """Calibration windows and held-out ids for ``member``: its training corpus, or WikiText-2 for hub models."""
+    if member.tiny is not None:
+        return corpus_data(member.tiny, cfg.calibration_windows, cfg.eval_tokens, cfg.seed)
+    return wikitext_data(tokenizer, cfg.calibration_windows, cfg.seq_len, cfg.eval_tokens, cfg.seed)
+
+
+# --------------------------------------------------------------------------- QiD of every checkpoint
+
+def quant_configs(cfg: Config) -> list[QuantConfig]:
+    """One QuantConfig per requested bit width (bits outside 2..8 are refused by QuantConfig)."""
+    group = cfg.group_size or None
+    return [QuantConfig(bits, method=cfg.method, group_size=group) for bits in parse_ints(cfg.bits, "bits")]
+
+
+@torch.no_grad()
+def checkpoint_qid(model, configs: list[QuantConfig], calibration: torch.Tensor, held_out: torch.Tensor,
+                   seq_len: int) -> tuple[float, dict[int, float]]:
+    """Full-precision held-out loss of ``model`` and QiD = loss(quantized) - loss(full) for each config."""
+    full = zoo.eval_loss(model, held_out, seq_len)
+    hessians = collect_hessians(model, calibration) if any(c.method == "gptq" for c in configs) else None
+    qid = {}
+    for config in configs:
+        quantized = quantize_model(model, config, calibration, hessians=hessians)
+        qid[config.bits] = zoo.eval_loss(quantized, held_out, seq_len) - full
+    return full, qid
+
+
+def measure_family(members: list[Member], cfg: Config, device: str = "cpu", progress: bool = True):
+    """A DataFrame with one row per (member, checkpoint, bits): N, D, tokens/param, losses and QiD."""
+    import pandas as pd
+
+    configs = quant_configs(cfg)
+    rows, data = [], {}
+    jobs = [(member, step) for member in members for step in member.steps]
+    for member, step in tqdm(jobs, desc="quantize checkpoints", disable=not progress, mininterval=1.0):
+        model, tokenizer = member.load(step, device)
+        key = member.tiny.corpus if member.tiny is not None else "wikitext"
+        if key not in data:
+            data[key] = measurement_data(member, tokenizer, cfg)
+        calibration, held_out = data[key]
+        seq_len = member.tiny.seq_len if member.tiny is not None else cfg.seq_len
+        full, qid = checkpoint_qid(model, configs, calibration, held_out, seq_len)
+        n_params = zoo.non_embedding_params(model)
+        for bits, value in qid.items():
+            rows.append({"member": member.name, "arm": member.arm, "n_params": n_params, "step": step,
+                         "tokens": member.tokens(step), "tokens_per_param": member.tokens(step) / n_params,
+                         "bits": bits, "loss_full": full, "loss_quantized": full + value, "qid": value})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- fits and tables
+
+def fit_points(table, cfg: Config):
+    """The rows the laws are fitted on: the cosine family, bit widths in ``fit_bits``, steps >= ``fit_min_step``."""
+    bits = parse_ints(cfg.fit_bits, "fit_bits")
+    keep = (table["arm"] == "cosine") & table["bits"].isin(bits) & (table["step"] >= cfg.fit_min_step)
+    return table[keep]
+
+
+def fit_all(points, n_boot: int, seed: int = 0) -> dict[str, Fit]:
+    """The unified law, the three one-factor laws and the per-bit-width laws, fitted on ``points``."""
+    columns = (points["n_params"].to_numpy(), points["tokens"].to_numpy(), points["bits"].to_numpy(),
+               points["qid"].to_numpy())
+    fits = {"unified": fit_qid(*columns, n_boot=n_boot, seed=seed)}
+    for factor in ("beta", "alpha", "gamma"):
+        try:
+            fits[f"one-factor {factor}"] = fit_one_factor(*columns, factor, n_boot=n_boot, seed=seed)
+        except ValueError:  # e.g. one bit width only: gamma cannot be fitted
+            pass
+    for bits, fit in fit_per_bits(*columns, n_boot=n_boot, seed=seed).items():
+        fits[f"{bits}-bit only"] = fit
+    return fits
+
+
+def _with_interval(fit: Fit, name: str) -> str:
+    """``0.52 [0.47, 0.58]`` for a fitted parameter, or an empty cell."""
+    if name not in fit.params:
+        return ""
+    low, high = fit.intervals.get(name, (float("nan"), float("nan")))
+    return f"{fit.params[name]:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def exponent_table(fits: dict[str, Fit]):
+    """Fitted exponents with 95% bootstrap intervals beside the paper's, one row per fit."""
+    import pandas as pd
+
+    rows = [{"fit": "paper, unified (Pythia)", "k": PAPER_UNIFIED["k"],
+             **{f: f"{PAPER_UNIFIED[f]:.4f}" for f in ("alpha", "beta", "gamma")}, "R2 (log)": None, "points": None},
+            {"fit": "paper, one-factor (Pythia)", "k": None,
+             **{f: f"{PAPER_ONE_FACTOR[f]:.4f}" for f in ("alpha", "beta", "gamma")}, "R2 (log)": None, "points": None}]
+    for name, fit in fits.items():
+        rows.append({"fit": f"this run, {name}", "k": fit.params.get("k"),
+                     **{f: _with_interval(fit, f) for f in ("alpha", "beta", "gamma")},
+                     "R2 (log)": round(fit.r2_log, 3), "points": fit.n_points})
+    return pd.DataFrame(rows).set_index("fit")
+
+
+def predict(fit: Fit, points):
+    """The unified law's QiD at each row of ``points``."""
+    from .scaling import qid_law
+
+    return qid_law(points["n_params"], points["tokens"], points["bits"], **fit.params)
+
+
+def training_tokens_table(laws: dict[str, dict], sizes: dict[str, float], bits=(2, 3, 4), qid: float = 0.2):
+    """Tokens at which each law reaches ``qid`` for each model size and bit width (the paper's Table 1 inversion)."""
+    import pandas as pd
+
+    rows = []
+    for law, params in laws.items():
+        for size, n_params in sizes.items():
+            row = {"law": law, "model": size}
+            for b in bits:
+                row[f"{b}-bit"] = float(tokens_for_qid(n_params, b, qid, **params))
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["law", "model"])

@@ -1,0 +1,124 @@
+"""Chapter 5's pipeline: the family definition, QiD of checkpoints, fits and tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from support import qid, zoo
+from support.profiles import resolve
+from support.quantization import QuantConfig
+from support.scaling import PAPER_UNIFIED, qid_law, tokens_for_qid
+
+
+def test_parsers_name_bad_input():
+    assert qid.parse_ints("2, 3,4", "bits") == (2, 3, 4)
+    assert qid.parse_size("64x2") == (64, 2)
+    with pytest.raises(ValueError, match="bits"):
+        qid.parse_ints("2,three", "bits")
+    with pytest.raises(ValueError, match="WIDTHxLAYERS"):
+        qid.parse_size("64-2")
+    with pytest.raises(ValueError, match="multiple of 16"):
+        qid.parse_size("40x2")
+
+
+def test_family_shares_data_order_and_adds_the_schedule_arm():
+    cfg = resolve("local", qid.PARAMS)
+    members = qid.family(cfg)
+    cosine = [m for m in members if m.arm == "cosine"]
+    assert [m.name for m in cosine] == ["d32x2", "d48x2", "d64x2", "d96x3", "d128x4"]
+    assert len({(m.tiny.data_seed, m.tiny.steps, m.tiny.batch_size, m.tiny.lr) for m in members}) == 1
+    arm = [m for m in members if m.arm != "cosine"]
+    assert len(arm) == 1 and arm[0].tiny.schedule == "wsd" and arm[0].tiny.d_model == 64
+    assert arm[0].tiny.checkpoint_steps == cosine[2].tiny.checkpoint_steps
+    assert cosine[0].tokens(3000) == 3000 * 16 * 128
+    assert all(m.tiny.arch == "gpt_neox" for m in members)
+
+
+def test_family_from_hub_ids_uses_pythia_steps_and_refuses_a_schedule_arm():
+    cfg = resolve("paper", qid.PARAMS)
+    members = qid.family(cfg)
+    assert [m.hub_id for m in members][:2] == ["EleutherAI/pythia-70m", "EleutherAI/pythia-160m"]
+    assert members[0].tokens(1000) == 1000 * 2_097_152 and members[0].steps[-1] == 143000
+    with pytest.raises(ValueError, match="schedule_arm"):
+        qid.family(resolve("paper", qid.PARAMS, schedule_arm="constant"))
+
+
+def test_bits_outside_range_are_refused():
+    with pytest.raises(ValueError, match="bits"):
+        qid.quant_configs(resolve("smoke", qid.PARAMS, bits="1,4"))
+
+
+def _tiny_model(seed=0):
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    torch.manual_seed(seed)
+    config = GPTNeoXConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=128, max_position_embeddings=32)
+    return GPTNeoXForCausalLM(config).eval()
+
+
+def test_checkpoint_qid_is_near_zero_at_8_bits_and_grows_as_bits_fall():
+    model = _tiny_model()
+    ids = torch.randint(0, 64, (4096,), generator=torch.Generator().manual_seed(0))
+    calibration = ids[:512].view(16, 32)
+    configs = [QuantConfig(b) for b in (2, 4, 8)]
+    full, deltas = qid.checkpoint_qid(model, configs, calibration, ids[512:], 32)
+    assert full == pytest.approx(zoo.eval_loss(model, ids[512:], 32))
+    assert abs(deltas[8]) < 1e-3
+    assert deltas[2] > deltas[4] > deltas[8] - 1e-4
+
+
+@pytest.mark.slow
+def test_hub_member_loads_revisions_of_a_checkpoint_saved_in_hub_format(fresh_model_cache):
+    cfg = resolve("smoke", qid.PARAMS)
+    tiny = qid.tiny_config(cfg, "16x1")
+    zoo.tiny_lm(tiny, progress=False)
+    folder = str(zoo.tiny_lm_path(tiny))
+    member = qid.Member("local-as-hub", "cosine", tiny.checkpoint_steps, 2_097_152, hub_id=folder)
+    early, _ = member.load(tiny.checkpoint_steps[0])
+    reference, _ = zoo.tiny_lm(tiny, revision=f"step{tiny.checkpoint_steps[0]}")
+    final, _ = member.load(tiny.steps)
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        assert torch.equal(early(ids).logits, reference(ids).logits)
+        assert not torch.equal(early(ids).logits, final(ids).logits)
+
+
+def _law_table(noise=0.0):
+    """A measurement table whose QiD follows the paper's law (plus an arm row and 8-bit noise rows)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in (2e4, 8e4, 3e5):
+        for step in (100, 300, 1000, 3000):
+            for bits in (2, 3, 4, 8):
+                tokens = step * 2048
+                value = float(qid_law(n, tokens, bits, **PAPER_UNIFIED)) * np.exp(noise * rng.standard_normal())
+                rows.append({"member": f"n{n:g}", "arm": "cosine", "n_params": n, "step": step, "tokens": tokens,
+                             "bits": bits, "qid": value if bits < 8 else -1e-5})
+    rows.append({"member": "arm", "arm": "wsd", "n_params": 8e4, "step": 3000, "tokens": 3000 * 2048, "bits": 2,
+                 "qid": 10.0})
+    return pd.DataFrame(rows)
+
+
+def test_fits_on_a_law_generated_table_recover_the_paper_exponents():
+    cfg = resolve("local", qid.PARAMS, fit_min_step=200)
+    points = qid.fit_points(_law_table(), cfg)
+    assert set(points["bits"]) == {2, 3, 4} and set(points["arm"]) == {"cosine"} and points["step"].min() == 300
+    fits = qid.fit_all(points, n_boot=20)
+    for name in ("alpha", "beta", "gamma"):
+        assert fits["unified"].params[name] == pytest.approx(PAPER_UNIFIED[name], rel=1e-6)
+        assert fits[f"one-factor {name}"].params[name] == pytest.approx(PAPER_UNIFIED[name], rel=1e-6)
+    assert fits["2-bit only"].params["beta"] == pytest.approx(PAPER_UNIFIED["beta"], rel=1e-6)
+    np.testing.assert_allclose(qid.predict(fits["unified"], points), points["qid"], rtol=1e-6)
+    table = qid.exponent_table(fits)
+    assert table.loc["this run, unified", "R2 (log)"] == pytest.approx(1.0)
+    assert table.loc["paper, unified (Pythia)", "beta"] == "0.5251"
+
+
+def test_training_tokens_table_inverts_the_law():
+    table = qid.training_tokens_table({"paper": PAPER_UNIFIED}, {"7B": 7e9}, bits=(2, 3), qid=0.2)
+    tokens = table.loc[("paper", "7B"), "2-bit"]
+    assert tokens == pytest.approx(float(tokens_for_qid(7e9, 2, 0.2, **PAPER_UNIFIED)))
+    assert float(qid_law(7e9, tokens, 2, **PAPER_UNIFIED)) == pytest.approx(0.2)
+    assert table.loc[("paper", "7B"), "3-bit"] > tokens
