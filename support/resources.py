@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 
 from .cache import atomic_dir, cache_dir, is_complete, read_marker, sha256_file
 from .progress import tqdm
@@ -95,6 +96,7 @@ class Resource:
 
 _BIGBENCH_TASKS = "bigbench-1.0.0/bigbench/benchmark_tasks/"
 _AUSTEN_DATA = "usr/lib/R/site-library/janeaustenr/data/"
+_FASHION_DATA = "usr/share/datasets/fashion-mnist/"
 
 REGISTRY: dict[str, Resource] = {
     r.name: r
@@ -123,6 +125,15 @@ REGISTRY: dict[str, Resource] = {
             license="MIT (package); texts public domain",
             keep=keep_prefix(_AUSTEN_DATA, ("Rdata.rdb", "Rdata.rdx")),
             fallback_url="http://deb.debian.org/debian/pool/main/r/r-cran-janeaustenr/r-cran-janeaustenr_1.0.0-1_all.deb",
+        ),
+        Resource(
+            name="fashion-mnist", client="apt", package="dataset-fashion-mnist", version="0.0~git20200523.55506a9-1",
+            filename="dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
+            sha256="39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0", size_mb=31,
+            description="Fashion-MNIST: 60,000 + 10,000 grey 28x28 images of clothing in 10 classes (IDX files)",
+            license="MIT", keep=keep_prefix(_FASHION_DATA, ("-ubyte.gz",)),
+            fallback_url="http://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/"
+                         "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
         ),
     ]
 }
@@ -425,3 +436,18 @@ def english_corpus() -> str:
     BIG-bench prose task substitutes answer entities on purpose).
     """
     return "\n\n".join(austen_novels().values())
+
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
+
+
+def fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST ``(images uint8 [n, 28, 28], labels uint8 [n])`` of the ``train`` (60k) or ``test`` (10k) split."""
+    prefix = {"train": "train", "test": "t10k"}.get(split)
+    if prefix is None:
+        raise ValueError(f"split={split!r} must be 'train' or 'test'")
+    root = path("fashion-mnist")
+    images = np.frombuffer(gzip.decompress((root / f"{prefix}-images-idx3-ubyte.gz").read_bytes()), np.uint8, offset=16)
+    labels = np.frombuffer(gzip.decompress((root / f"{prefix}-labels-idx1-ubyte.gz").read_bytes()), np.uint8, offset=8)
+    return images.reshape(-1, 28, 28).copy(), labels.copy()  # writable, so torch can wrap them

@@ -1,0 +1,486 @@
+"""Chapter 10: SkipSNN, spiking networks that learn to skip noise (Yin et al., IEEE BigData 2024, arXiv 2411.05806).
+
+A two-layer spiking MLP of leaky integrate-and-fire (LIF) neurons reads a long spike train in
+which a short signal (an image encoded as spikes) sits at a random offset inside background
+noise. A controller, itself one LIF neuron, reads the hidden layer's spikes (gradient stopped)
+and four periodic tick inputs and decides whether the network looks at the next frame:
+
+    U_t = decay * U_{t-1} * (1 - S_{t-1}) + W x_t,   S_t = [U_t > threshold]   (hard reset to zero)
+    a_{t+1} = S^ctrl_t,   S^ctrl_t = LIF(W_c [stopgrad(S^hid_t); tick_t]),   a_0 = 1
+    rate = sum_t S^out_t / sum_t a_t,   loss = MSE(rate, onehot(y)) + lambda * mean_t a_t
+
+with the surrogate derivative of a sigmoid of temperature T (slope 1/T, T shrinking x0.9 every few
+epochs). Facts taken from the authors' code (their model and inference script; it has no training
+loop and runs at batch size 1): FC 2*34*34 -> 800 -> 10, decay 0.1, threshold 0.5, controller
+weights initialised uniform(0, 1), ticks that are 1 at every 1st, 2nd, 10th and 100th step, and
+a skipped frame is *masked to zero* while the membranes keep leaking (``variant="mask_input"``).
+The paper's text says updates are skipped; ``variant="freeze_membrane"`` does that: on a sleeping
+step every membrane of that sample stays exactly as it was and no neuron spikes.
+
+Baselines: the always-awake SNN; fixed-interval and random skipping at a given awake fraction;
+and a Skip-RNN gate (Campos et al., ICLR 2018) on the same SNN, whose update probability
+Delta u = sigmoid(w . U^hid + b) accumulates until it rounds to 1 (straight-through gradient).
+The LIF neurons and surrogate gradients are snntorch's (``Leaky`` with reset to zero, whose reset
+is detached: the reference code lets gradients flow through the reset; this is the one difference
+in the neuron). Everything is batched over samples; the reference runs one sample at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import snntorch as snn
+import torch
+from snntorch import surrogate
+from torch import nn
+
+from .profiles import Param
+from .progress import tqdm
+
+GATES = ("always", "controller", "skiprnn", "fixed", "random")
+VARIANTS = ("mask_input", "freeze_membrane")
+TICK_PERIODS = (1, 2, 10, 100)
+
+PARAMS = {
+    "dataset": Param(str, smoke="fashion-mnist", local="fashion-mnist", paper="nmnist",
+                     choices=("fashion-mnist", "nmnist", "dvsgesture"),
+                     help="images encoded as spikes here, or neuromorphic recordings through tonic (paper)"),
+    "encoding": Param(str, smoke="rate", local="rate", paper="rate", choices=("rate", "latency"),
+                      help="how images become spike trains (ignored for neuromorphic data)"),
+    "image_side": Param(int, smoke=7, local=14, paper=34, low=4, high=34, help="frames are 2 x side x side"),
+    "signal_len": Param(int, smoke=8, local=20, paper=50, low=1, help="frames of the signal"),
+    "seq_len": Param(int, smoke=32, local=100, paper=300, low=2, help="frames of the whole noisy sequence"),
+    "noise_events": Param(int, smoke=2, local=2, paper=2, low=0, help="noise events per frame (both polarities)"),
+    "max_rate": Param(float, smoke=0.5, local=0.5, paper=0.5, low=0.0, high=1.0,
+                      help="spike probability of a white pixel per frame (rate coding)"),
+    "hidden": Param(int, smoke=32, local=128, paper=800, low=1),
+    "train_samples": Param(int, smoke=512, local=6000, paper=60000, low=1),
+    "test_samples": Param(int, smoke=256, local=1000, paper=10000, low=1),
+    "epochs": Param(int, smoke=2, local=4, paper=100, low=1),
+    "batch_size": Param(int, smoke=64, local=64, paper=128, low=1),
+    "lr": Param(float, smoke=2e-3, local=2e-3, paper=1e-3, low=1e-6, high=1.0),
+    "temperature": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-3, help="surrogate sigmoid temperature"),
+    "anneal_every": Param(int, smoke=1, local=1, paper=10, low=1, help="epochs between temperature x0.9 steps"),
+    "variant": Param(str, smoke="mask_input", local="mask_input", paper="mask_input", choices=VARIANTS),
+    "lambdas": Param(str, smoke="0.1", local="0.02,0.1,0.3", paper="0.01,0.05,0.1,0.3",
+                     help="budget penalties of the sweep (SkipSNN and Skip-RNN+SNN)"),
+}
+
+
+# --------------------------------------------------------------------------- data
+
+def downsample(images: np.ndarray, side: int) -> torch.Tensor:
+    """uint8 images [n, H, W] -> float [n, side, side] in [0, 1] (area interpolation)."""
+    x = torch.tensor(np.asarray(images), dtype=torch.float32)[:, None] / 255.0
+    return nn.functional.interpolate(x, size=(side, side), mode="area")[:, 0]
+
+
+def encode_rate(images: torch.Tensor, steps: int, max_rate: float, generator: torch.Generator) -> torch.Tensor:
+    """Rate code [n, steps, 2, h, w]: ON spikes with probability max_rate*x, OFF where the object is dark."""
+    on = images * max_rate
+    off = (1 - images) * max_rate * (images > 0.05)  # dark pixels inside the object's silhouette
+    probs = torch.stack([on, off], dim=1)[:, None].expand(-1, steps, -1, -1, -1)
+    return torch.bernoulli(probs, generator=generator)
+
+
+def encode_latency(images: torch.Tensor, steps: int) -> torch.Tensor:
+    """Latency code [n, steps, 2, h, w]: one ON spike per bright pixel (brighter = earlier), one OFF per dark object pixel."""
+    n, h, w = images.shape
+    out = torch.zeros(n, steps, 2, h, w)
+    inside = images > 0.05
+    on_time = ((1 - images) * (steps - 1)).round().long()
+    off_time = (images * (steps - 1)).round().long()
+    for polarity, times, mask in ((0, on_time, images > 0.2), (1, off_time, inside & (images <= 0.2))):
+        idx = mask.nonzero(as_tuple=True)
+        out[idx[0], times[idx], polarity, idx[1], idx[2]] = 1.0
+    return out
+
+
+def noise_frames(n: int, length: int, side: int, events: int, generator: torch.Generator) -> torch.Tensor:
+    """Background noise [n, length, 2, side, side]: ``events`` per frame (alternating polarity) in a 4x4 patch.
+
+    As in the reference: each frame draws one random centre and scatters its events within +-2 pixels of it.
+    """
+    out = torch.zeros(n, length, 2, side, side)
+    if events == 0:
+        return out
+    centre = torch.randint(2, max(3, side - 2), (n, length, 1, 2), generator=generator)
+    offset = torch.randint(-2, 2, (n, length, events, 2), generator=generator)
+    where = (centre + offset).clamp(0, side - 1)
+    sample = torch.arange(n)[:, None, None].expand(n, length, events)
+    frame = torch.arange(length)[None, :, None].expand(n, length, events)
+    polarity = (torch.arange(events) % 2)[None, None, :].expand(n, length, events)
+    out[sample, frame, polarity, where[..., 0], where[..., 1]] = 1.0
+    return out
+
+
+def embed(signal: torch.Tensor, seq_len: int, noise_events: int, generator: torch.Generator
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Place each signal [n, S, 2, h, w] at a random onset inside noise of ``seq_len`` frames; (x, onsets)."""
+    n, length, _, side, _ = signal.shape
+    if length > seq_len:
+        raise ValueError(f"signal_len={length} does not fit in seq_len={seq_len}")
+    x = noise_frames(n, seq_len, side, noise_events, generator)
+    onsets = torch.randint(0, seq_len - length + 1, (n,), generator=generator)
+    frames = onsets[:, None] + torch.arange(length)
+    x[torch.arange(n)[:, None], frames] = signal  # the signal overwrites the noise in its window
+    return x, onsets
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """How a noisy spike-train task is built from images."""
+
+    side: int = 14
+    signal_len: int = 20
+    seq_len: int = 100
+    noise_events: int = 2
+    encoding: str = "rate"
+    max_rate: float = 0.5
+
+
+def noisy_batch(images: torch.Tensor, task: TaskConfig, generator: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flattened noisy spike trains [n, seq_len, 2*side*side] and onsets, from images [n, side, side] or
+    from recorded event frames [n, signal_len, 2, side, side] (neuromorphic data)."""
+    if images.ndim == 5:
+        signal = images.float()
+    elif task.encoding == "rate":
+        signal = encode_rate(images, task.signal_len, task.max_rate, generator)
+    elif task.encoding == "latency":
+        signal = encode_latency(images, task.signal_len)
+    else:
+        raise ValueError(f"encoding={task.encoding!r} must be 'rate' or 'latency'")
+    x, onsets = embed(signal, task.seq_len, task.noise_events, generator)
+    return x.flatten(2), onsets
+
+
+def neuromorphic_frames(name: str, split: str, signal_len: int, side: int, limit: int, root: str
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Event frames [n, signal_len, 2, side, side] (uint8) and labels of N-MNIST or DVS-Gesture, through ``tonic``.
+
+    N-MNIST: the first ``signal_len`` ms in 1 ms bins, as the reference code reads it. DVS-Gesture:
+    the recording cut into ``signal_len`` equal bins and downsampled to ``side``. Needs the network.
+    """
+    try:
+        import tonic
+    except ImportError:
+        raise ImportError("the 'paper' profile reads N-MNIST / DVS-Gesture with `tonic`: pip install tonic") from None
+    if name == "nmnist":
+        sensor = tonic.datasets.NMNIST.sensor_size
+        transform = tonic.transforms.Compose([tonic.transforms.Downsample(spatial_factor=side / sensor[0]),
+                                              tonic.transforms.ToFrame(sensor_size=(side, side, 2), time_window=1000)])
+        make = lambda: tonic.datasets.NMNIST(save_to=root, train=split == "train", transform=transform)  # noqa: E731
+    elif name == "dvsgesture":
+        sensor = tonic.datasets.DVSGesture.sensor_size
+        transform = tonic.transforms.Compose([tonic.transforms.Downsample(spatial_factor=side / sensor[0]),
+                                              tonic.transforms.ToFrame(sensor_size=(side, side, 2), n_time_bins=signal_len)])
+        make = lambda: tonic.datasets.DVSGesture(save_to=root, train=split == "train", transform=transform)  # noqa: E731
+    else:
+        raise ValueError(f"dataset={name!r} must be 'nmnist' or 'dvsgesture' here")
+    try:
+        dataset = make()
+    except Exception as error:  # tonic downloads on first use; offline this fails in several ways
+        raise RuntimeError(f"{name} could not be loaded ({type(error).__name__}: {error}); it is downloaded from its "
+                           "authors' servers, which this machine cannot reach. Use profile='local' "
+                           "(Fashion-MNIST encoded as spikes) instead.") from error
+    frames, labels = [], []
+    for i in range(min(limit, len(dataset))):
+        frame, label = dataset[i]
+        clip = torch.zeros(signal_len, 2, side, side, dtype=torch.uint8)
+        clip[: min(signal_len, len(frame))] = torch.as_tensor(frame[:signal_len] > 0, dtype=torch.uint8)
+        frames.append(clip)
+        labels.append(int(label))
+    return torch.stack(frames), torch.tensor(labels)
+
+
+# --------------------------------------------------------------------------- model
+
+def tick_inputs(steps: int, periods: tuple[int, ...] = TICK_PERIODS) -> torch.Tensor:
+    """Periodic tick channels [steps, len(periods)]: channel k is 1 when t % periods[k] == 0."""
+    t = torch.arange(steps)[:, None]
+    return (t % torch.tensor(periods)[None, :] == 0).float()
+
+
+def fixed_schedule(steps: int, fraction: float) -> torch.Tensor:
+    """Awake mask [steps] of fixed-interval skipping: awake every round(1/fraction) steps, starting at 0."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"awake fraction {fraction} must lie in (0, 1]")
+    period = max(1, round(1 / fraction))
+    return (torch.arange(steps) % period == 0).float()
+
+
+def straight_through_round(x: torch.Tensor) -> torch.Tensor:
+    """round(x) forward, identity gradient backward (Skip-RNN's binarisation)."""
+    return x + (torch.round(x) - x).detach()
+
+
+class SkipSNN(nn.Module):
+    """FC-LIF -> FC-LIF network with a skipping gate: 'always', 'controller' (SkipSNN), 'skiprnn', 'fixed', 'random'."""
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, gate: str = "controller", variant: str = "mask_input",
+                 decay: float = 0.1, threshold: float = 0.5, temperature: float = 1.0, awake_fraction: float = 1.0):
+        super().__init__()
+        if gate not in GATES:
+            raise ValueError(f"gate={gate!r} must be one of {GATES}")
+        if variant not in VARIANTS:
+            raise ValueError(f"variant={variant!r} must be one of {VARIANTS}")
+        self.gate, self.variant, self.awake_fraction = gate, variant, awake_fraction
+        self.fc1, self.fc2 = nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, n_out)
+        self.lif1, self.lif2, self.lif_ctrl = (snn.Leaky(beta=decay, threshold=threshold, reset_mechanism="zero")
+                                               for _ in range(3))
+        self.ctrl = nn.Linear(n_hidden + len(TICK_PERIODS), 1)
+        nn.init.uniform_(self.ctrl.weight, 0, 1)
+        nn.init.uniform_(self.ctrl.bias, 0, 1)
+        self.skip_gate = nn.Linear(n_hidden, 1)
+        nn.init.constant_(self.skip_gate.bias, 1.0)  # Skip-RNN's update_bias
+        self.set_temperature(temperature)
+
+    def set_temperature(self, temperature: float) -> None:
+        """Surrogate sigmoid temperature (slope = 1/temperature) of every LIF neuron."""
+        self.temperature = temperature
+        for lif in (self.lif1, self.lif2, self.lif_ctrl):
+            lif.spike_grad = surrogate.sigmoid(slope=1.0 / temperature)
+
+    def _step(self, lif, current, mem, awake):
+        """One LIF step; with ``freeze_membrane`` a sleeping sample keeps its membrane exactly and does not spike."""
+        spikes, new_mem = lif(current, mem)
+        if self.variant == "freeze_membrane":
+            new_mem = torch.where(awake > 0, new_mem, mem) + (awake - awake.detach()) * new_mem
+            spikes = spikes * awake
+        return spikes, new_mem
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Run x [batch, steps, n_in]; returns rate [b, out], awake [b, steps] and per-layer MACs [b]."""
+        batch, steps, _ = x.shape
+        hidden, n_out = self.fc1.out_features, self.fc2.out_features
+        mem1, mem2 = x.new_zeros(batch, hidden), x.new_zeros(batch, n_out)
+        mem_c, cum, prob = x.new_zeros(batch, 1), x.new_zeros(batch, 1), x.new_ones(batch, 1)
+        ticks = tick_inputs(steps).to(x.device)
+        fixed = fixed_schedule(steps, self.awake_fraction).to(x.device) if self.gate == "fixed" else None
+        awake_next = x.new_ones(batch, 1)
+        out_sum, awake_log = x.new_zeros(batch, n_out), []
+        macs = {name: x.new_zeros(batch) for name in ("fc1", "fc2", "gate")}
+        for t in range(steps):
+            if self.gate == "always" or t == 0:
+                awake = x.new_ones(batch, 1)
+            elif self.gate == "controller":
+                awake = awake_next
+            elif self.gate == "fixed":
+                awake = fixed[t].expand(batch, 1)
+            elif self.gate == "random":
+                awake = torch.bernoulli(x.new_full((batch, 1), self.awake_fraction), generator=generator)
+            else:  # skiprnn: accumulate the update probability until it rounds to 1
+                cum = cum + torch.minimum(prob, 1 - cum)
+                awake = straight_through_round(cum)
+            frame = x[:, t] * awake
+            spk1, mem1 = self._step(self.lif1, self.fc1(frame), mem1, awake)
+            spk2, mem2 = self._step(self.lif2, self.fc2(spk1), mem2, awake)
+            out_sum = out_sum + spk2
+            awake_log.append(awake[:, 0])
+            on = awake[:, 0].detach()
+            macs["fc1"] += on * (frame.detach() != 0).float().sum(1) * hidden
+            macs["fc2"] += (spk1.detach() != 0).float().sum(1) * n_out  # mask_input: hidden spikes on bias alone cost too
+            if self.gate == "controller":
+                ctrl_in = torch.cat([spk1.detach(), ticks[t].expand(batch, -1)], dim=1)
+                awake_next, mem_c = self.lif_ctrl(self.ctrl(ctrl_in), mem_c)
+                macs["gate"] += (ctrl_in != 0).float().sum(1)
+            elif self.gate == "skiprnn":
+                delta = torch.sigmoid(self.skip_gate(mem1))
+                prob = awake * delta + (1 - awake) * prob
+                cum = (1 - awake) * cum
+                macs["gate"] += on * hidden
+        awake = torch.stack(awake_log, dim=1)
+        rate = out_sum / awake.sum(1, keepdim=True)
+        return {"rate": rate, "awake": awake, **{f"macs_{k}": v for k, v in macs.items()}}
+
+
+def skipsnn_loss(out: dict[str, torch.Tensor], labels: torch.Tensor, budget: float) -> torch.Tensor:
+    """MSE(rate, one-hot label) + budget * mean awake fraction (the reference's loss)."""
+    target = nn.functional.one_hot(labels, out["rate"].shape[1]).float()
+    return nn.functional.mse_loss(out["rate"], target) + budget * out["awake"].mean()
+
+
+def dense_macs(n_in: int, n_hidden: int, n_out: int, steps: int) -> int:
+    """MACs of the always-awake network if every input were non-zero (the dense upper bound)."""
+    return steps * (n_in * n_hidden + n_hidden * n_out)
+
+
+# --------------------------------------------------------------------------- training and evaluation
+
+@dataclass
+class RunResult:
+    """A trained model's test metrics."""
+
+    method: str
+    budget: float
+    accuracy: float
+    awake_fraction: float
+    macs: float
+    macs_by_layer: dict
+    seconds: float
+    history: list
+
+
+def train(model: SkipSNN, images: torch.Tensor, labels: torch.Tensor, task: TaskConfig, epochs: int,
+          batch_size: int, lr: float, budget: float = 0.0, anneal_every: int = 1, seed: int = 0,
+          device: str = "cpu", progress: bool = True, desc: str = "train") -> list[dict]:
+    """Adam on freshly drawn noisy sequences each epoch; the surrogate temperature shrinks x0.9 every ``anneal_every``."""
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    history = []
+    n_batches = math.ceil(len(images) / batch_size)
+    bar = tqdm(total=epochs * n_batches, desc=desc, disable=not progress, mininterval=1.0)
+    for epoch in range(epochs):
+        if epoch and epoch % anneal_every == 0:
+            model.set_temperature(model.temperature * 0.9)
+        order = torch.randperm(len(images), generator=generator)
+        for idx in order.split(batch_size):
+            x, _ = noisy_batch(images[idx], task, generator)
+            out = model(x.to(device), generator=generator)
+            loss = skipsnn_loss(out, labels[idx].to(device), budget)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.update(1)
+        history.append({"epoch": epoch + 1, "loss": loss.item(), "awake": out["awake"].mean().item()})
+        bar.set_postfix(loss=f"{loss.item():.3f}", awake=f"{out['awake'].mean().item():.2f}")
+    bar.close()
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: SkipSNN, images: torch.Tensor, labels: torch.Tensor, task: TaskConfig, seed: int = 0,
+             batch_size: int = 256, device: str = "cpu") -> dict:
+    """Accuracy, awake fraction, MACs per sample (total and per layer), awake masks and onsets on a fixed test draw."""
+    model.to(device).eval()
+    generator = torch.Generator().manual_seed(10_000 + seed)  # the same test sequences for every method
+    correct, awake, onsets, macs = [], [], [], {"fc1": 0.0, "fc2": 0.0, "gate": 0.0}
+    for start in range(0, len(images), batch_size):
+        x, onset = noisy_batch(images[start:start + batch_size], task, generator)
+        out = model(x.to(device), generator=generator)
+        correct.append((out["rate"].argmax(1).cpu() == labels[start:start + batch_size]).float())
+        awake.append(out["awake"].cpu())
+        onsets.append(onset)
+        for k in macs:
+            macs[k] += out[f"macs_{k}"].sum().item()
+    awake = torch.cat(awake)
+    macs = {k: v / len(images) for k, v in macs.items()}
+    return {"accuracy": torch.cat(correct).mean().item(), "awake_fraction": awake.mean().item(),
+            "macs": sum(macs.values()), "macs_by_layer": macs, "awake": awake, "onsets": torch.cat(onsets)}
+
+
+def signal_coverage(awake: torch.Tensor, onsets: torch.Tensor, signal_len: int) -> tuple[float, float]:
+    """(fraction of signal frames the network was awake for, fraction of noise frames it was awake for)."""
+    steps = awake.shape[1]
+    t = torch.arange(steps)[None]
+    in_signal = (t >= onsets[:, None]) & (t < onsets[:, None] + signal_len)
+    return awake[in_signal].mean().item(), awake[~in_signal].mean().item()
+
+
+# --------------------------------------------------------------------------- gathered inference (real skipping)
+
+@torch.no_grad()
+def infer_gathered(model: SkipSNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Controller inference that computes layers only for awake samples (same outputs as ``forward``).
+
+    With ``freeze_membrane`` a sleeping sample costs nothing but its controller; with
+    ``mask_input`` its hidden layer still leaks and receives the bias, but no matrix product runs.
+    """
+    if model.gate != "controller":
+        raise ValueError("infer_gathered runs the learned controller; use forward() for other gates")
+    batch, steps, _ = x.shape
+    hidden, n_out = model.fc1.out_features, model.fc2.out_features
+    mem1, mem2, mem_c = x.new_zeros(batch, hidden), x.new_zeros(batch, n_out), x.new_zeros(batch, 1)
+    spk1_all = x.new_zeros(batch, hidden)
+    ticks = tick_inputs(steps).to(x.device)
+    awake = x.new_ones(batch, dtype=torch.bool)
+    out_sum, awake_count = x.new_zeros(batch, n_out), x.new_zeros(batch)
+    for t in range(steps):
+        idx = awake.nonzero(as_tuple=True)[0]
+        awake_count += awake.float()
+        if model.variant == "freeze_membrane":
+            spk1_all = torch.zeros_like(spk1_all)
+            if len(idx):
+                spk1, mem1[idx] = model.lif1(model.fc1(x[idx, t]), mem1[idx])
+                spk2, mem2[idx] = model.lif2(model.fc2(spk1), mem2[idx])
+                spk1_all[idx] = spk1
+                out_sum[idx] += spk2
+        else:
+            current = model.fc1.bias.expand(batch, -1).clone()
+            if len(idx):
+                current[idx] = model.fc1(x[idx, t])
+            spk1_all, mem1 = model.lif1(current, mem1)
+            spk2, mem2 = model.lif2(model.fc2(spk1_all), mem2)
+            out_sum += spk2
+        ctrl_in = torch.cat([spk1_all, ticks[t].expand(batch, -1)], dim=1)
+        spike, mem_c = model.lif_ctrl(model.ctrl(ctrl_in), mem_c)
+        awake = spike[:, 0] > 0
+    return {"rate": out_sum / awake_count[:, None]}
+
+
+def time_inference(fn, repeats: int = 3) -> float:
+    """Best wall time of ``fn()`` over ``repeats`` runs, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# --------------------------------------------------------------------------- the chapter's runs
+
+def task_config(cfg) -> TaskConfig:
+    """The noisy task a chapter config describes."""
+    return TaskConfig(side=cfg.image_side, signal_len=cfg.signal_len, seq_len=cfg.seq_len,
+                      noise_events=cfg.noise_events, encoding=cfg.encoding, max_rate=cfg.max_rate)
+
+
+def load_data(cfg) -> dict[str, torch.Tensor]:
+    """Train/test signals (images [n, side, side] or event frames) and labels for the chapter's dataset."""
+    if cfg.dataset == "fashion-mnist":
+        from . import resources
+
+        data = {}
+        for split, limit in (("train", cfg.train_samples), ("test", cfg.test_samples)):
+            images, labels = resources.fashion_mnist(split)
+            data[f"{split}_x"] = downsample(images[:limit], cfg.image_side)
+            data[f"{split}_y"] = torch.as_tensor(labels[:limit]).long()
+        return data
+    from .cache import cache_dir
+
+    data = {}
+    for split, limit in (("train", cfg.train_samples), ("test", cfg.test_samples)):
+        frames, labels = neuromorphic_frames(cfg.dataset, split, cfg.signal_len, cfg.image_side, limit,
+                                             str(cache_dir() / "tonic"))
+        data[f"{split}_x"], data[f"{split}_y"] = frames, labels
+    return data
+
+
+def run_method(method: str, data: dict, cfg, variant: str, budget: float = 0.0, fraction: float = 1.0,
+               device: str = "cpu", progress: bool = True) -> tuple[SkipSNN, dict]:
+    """Train one method ('always', 'controller', 'skiprnn', 'fixed', 'random') and return (model, test metrics row)."""
+    task = task_config(cfg)
+    n_classes = int(data["train_y"].max()) + 1
+    torch.manual_seed(cfg.seed)
+    model = SkipSNN(2 * cfg.image_side**2, cfg.hidden, n_classes, gate=method, variant=variant,
+                    temperature=cfg.temperature, awake_fraction=fraction)
+    start = time.perf_counter()
+    learned_budget = budget if method in ("controller", "skiprnn") else 0.0
+    history = train(model, data["train_x"], data["train_y"], task, cfg.epochs, cfg.batch_size, cfg.lr,
+                    budget=learned_budget, anneal_every=cfg.anneal_every, seed=cfg.seed, device=device,
+                    progress=progress, desc=f"{method} {variant} lambda={budget:g} f={fraction:.2f}")
+    seconds = time.perf_counter() - start
+    result = evaluate(model, data["test_x"], data["test_y"], task, seed=cfg.seed, device=device)
+    signal_awake, noise_awake = signal_coverage(result["awake"], result["onsets"], cfg.signal_len)
+    row = {"method": method, "variant": variant, "lambda": learned_budget, "target_fraction": fraction,
+           "accuracy": result["accuracy"], "awake_fraction": result["awake_fraction"], "macs": result["macs"],
+           **{f"macs_{k}": v for k, v in result["macs_by_layer"].items()},
+           "awake_on_signal": signal_awake, "awake_on_noise": noise_awake, "train_seconds": seconds,
+           "final_loss": history[-1]["loss"]}
+    return model, row
