@@ -91,18 +91,23 @@ def _r2(observed: np.ndarray, predicted: np.ndarray) -> float:
     return float(1 - residual / total) if total > 0 else float("nan")
 
 
+def _fit_points(n_params, tokens, bits, qid) -> tuple[np.ndarray, ...]:
+    """Validated (N, D, P, QiD) restricted to QiD > 0 (a log cannot take the rest), plus how many were dropped."""
+    n = _positive("N (non-embedding parameters)", n_params)
+    d = _positive("D (training tokens)", tokens)
+    p = _bits(bits)
+    y = np.asarray(qid, dtype=float)
+    keep = y > 0
+    return n[keep], d[keep], p[keep], y[keep], int((~keep).sum())
+
+
 def fit_qid(n_params, tokens, bits, qid, factors: tuple[str, ...] = ("alpha", "beta", "gamma"),
             n_boot: int = 1000, seed: int = 0) -> Fit:
     """Fit QiD = k D^beta / (N^alpha P^gamma) (or the law restricted to ``factors``) with bootstrap 95% intervals."""
     unknown = set(factors) - {"alpha", "beta", "gamma"}
     if unknown or not factors:
         raise ValueError(f"factors must be a non-empty subset of ('alpha', 'beta', 'gamma'); got {factors}")
-    n = _positive("N (non-embedding parameters)", n_params)
-    d = _positive("D (training tokens)", tokens)
-    p = _bits(bits)
-    y = np.asarray(qid, dtype=float)
-    keep = y > 0
-    n, d, p, y = n[keep], d[keep], p[keep], y[keep]
+    n, d, p, y, dropped = _fit_points(n_params, tokens, bits, qid)
     if len(y) <= len(factors) + 1:
         raise ValueError(f"only {len(y)} points with QiD > 0: too few to fit {len(factors) + 1} parameters")
     x, log_y = _design(n, d, p, factors), np.log(y)
@@ -118,7 +123,7 @@ def fit_qid(n_params, tokens, bits, qid, factors: tuple[str, ...] = ("alpha", "b
             draws[name].append(value)
     intervals = {name: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for name, v in draws.items() if v}
     return Fit(params=params, intervals=intervals, r2_log=_r2(log_y, predicted_log),
-               r2_qid=_r2(y, np.exp(predicted_log)), n_points=int(len(y)), n_dropped=int((~keep).sum()))
+               r2_qid=_r2(y, np.exp(predicted_log)), n_points=int(len(y)), n_dropped=dropped)
 
 
 def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000, seed: int = 0) -> Fit:
@@ -129,12 +134,7 @@ def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000,
     """
     if factor not in ("alpha", "beta", "gamma"):
         raise ValueError(f"factor={factor!r} must be 'alpha', 'beta' or 'gamma'")
-    n = _positive("N (non-embedding parameters)", n_params)
-    d = _positive("D (training tokens)", tokens)
-    p = _bits(bits)
-    y = np.asarray(qid, dtype=float)
-    keep = y > 0
-    n, d, p, y = n[keep], d[keep], p[keep], y[keep]
+    n, d, p, y, dropped = _fit_points(n_params, tokens, bits, qid)
     column = {"beta": np.log(d), "alpha": -np.log(n), "gamma": -np.log(p)}[factor]
     others = {"beta": (n, p), "alpha": (d, p), "gamma": (n, d)}[factor]
     _, group = np.unique(np.column_stack(others), axis=0, return_inverse=True)
@@ -152,7 +152,7 @@ def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000,
             draws.append(np.linalg.lstsq(x[idx], log_y[idx], rcond=None)[0][-1])
     interval = {factor: (float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5)))} if draws else {}
     return Fit(params={factor: float(coef[-1])}, intervals=interval, r2_log=_r2(log_y, x @ coef),
-               n_points=int(len(y)), n_dropped=int((~keep).sum()))
+               n_points=int(len(y)), n_dropped=dropped)
 
 
 def fit_per_bits(n_params, tokens, bits, qid, n_boot: int = 500, seed: int = 0) -> dict[int, Fit]:

@@ -46,12 +46,15 @@ def test_tick_inputs_fire_every_1st_2nd_10th_and_100th_step():
     assert ticks[0].tolist() == [1, 1, 1, 1] and ticks[5].tolist() == [1, 0, 0, 0] and ticks[10].tolist() == [1, 1, 1, 0]
 
 
-@pytest.mark.parametrize("steps, fraction, expected", [(100, 0.1, 0.1), (100, 0.25, 0.25), (10, 0.3, 4 / 10)])
+@pytest.mark.parametrize("steps, fraction, expected", [(100, 0.1, 0.1), (100, 0.25, 0.25), (10, 0.3, 0.3),
+                                                      (100, 0.323, 0.32), (7, 1.0, 1.0)])
 def test_fixed_skipping_awake_fraction_is_exact(steps, fraction, expected):
     model = S.SkipSNN(2, 3, 2, gate="fixed", awake_fraction=fraction)
     out = model(torch.ones(3, steps, 2))
     assert out["awake"].mean().item() == pytest.approx(expected)
     assert S.fixed_schedule(steps, fraction).mean().item() == pytest.approx(expected)
+    gaps = torch.diff(S.fixed_schedule(steps, fraction).nonzero().flatten())
+    assert gaps.max() - gaps.min() <= 1  # evenly spread
     with pytest.raises(ValueError, match="fraction"):
         S.fixed_schedule(steps, 0.0)
 
@@ -129,3 +132,13 @@ def test_training_on_smoke_data_beats_chance():
     accuracy = S.evaluate(model, x[512:], y[512:], task)["accuracy"]
     assert accuracy > 0.3, f"accuracy {accuracy:.3f} is not clearly above chance (0.1)"
     assert not math.isnan(accuracy)
+
+
+def test_gathered_inference_of_the_always_awake_network_equals_its_forward():
+    torch.manual_seed(3)
+    model = S.SkipSNN(2 * 36, 16, 10, gate="always")
+    x, _ = S.noisy_batch(torch.rand(6, 6, 6), S.TaskConfig(side=6, signal_len=5, seq_len=20), torch.Generator())
+    with torch.no_grad():
+        assert torch.allclose(S.infer_gathered(model, x)["rate"], model(x)["rate"], atol=1e-6)
+    with pytest.raises(ValueError, match="forward"):
+        S.infer_gathered(S.SkipSNN(4, 2, 2, gate="fixed"), torch.zeros(1, 3, 4))
