@@ -162,3 +162,17 @@ def test_bigbench_helpers():
     assert "target_scores" in resources.bigbench_examples("strategyqa")[0]
     with pytest.raises(ValueError, match="not cached"):
         resources.bigbench_task("no_such_task")
+
+
+@pytest.mark.slow
+def test_fashion_mnist_has_its_known_split_sizes_and_balanced_classes():
+    import numpy as np
+
+    images, labels = resources.fashion_mnist("train")
+    assert images.shape == (60000, 28, 28) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [6000] * 10
+    images, labels = resources.fashion_mnist("test")
+    assert images.shape == (10000, 28, 28) and np.bincount(labels).tolist() == [1000] * 10
+    assert len(resources.FASHION_CLASSES) == 10
+    with pytest.raises(ValueError, match="split"):
+        resources.fashion_mnist("validation")

@@ -142,3 +142,18 @@ def test_gathered_inference_of_the_always_awake_network_equals_its_forward():
         assert torch.allclose(S.infer_gathered(model, x)["rate"], model(x)["rate"], atol=1e-6)
     with pytest.raises(ValueError, match="forward"):
         S.infer_gathered(S.SkipSNN(4, 2, 2, gate="fixed"), torch.zeros(1, 3, 4))
+
+
+def test_neuromorphic_data_without_tonic_says_what_to_install(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tonic(name, *args, **kwargs):
+        if name == "tonic":
+            raise ImportError("No module named 'tonic'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tonic)
+    with pytest.raises(ImportError, match="pip install tonic"):
+        S.neuromorphic_frames("nmnist", "train", 50, 34, 10, "/nonexistent")
