@@ -74,7 +74,6 @@ results_path = None  # where the results JSON goes (batch runs set it)
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
