@@ -124,6 +124,12 @@ def tiny_config(cfg: Config, size: str, schedule: str = "cosine") -> zoo.TinyLMC
                             checkpoint_steps=steps, log_every=max(1, cfg.train_steps // 100))
 
 
+def tiny_member(cfg: Config, size: str, schedule: str = "cosine") -> Member:
+    """A family member trained here: ``size`` ('64x2') on ``schedule``, named d<size>."""
+    tiny = tiny_config(cfg, size, schedule)
+    return Member(f"d{size}", schedule, tiny.checkpoint_steps, tiny.batch_size * tiny.seq_len, tiny=tiny)
+
+
 def family(cfg: Config) -> list[Member]:
     """The chapter's members: every size on the cosine schedule, plus the schedule arm if asked for."""
     steps = parse_ints(cfg.checkpoints, "checkpoints")
@@ -132,15 +138,12 @@ def family(cfg: Config) -> list[Member]:
         if "/" in size:  # a hub id (paper profile): Pythia's revisions
             members.append(Member(size.split("/")[-1], "cosine", steps, PYTHIA_TOKENS_PER_STEP, hub_id=size))
         else:
-            tiny = tiny_config(cfg, size)
-            members.append(Member(f"d{size}", "cosine", tiny.checkpoint_steps, tiny.batch_size * tiny.seq_len, tiny=tiny))
+            members.append(tiny_member(cfg, size))
     if cfg.schedule_arm != "none":
         if "/" in cfg.arm_size or not cfg.arm_size:
             raise ValueError("schedule_arm needs arm_size = a tiny size such as '64x2' (hub models have one schedule);"
                              " set schedule_arm='none' for hub families")
-        tiny = tiny_config(cfg, cfg.arm_size, cfg.schedule_arm)
-        members.append(Member(f"d{cfg.arm_size}", cfg.schedule_arm, tiny.checkpoint_steps, tiny.batch_size * tiny.seq_len,
-                              tiny=tiny))
+        members.append(tiny_member(cfg, cfg.arm_size, cfg.schedule_arm))
     return members
 
 

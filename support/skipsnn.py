@@ -320,11 +320,6 @@ def skipsnn_loss(out: dict[str, torch.Tensor], labels: torch.Tensor, budget: flo
     return nn.functional.mse_loss(out["rate"], target) + budget * out["awake"].mean()
 
 
-def dense_macs(n_in: int, n_hidden: int, n_out: int, steps: int) -> int:
-    """MACs of the always-awake network if every input were non-zero (the dense upper bound)."""
-    return steps * (n_in * n_hidden + n_hidden * n_out)
-
-
 # --------------------------------------------------------------------------- training and evaluation
 
 @dataclass

@@ -157,3 +157,13 @@ def test_neuromorphic_data_without_tonic_says_what_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_tonic)
     with pytest.raises(ImportError, match="pip install tonic"):
         S.neuromorphic_frames("nmnist", "train", 50, 34, 10, "/nonexistent")
+
+
+def test_latency_code_fires_each_bright_pixel_once_brighter_earlier():
+    images = torch.tensor([[[1.0, 0.6], [0.1, 0.0]]])  # bright, bright, dark object pixel, background
+    spikes = S.encode_latency(images, 11)
+    assert spikes.shape == (1, 11, 2, 2, 2)
+    on, off = spikes[0, :, 0], spikes[0, :, 1]
+    assert on.sum(0).tolist() == [[1, 1], [0, 0]] and off.sum(0).tolist() == [[0, 0], [1, 0]]
+    assert on[0, 0, 0] == 1 and on[4, 0, 1] == 1  # t = (1 - x) * 10: 0 and 4
+    assert off[1, 1, 0] == 1  # dark pixel: t = x * 10 = 1
