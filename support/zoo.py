@@ -26,7 +26,7 @@ from .progress import tqdm
 
 TRAINER_VERSION = 1  # bump when training code changes what a config produces
 SPECIAL_TOKENS = ("<|endoftext|>", "<|pad|>", "<|mask|>")
-CORPORA = ("austen",)
+CORPORA = ("austen", "factworld")  # factworld: the synthetic facts of support.factworld + Austen
 
 
 def _quiet_transformers() -> None:
@@ -176,17 +176,35 @@ class TinyLMConfig:
         return self.steps * self.batch_size * self.seq_len
 
 
+FACTWORLD_PASSES = 16  # passes over every fact sentence in the factworld corpus
+
+
 def corpus_text(corpus: str) -> str:
-    """The raw text of a named training corpus."""
+    """The raw text of a named training corpus (factworld: fact sentences first, then Austen)."""
     if corpus == "austen":
         return resources.english_corpus()
+    if corpus == "factworld":
+        from . import factworld
+
+        return factworld.training_text(passes=FACTWORLD_PASSES) + "\n\n" + resources.english_corpus()
     raise ValueError(f"corpus={corpus!r} must be one of {CORPORA}")
+
+
+def corpus_fingerprint(corpus: str) -> dict:
+    """What a corpus's text depends on (its resource checksum, and the generator for factworld)."""
+    if corpus == "factworld":
+        from . import factworld
+
+        return {"austen": resources.get("austen").sha256, "world": factworld.WORLD_VERSION,
+                "passes": FACTWORLD_PASSES}
+    return {"sha": resources.get(corpus).sha256}
 
 
 def tokenizer_path(corpus: str, vocab_size: int) -> Path:
     """Folder of the byte-level BPE tokenizer trained on ``corpus`` (training it on first use)."""
-    key = stable_hash({"corpus": corpus, "sha": resources.get(corpus).sha256, "vocab": vocab_size,
-                       "specials": SPECIAL_TOKENS})
+    fingerprint = corpus_fingerprint(corpus)
+    fingerprint = fingerprint.get("sha", fingerprint)  # austen keeps its historical key
+    key = stable_hash({"corpus": corpus, "sha": fingerprint, "vocab": vocab_size, "specials": SPECIAL_TOKENS})
     folder = cache_dir() / "tokenizers" / f"{corpus}-bpe{vocab_size}-{key}"
     if not is_complete(folder):
         text = corpus_text(corpus)
@@ -209,6 +227,7 @@ def _train_bpe(text: str, vocab_size: int):
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    paragraphs = [line for p in paragraphs for line in (p.split("\n") if len(p) > 100_000 else [p])]
     bpe.train_from_iterator(paragraphs, trainer)
     eos, pad, mask = SPECIAL_TOKENS
     return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=eos, eos_token=eos, pad_token=pad,
@@ -298,8 +317,9 @@ def training_step(model, optimizer: torch.optim.Optimizer, batch: torch.Tensor) 
 
 def tiny_lm_path(cfg: TinyLMConfig) -> Path:
     """Cache folder of the tiny LM ``cfg`` describes (keyed by config, corpus and trainer version)."""
-    key = stable_hash({"config": asdict(cfg), "corpus_sha": resources.get(cfg.corpus).sha256,
-                       "trainer": TRAINER_VERSION})
+    fingerprint = corpus_fingerprint(cfg.corpus)
+    fingerprint = fingerprint.get("sha", fingerprint)  # austen keeps its historical key
+    key = stable_hash({"config": asdict(cfg), "corpus_sha": fingerprint, "trainer": TRAINER_VERSION})
     return cache_dir() / "models" / f"tiny-{cfg.arch}-{key}"
 
 

@@ -1,0 +1,209 @@
+"""Steps shared by the locate-then-edit methods: keys k, value targets z (with MPES), and C0 = E[k k^T].
+
+Follows MEMIT (Meng et al., 2023, Sec. 4 and App. B) and its reference code's ``compute_ks``,
+``compute_z`` and ``layer_stats``, with two departures that change speed, not results:
+the z optimisation of all edits of a batch runs at once (one delta row per edit, Adam being
+elementwise, so each row follows the same trajectory it would alone; stopped rows are held
+fixed), and the blocks below the injection layer run once per batch instead of once per step.
+MPES (ENCORE, Gupta et al., 2025, Sec. 5) is the ``mpes_extra`` counter: before each step, count
+the steps at which the new object is top-1 at every target position of every prefixed prompt
+(the bare prompt excluded); stop an edit at its ``mpes_extra + 1``-th such step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..progress import tqdm
+from .anatomy import Anatomy
+from .cases import EditCase
+from .tokens import Batch, encode
+
+PREFIX_STARTS = ("The", "Therefore", "Because", "I", "You")
+
+
+@dataclass(frozen=True)
+class ZConfig:
+    """Hyperparameters of the value-target optimisation (MEMIT's defaults for Llama)."""
+
+    lr: float = 0.5
+    steps: int = 25
+    kl_factor: float = 0.0625
+    weight_decay: float = 0.5
+    clamp_norm: float = 0.75
+    stop_loss: float = 0.05
+    mpes_extra: int | None = None  # None: no MPES; m: stop at the (m+1)-th all-top-1 check
+
+
+@torch.no_grad()
+def context_prefixes(model, tokenizer, n_tokens: int = 10, seed: int = 0) -> list[str]:
+    """Five short texts the model itself writes after "The", "Therefore", "Because", "I", "You"."""
+    device = next(model.parameters()).device
+    torch.manual_seed(seed)
+    prefixes = []
+    for start in PREFIX_STARTS:
+        ids = tokenizer(start, return_tensors="pt", add_special_tokens=False)["input_ids"].to(device)
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n_tokens, do_sample=True,
+                             top_k=5, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+        text = tokenizer.decode(out[0], skip_special_tokens=True).replace("\n", " ").strip()
+        prefixes.append(text.replace("{", " ").replace("}", " ") + ". ")
+    return prefixes
+
+
+def hidden_at(anatomy: Anatomy, batch: Batch, stop: int) -> torch.Tensor:
+    """Residual stream after block ``stop - 1`` for every row and position [n, seq, d]."""
+    return anatomy.run_blocks(anatomy.embed_tokens(batch.input_ids), 0, stop)
+
+
+@torch.no_grad()
+def keys_and_outputs(anatomy: Anatomy, batch: Batch, layer: int, out_layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs of ``layer``'s edited matrix and outputs of block ``out_layer`` at each row's subject token."""
+    captured = {}
+    hook = anatomy.edit_module(layer).register_forward_pre_hook(lambda m, args: captured.update(k=args[0]))
+    try:
+        hidden = hidden_at(anatomy, batch, out_layer + 1)
+    finally:
+        hook.remove()
+    rows = torch.arange(len(batch.subject_pos), device=hidden.device)
+    return captured["k"][rows, batch.subject_pos], hidden[rows, batch.subject_pos]
+
+
+def rewrite_rows(cases: list[EditCase], prefixes: list[str], with_target: bool = True) -> tuple[list, list, list]:
+    """(prompts, continuations, subjects) for every case: the bare prompt, then each prefixed prompt."""
+    prompts, conts, subjects = [], [], []
+    for case in cases:
+        for prefix in [""] + prefixes:
+            prompts.append(prefix + case.prompt)
+            conts.append(case.target_new if with_target else "")
+            subjects.append(case.subject)
+    return prompts, conts, subjects
+
+
+def compute_keys(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, prefixes: list[str]) -> torch.Tensor:
+    """Keys K [d_in, B]: the edited matrix's input at the subject's last token, averaged over contexts."""
+    device = next(anatomy.model.parameters()).device
+    batch = encode(tokenizer, *rewrite_rows(cases, prefixes, with_target=False)).to(device)
+    keys, _ = keys_and_outputs(anatomy, batch, layer, layer)
+    return keys.view(len(cases), len(prefixes) + 1, -1).mean(1).T
+
+
+def current_outputs(anatomy: Anatomy, tokenizer, cases: list[EditCase], out_layer: int) -> torch.Tensor:
+    """H [d, B]: block ``out_layer``'s output at the subject's last token of each bare rewrite prompt."""
+    device = next(anatomy.model.parameters()).device
+    batch = encode(tokenizer, [c.prompt for c in cases], None, [c.subject for c in cases]).to(device)
+    _, outputs = keys_and_outputs(anatomy, batch, out_layer, out_layer)
+    return outputs.T
+
+
+def mpes_should_stop(all_top1: torch.Tensor, counter: torch.Tensor, extra: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """MPES: add this check's all-top-1 flags to the running counter; stop rows whose count reached extra + 1."""
+    counter = counter + all_top1.long()
+    return counter >= extra + 1, counter
+
+
+@dataclass
+class ZResult:
+    """Value targets and how their optimisation went."""
+
+    z: torch.Tensor  # [d, B]
+    steps: torch.Tensor  # [B] optimisation steps taken per edit
+    prob_new: torch.Tensor  # [B] mean P(new object) over the prompts at the last check
+
+
+def compute_z(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, prefixes: list[str],
+              cfg: ZConfig = ZConfig()) -> ZResult:
+    """Optimise one delta per edit at block ``layer``'s output (subject token) so the new object is predicted."""
+    device = next(anatomy.model.parameters()).device
+    n_ctx = len(prefixes) + 1
+    prompts, conts, subjects = rewrite_rows(cases, prefixes)
+    prompts += [f"{c.subject} is a" for c in cases]  # KL rows: keep what the model says about the subject
+    conts += [""] * len(cases)
+    subjects += [c.subject for c in cases]
+    batch = encode(tokenizer, prompts, conts, subjects).to(device)
+    n_case, n_rew = len(cases), len(cases) * n_ctx
+    rows = torch.arange(len(prompts), device=device)
+    case_of_row = torch.arange(n_case, device=device).repeat_interleave(n_ctx)
+    with torch.no_grad():
+        base = hidden_at(anatomy, batch, layer + 1)  # frozen below the injection point: computed once
+    h_init = base[torch.arange(n_case, device=device) * n_ctx, batch.subject_pos[: n_rew: n_ctx]]  # bare rows [B, d]
+    predict = batch.predict_mask[:n_rew]  # [n_rew, seq]
+    pred_rows, pred_pos = predict.nonzero(as_tuple=True)
+    pred_targets = batch.next_ids[:n_rew][pred_rows, pred_pos]
+    kl_rows = rows[n_rew:]
+    kl_pos = batch.subject_pos[n_rew:]
+    delta = torch.zeros(n_case, base.shape[-1], device=device, dtype=base.dtype, requires_grad=True)
+    optimizer = torch.optim.Adam([delta], lr=cfg.lr)
+    active = torch.ones(n_case, dtype=torch.bool, device=device)
+    steps = torch.zeros(n_case, dtype=torch.long, device=device)
+    counter = torch.zeros(n_case, dtype=torch.long, device=device)
+    prefixed = (torch.arange(n_rew, device=device) % n_ctx != 0)[pred_rows]
+    max_norm = cfg.clamp_norm * h_init.norm(dim=1)
+    ref_kl = None
+    prob_new = torch.zeros(n_case, device=device, dtype=base.dtype)
+    for _ in range(cfg.steps):
+        injected = base.clone()
+        case_all = torch.cat([case_of_row, torch.arange(n_case, device=device)])
+        injected[rows, batch.subject_pos] = injected[rows, batch.subject_pos] + delta[case_all]
+        out = anatomy.run_blocks(injected, layer + 1, anatomy.n_layers)
+        logp = torch.log_softmax(anatomy.logits(out[pred_rows, pred_pos]), -1)
+        token_logp = logp.gather(1, pred_targets[:, None])[:, 0]
+        kl_logp = torch.log_softmax(anatomy.logits(out[kl_rows, kl_pos]), -1)
+        if ref_kl is None:
+            ref_kl = kl_logp.detach()
+        row_of_pred = pred_rows
+        nll_row = torch.zeros(n_rew, device=device, dtype=base.dtype).index_add(0, row_of_pred, -token_logp)
+        nll_row = nll_row / torch.zeros_like(nll_row).index_add(0, row_of_pred, torch.ones_like(token_logp))
+        nll_case = nll_row.view(n_case, n_ctx).mean(1)
+        kl_case = torch.nn.functional.kl_div(kl_logp, ref_kl, log_target=True, reduction="none").sum(-1)
+        decay_case = cfg.weight_decay * delta.norm(dim=1) / h_init.norm(dim=1) ** 2
+        loss_case = nll_case + cfg.kl_factor * kl_case + decay_case
+        with torch.no_grad():
+            prob_new = torch.exp(-nll_row.view(n_case, n_ctx)).mean(1)
+            active &= loss_case >= cfg.stop_loss
+            if cfg.mpes_extra is not None:
+                top1 = (logp.argmax(-1) == pred_targets) | ~prefixed
+                misses = torch.zeros(n_case, device=device).index_add(0, case_of_row[pred_rows], (~top1).float())
+                all_top1 = misses == 0
+                stop, counter = mpes_should_stop(all_top1 & active, counter, cfg.mpes_extra)
+                active &= ~stop
+        if not active.any():
+            break
+        steps += active.long()
+        frozen = delta.detach().clone()
+        optimizer.zero_grad(set_to_none=True)
+        (loss_case * active).sum().backward()
+        optimizer.step()
+        with torch.no_grad():
+            delta[~active] = frozen[~active]
+            scale = (max_norm / delta.norm(dim=1).clamp_min(1e-12)).clamp(max=1.0)
+            delta.mul_(scale[:, None])
+    return ZResult((h_init + delta.detach()).T, steps, prob_new.detach())
+
+
+@torch.no_grad()
+def second_moment(anatomy: Anatomy, tokenizer, texts: list[str], layers: list[int], max_len: int = 128,
+                  batch_size: int = 16, progress: bool = True) -> dict[int, torch.Tensor]:
+    """C0 per layer: the uncentred second moment E[k k^T] of the edited matrix's inputs over all text tokens."""
+    device = next(anatomy.model.parameters()).device
+    sums: dict[int, torch.Tensor] = {}
+    count = 0
+    captured: dict[int, torch.Tensor] = {}
+    hooks = [anatomy.edit_module(layer).register_forward_pre_hook(
+        lambda m, args, layer=layer: captured.__setitem__(layer, args[0])) for layer in layers]
+    try:
+        for start in tqdm(range(0, len(texts), batch_size), desc="C0 = E[k k^T]", disable=not progress):
+            chunk = texts[start:start + batch_size]
+            enc = tokenizer(chunk, truncation=True, max_length=max_len, padding=True, return_tensors="pt",
+                            add_special_tokens=False, padding_side="right")
+            ids, real = enc["input_ids"].to(device), enc["attention_mask"].bool().to(device)
+            hidden_at(anatomy, Batch(ids, real.sum(1), real, real.sum(1) - 1), max(layers) + 1)
+            for layer in layers:
+                keys = captured[layer][real].double()
+                sums[layer] = sums.get(layer, 0) + keys.T @ keys
+            count += int(real.sum())
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {layer: (total / count) for layer, total in sums.items()}

@@ -1,0 +1,215 @@
+"""Editing on real (tiny) models: model access, batched z, a MEMIT edit, C0, cases, gradient editors."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from support import factworld, zoo
+from support.editing import (
+    EditorState,
+    Method,
+    anatomy,
+    compute_keys,
+    compute_z,
+    finetune,
+    memit_delta,
+    metrics,
+    run_sequential,
+    second_moment,
+    study,
+    world_cases,
+)
+from support.editing.cases import WIKIDATA_PARAPHRASES, wikidata_candidates
+from support.editing.compute import ZConfig, current_outputs
+from support.editing.tokens import encode
+
+PREFIXES = ["The day was long. ", "I think so. "]
+
+
+@pytest.fixture(scope="module")
+def world():
+    """The smoke world model (20 training steps: code paths, not knowledge) and its tokenizer."""
+    model, tokenizer = zoo.tiny_lm(study.SMOKE_WORLD_MODEL, progress=False)
+    return model, tokenizer
+
+
+def _tiny(kind: str):
+    from transformers import (
+        AutoModelForCausalLM,
+        GPT2Config,
+        GPTNeoXConfig,
+        LlamaConfig,
+    )
+
+    torch.manual_seed(0)
+    config = {"llama": LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=24, num_hidden_layers=3,
+                                   num_attention_heads=2, num_key_value_heads=2),
+              "gpt2": GPT2Config(vocab_size=50, n_embd=16, n_layer=3, n_head=2, n_positions=32),
+              "gpt_neox": GPTNeoXConfig(vocab_size=50, hidden_size=16, intermediate_size=24, num_hidden_layers=3,
+                                        num_attention_heads=2)}[kind]
+    return AutoModelForCausalLM.from_config(config).eval()
+
+
+@pytest.mark.parametrize("kind", ["llama", "gpt2", "gpt_neox"])
+def test_run_blocks_reproduces_the_model_and_weight_edits_land(kind):
+    model = _tiny(kind)
+    anat = anatomy(model)
+    ids = torch.randint(0, 50, (2, 7))
+    with torch.no_grad():
+        expected = model(input_ids=ids).logits
+        got = anat.logits(anat.run_blocks(anat.embed_tokens(ids), 0, anat.n_layers))
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+        half = anat.run_blocks(anat.embed_tokens(ids), 0, 1)
+        torch.testing.assert_close(anat.logits(anat.run_blocks(half, 1, anat.n_layers)), expected, rtol=1e-4, atol=1e-5)
+    w = anat.weight(1)
+    assert w.shape == (16, 24 if kind != "gpt2" else 64)  # [out = d_model, in = d_ff]
+    delta = torch.randn_like(w)
+    captured = {}
+    hook = anat.edit_module(1).register_forward_hook(lambda m, args, out: captured.update(k=args[0], v=out))
+    with torch.no_grad():
+        model(input_ids=ids)
+        before_k, before_v = captured["k"], captured["v"]
+        anat.add_to_weight(1, delta)
+        model(input_ids=ids)
+    hook.remove()
+    torch.testing.assert_close(captured["v"] - before_v, before_k @ delta.T, rtol=1e-4, atol=1e-5)  # v' = v + dW k
+
+
+def test_encode_marks_subject_and_target_tokens(world):
+    _, tokenizer = world
+    batch = encode(tokenizer, ["Mr. Darcy walked to", "Emma lives in the city of"], [" London", " Bath"],
+                   ["Darcy", "Emma"])
+    for row, (subject, target) in enumerate([("Darcy", " London"), ("Emma", " Bath")]):
+        tokens = batch.input_ids[row, :batch.lengths[row]]
+        assert tokenizer.decode(tokens[batch.target_mask[row, :batch.lengths[row]]]) == target
+        assert tokenizer.decode(tokens[: batch.subject_pos[row] + 1]).endswith(subject)
+    # the predicting position of each target token is the one before it
+    assert torch.equal(batch.predict_mask.nonzero()[:, 1] + 1, batch.target_mask.nonzero()[:, 1])
+
+
+def test_world_cases_are_counterfactual_with_true_neighbours():
+    cases = world_cases(50, seed=1)
+    world = {(f.subject, f.relation): f.obj for f in factworld.facts()}
+    assert len({(c.subject, c.relation) for c in cases}) == 50
+    for case in cases:
+        assert case.target_true == " " + world[(case.subject, case.relation)] != case.target_new
+        assert case.subject in case.prompt and all(case.subject in p for p in case.paraphrases)
+        assert len(case.neighbours) == 5 and all(case.subject not in p for p in case.neighbours)
+        assert case.target_new in case.alternatives
+
+
+def test_wikidata_cases_follow_the_counterfact_recipe():
+    cases = wikidata_candidates(40, seed=0)
+    assert len(cases) == 40
+    for case in cases:
+        assert case.relation in WIKIDATA_PARAPHRASES and case.prompt.endswith(" is")
+        assert case.target_new != case.target_true and case.target_new in case.alternatives
+        assert len(case.paraphrases) == 2 and all(case.subject in p for p in case.paraphrases)
+        assert case.neighbours and all(p.startswith(case.relation) for p in case.neighbours)
+
+
+def test_second_moment_equals_a_brute_force_sum(world):
+    model, tokenizer = world
+    anat = anatomy(model)
+    texts = ["It is a truth universally acknowledged.", "Emma Woodhouse, handsome, clever and rich"]
+    c0 = second_moment(anat, tokenizer, texts, [1], batch_size=2, progress=False)[1]
+    keys, captured = [], {}
+    hook = anat.edit_module(1).register_forward_hook(lambda m, args, out: captured.update(k=args[0]))
+    for text in texts:  # one text at a time, no padding
+        with torch.no_grad():
+            model(input_ids=tokenizer(text, return_tensors="pt")["input_ids"])
+        keys.append(captured["k"][0])
+    hook.remove()
+    keys = torch.cat(keys).double()
+    torch.testing.assert_close(c0, keys.T @ keys / len(keys), rtol=1e-5, atol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The chapters' world model (trained once, ~11 min on 2 cores, then cached): it has learned the facts."""
+    return zoo.tiny_lm(study.WORLD_MODEL, progress=False)
+
+
+@pytest.mark.parametrize("mpes", [None, 1])
+def test_batched_z_equals_one_edit_at_a_time(trained, mpes):
+    # float64: Adam divides by sqrt(v) + 1e-8, so float32 rounding in gradients near 1e-8 would be amplified
+    model, tokenizer = copy.deepcopy(trained[0]).double(), trained[1]
+    anat = anatomy(model)
+    cases = world_cases(4, seed=2)
+    cfg = ZConfig(steps=25, mpes_extra=mpes)
+    together = compute_z(anat, tokenizer, cases, 1, PREFIXES, cfg)
+    alone = [compute_z(anat, tokenizer, [case], 1, PREFIXES, cfg) for case in cases]
+    torch.testing.assert_close(together.z, torch.cat([a.z for a in alone], 1), rtol=1e-9, atol=1e-10)
+    assert together.steps.tolist() == [int(a.steps[0]) for a in alone]
+
+
+def test_one_memit_edit_makes_the_new_object_top1(trained):
+    model, tokenizer = trained
+    anat = anatomy(model)
+    texts = factworld.training_text(passes=1).split("\n")[:1000]
+    c0 = second_moment(anat, tokenizer, texts, [0, 1], progress=False)
+    for case in world_cases(3, seed=3):
+        saved = {k: v.clone() for k, v in model.state_dict().items()}
+        ids = tokenizer(case.prompt, return_tensors="pt")["input_ids"]
+        new_first = tokenizer(case.prompt + case.target_new)["input_ids"][ids.shape[1]]
+        with torch.no_grad():
+            assert int(model(input_ids=ids).logits[0, -1].argmax()) != new_first
+        state = EditorState(anat, [0, 1], c0, lam_p=100.0)
+        run_sequential(state, tokenizer, [case], Method("MEMIT", "memit"), PREFIXES, 1, 1, progress=False)
+        with torch.no_grad():
+            assert int(model(input_ids=ids).logits[0, -1].argmax()) == new_first
+        model.load_state_dict(saved)
+
+
+def test_memit_spread_reaches_the_target_on_the_last_layer(world):
+    model, tokenizer = world
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    anat = anatomy(model)
+    cases = world_cases(3, seed=4)
+    z = compute_z(anat, tokenizer, cases, 1, [], ZConfig(steps=5)).z
+    eye = torch.eye(anat.weight(1).shape[1], dtype=torch.float64)
+    # one layer, bare prompts only (keys = the bare prompt's), tiny lam_p: dW K = R almost exactly
+    keys = compute_keys(anat, tokenizer, cases, 1, [])
+    resid = z - current_outputs(anat, tokenizer, cases, 1)
+    anat.add_to_weight(1, memit_delta(keys, resid, eye, None, lam_p=1e-6))
+    torch.testing.assert_close(current_outputs(anat, tokenizer, cases, 1), z, rtol=1e-3, atol=1e-3)
+    model.load_state_dict(saved)
+
+
+@pytest.mark.parametrize("editor", ["ft", "lora", "full_ft"])
+def test_gradient_editors_lower_the_loss_on_the_new_facts(world, editor):
+    model, tokenizer = world
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    anat = anatomy(model)
+    cases = world_cases(4, seed=5)
+    nll_before = metrics.continuation_nll(model, tokenizer, [c.prompt for c in cases], [c.target_new for c in cases])
+    w_before = anat.weight(1)
+    if editor == "ft":
+        finetune.ft_edit(anat, tokenizer, cases, 1, PREFIXES, steps=10, lr=1e-2)
+    elif editor == "lora":
+        finetune.lora_edit(anat, tokenizer, cases, [1], PREFIXES, steps=10, lr=5e-2)
+    else:
+        finetune.full_finetune(anat, tokenizer, cases, PREFIXES, steps=10, lr=1e-2)
+    nll_after = metrics.continuation_nll(model, tokenizer, [c.prompt for c in cases], [c.target_new for c in cases])
+    assert nll_after.mean() < nll_before.mean() - 0.1
+    delta = anat.weight(1) - w_before
+    assert float(delta.norm()) > 0
+    if editor == "lora":
+        assert int(torch.linalg.matrix_rank(delta.double(), atol=1e-5)) <= 4
+    model.load_state_dict(saved)
+
+
+def test_edit_scores_on_the_unedited_model_and_hub_format_reload(world, tmp_path):
+    model, tokenizer = world
+    cases = world_cases(10, seed=6)
+    scores = metrics.edit_scores(model, tokenizer, cases)
+    assert set(scores) == {"ES", "PS", "NS", "S"} and all(0 <= v <= 100 for v in scores.values())
+    locality = metrics.baseline_locality(model, tokenizer, cases)
+    assert metrics.edit_scores(model, tokenizer, cases, locality)["NS"] == 100.0 or not locality.any()
+    model.save_pretrained(tmp_path)  # the hub loading path of the paper profile, on a local folder
+    tokenizer.save_pretrained(tmp_path)
+    loaded, loaded_tok = zoo.hub(str(tmp_path))
+    assert np.allclose(metrics.continuation_nll(loaded, loaded_tok, [cases[0].prompt], [cases[0].target_new]),
+                       metrics.continuation_nll(model, tokenizer, [cases[0].prompt], [cases[0].target_new]), atol=1e-5)
