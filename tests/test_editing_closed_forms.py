@@ -101,3 +101,18 @@ def test_ngram_entropy_by_hand():
     assert ngram_entropy("x x x x", 3) == 0.0
     text = "the cat sat on the mat"  # 5 distinct bigrams, 4 distinct trigrams
     assert generation_entropy([text]) == pytest.approx((2 / 3) * np.log2(5) + (4 / 3) * np.log2(4))
+
+
+def test_bad_parameters_name_what_is_valid():
+    from support.editing import Method
+    from support.editing.study import parse_floats, parse_layers
+
+    assert parse_layers("4-8") == [4, 5, 6, 7, 8] and parse_layers("0,1") == [0, 1]
+    with pytest.raises(ValueError, match="layers='a,b'"):
+        parse_layers("a,b")
+    with pytest.raises(ValueError, match="lam_p_grid"):
+        parse_floats("x", "lam_p_grid")
+    with pytest.raises(ValueError, match="Method.kind"):
+        Method("bad", "rome")
+    with pytest.raises(ValueError, match="lam_n"):
+        Method("bad", "memit", lam_n=-1.0)

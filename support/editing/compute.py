@@ -12,6 +12,7 @@ the steps at which the new object is top-1 at every target position of every pre
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -112,9 +113,28 @@ class ZResult:
     prob_new: torch.Tensor  # [B] mean P(new object) over the prompts at the last check
 
 
+@contextmanager
+def frozen_weights(model):
+    """Turn off weight gradients inside the block (the z loop needs gradients for delta only)."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
 def compute_z(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, prefixes: list[str],
               cfg: ZConfig = ZConfig()) -> ZResult:
     """Optimise one delta per edit at block ``layer``'s output (subject token) so the new object is predicted."""
+    with frozen_weights(anatomy.model):
+        return _compute_z(anatomy, tokenizer, cases, layer, prefixes, cfg)
+
+
+def _compute_z(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, prefixes: list[str],
+               cfg: ZConfig) -> ZResult:
     device = next(anatomy.model.parameters()).device
     n_ctx = len(prefixes) + 1
     prompts, conts, subjects = rewrite_rows(cases, prefixes)
@@ -123,57 +143,58 @@ def compute_z(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, pr
     subjects += [c.subject for c in cases]
     batch = encode(tokenizer, prompts, conts, subjects).to(device)
     n_case, n_rew = len(cases), len(cases) * n_ctx
-    rows = torch.arange(len(prompts), device=device)
-    case_of_row = torch.arange(n_case, device=device).repeat_interleave(n_ctx)
     with torch.no_grad():
         base = hidden_at(anatomy, batch, layer + 1)  # frozen below the injection point: computed once
     h_init = base[torch.arange(n_case, device=device) * n_ctx, batch.subject_pos[: n_rew: n_ctx]]  # bare rows [B, d]
-    predict = batch.predict_mask[:n_rew]  # [n_rew, seq]
-    pred_rows, pred_pos = predict.nonzero(as_tuple=True)
-    pred_targets = batch.next_ids[:n_rew][pred_rows, pred_pos]
-    kl_rows = rows[n_rew:]
-    kl_pos = batch.subject_pos[n_rew:]
+    rewrite_rows_of = torch.arange(n_rew, device=device).view(n_case, n_ctx)
+    kl_row_of = n_rew + torch.arange(n_case, device=device)
     delta = torch.zeros(n_case, base.shape[-1], device=device, dtype=base.dtype, requires_grad=True)
     optimizer = torch.optim.Adam([delta], lr=cfg.lr)
     active = torch.ones(n_case, dtype=torch.bool, device=device)
     steps = torch.zeros(n_case, dtype=torch.long, device=device)
     counter = torch.zeros(n_case, dtype=torch.long, device=device)
-    prefixed = (torch.arange(n_rew, device=device) % n_ctx != 0)[pred_rows]
     max_norm = cfg.clamp_norm * h_init.norm(dim=1)
     ref_kl = None
     prob_new = torch.zeros(n_case, device=device, dtype=base.dtype)
     for _ in range(cfg.steps):
-        injected = base.clone()
-        case_all = torch.cat([case_of_row, torch.arange(n_case, device=device)])
-        injected[rows, batch.subject_pos] = injected[rows, batch.subject_pos] + delta[case_all]
+        # only the edits still optimising are computed: the step costs what the live edits need
+        live = active.nonzero()[:, 0]
+        n_live = len(live)
+        sel = torch.cat([rewrite_rows_of[live].reshape(-1), kl_row_of[live]])
+        sel_case = torch.cat([live.repeat_interleave(n_ctx), live])
+        sel_pos = batch.subject_pos[sel]
+        injected = base[sel].clone()
+        injected[torch.arange(len(sel), device=device), sel_pos] += delta[sel_case]
         out = anatomy.run_blocks(injected, layer + 1, anatomy.n_layers)
+        pred_rows, pred_pos = batch.predict_mask[sel[: n_live * n_ctx]].nonzero(as_tuple=True)
+        pred_targets = batch.next_ids[sel[pred_rows], pred_pos]
         logp = torch.log_softmax(anatomy.logits(out[pred_rows, pred_pos]), -1)
         token_logp = logp.gather(1, pred_targets[:, None])[:, 0]
-        kl_logp = torch.log_softmax(anatomy.logits(out[kl_rows, kl_pos]), -1)
-        if ref_kl is None:
+        kl_logp = torch.log_softmax(anatomy.logits(out[n_live * n_ctx + torch.arange(n_live, device=device),
+                                                       sel_pos[n_live * n_ctx:]]), -1)
+        if ref_kl is None:  # first step: every edit is live, delta = 0
             ref_kl = kl_logp.detach()
-        row_of_pred = pred_rows
-        nll_row = torch.zeros(n_rew, device=device, dtype=base.dtype).index_add(0, row_of_pred, -token_logp)
-        nll_row = nll_row / torch.zeros_like(nll_row).index_add(0, row_of_pred, torch.ones_like(token_logp))
-        nll_case = nll_row.view(n_case, n_ctx).mean(1)
-        kl_case = torch.nn.functional.kl_div(kl_logp, ref_kl, log_target=True, reduction="none").sum(-1)
-        decay_case = cfg.weight_decay * delta.norm(dim=1) / h_init.norm(dim=1) ** 2
+        nll_row = torch.zeros(n_live * n_ctx, device=device, dtype=base.dtype).index_add(0, pred_rows, -token_logp)
+        nll_row = nll_row / torch.zeros_like(nll_row).index_add(0, pred_rows, torch.ones_like(token_logp))
+        nll_case = nll_row.view(n_live, n_ctx).mean(1)
+        kl_case = torch.nn.functional.kl_div(kl_logp, ref_kl[live], log_target=True, reduction="none").sum(-1)
+        decay_case = cfg.weight_decay * delta[live].norm(dim=1) / h_init[live].norm(dim=1) ** 2
         loss_case = nll_case + cfg.kl_factor * kl_case + decay_case
         with torch.no_grad():
-            prob_new = torch.exp(-nll_row.view(n_case, n_ctx)).mean(1)
-            active &= loss_case >= cfg.stop_loss
+            prob_new[live] = torch.exp(-nll_row.view(n_live, n_ctx)).mean(1)
+            going = loss_case >= cfg.stop_loss
             if cfg.mpes_extra is not None:
-                top1 = (logp.argmax(-1) == pred_targets) | ~prefixed
-                misses = torch.zeros(n_case, device=device).index_add(0, case_of_row[pred_rows], (~top1).float())
-                all_top1 = misses == 0
-                stop, counter = mpes_should_stop(all_top1 & active, counter, cfg.mpes_extra)
-                active &= ~stop
+                top1 = (logp.argmax(-1) == pred_targets) | (pred_rows % n_ctx == 0)  # the bare prompt is excluded
+                misses = torch.zeros(n_live, device=device).index_add(0, pred_rows // n_ctx, (~top1).float())
+                stop, counter[live] = mpes_should_stop((misses == 0) & going, counter[live], cfg.mpes_extra)
+                going &= ~stop
+            active[live] = going
         if not active.any():
             break
         steps += active.long()
         frozen = delta.detach().clone()
         optimizer.zero_grad(set_to_none=True)
-        (loss_case * active).sum().backward()
+        (loss_case * going).sum().backward()
         optimizer.step()
         with torch.no_grad():
             delta[~active] = frozen[~active]

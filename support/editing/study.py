@@ -127,7 +127,7 @@ def smollm2_setting(num_edits: int, layers: str, seed: int = 0, device: str = "c
     texts = wikipedia_like_texts(n_c0 + 100, seed)
     mc = resources.bigbench_examples("general_knowledge")
     return Setting("smollm2", model, tokenizer, parse_layers(layers), cases[:num_edits], texts[:n_c0], texts[n_c0:],
-                   cases[num_edits:], mc[3:3 + n_mc], mc[:3])
+                   cases[num_edits:], mc[1:1 + n_mc], mc[:1])
 
 
 def heldout_loss(setting: Setting, max_len: int = 128) -> float:
@@ -176,9 +176,10 @@ def weight_measure(setting: Setting, state: EditorState, with_downstream: bool) 
 
 
 def final_scores(setting: Setting, locality: np.ndarray, n_entropy: int = 20, seed: int = 0) -> dict:
-    """After the last edit: ES/PS/NS/S over every edit made (retention), entropy, probabilities."""
+    """After the last edit: ES/PS/NS/S over every edit made (retention), entropy, probabilities, downstream."""
     model, tok = setting.model, setting.tokenizer
     scores = metrics.edit_scores(model, tok, setting.cases, locality)
+    scores.update(downstream(setting))
     prompts = [c.prompt for c in setting.cases[:n_entropy]]
     scores["entropy"] = metrics.generation_entropy(metrics.sample_texts(model, tok, prompts, seed=seed))
     scores["p_new_edited"] = float(metrics.object_probabilities(model, tok, setting.cases, "new").mean())
@@ -301,12 +302,115 @@ def _norm_row(setting: Setting, state: EditorState) -> dict:
     return row
 
 
+def counterfact_cases(n: int, n_neighbours: int = 5) -> list[EditCase]:
+    """The first ``n`` CounterFact records from the hub (``paper`` profile; needs ``datasets`` and network)."""
+    from datasets import load_dataset
+
+    records = load_dataset("azhx/counterfact", split="train").select(range(n))
+    cases = []
+    for record in records:
+        rewrite = record["requested_rewrite"]
+        subject = rewrite["subject"]
+        cases.append(EditCase(subject, rewrite["relation_id"], rewrite["prompt"].format(subject),
+                              " " + rewrite["target_new"]["str"], " " + rewrite["target_true"]["str"],
+                              tuple(record["paraphrase_prompts"]), tuple(record["neighborhood_prompts"][:n_neighbours])))
+    return cases
+
+
+def hub_setting(model_id: str, num_edits: int, layers: str, device: str = "cpu", n_c0: int = 10000,
+                n_mc: int = 60) -> Setting:
+    """A hub model (e.g. ``meta-llama/Meta-Llama-3-8B``) with CounterFact cases and Wikipedia C0 texts."""
+    if not zoo.hub_reachable():
+        raise zoo.HubUnavailable(f"model={model_id!r} needs the Hugging Face Hub (CounterFact, Wikipedia and the "
+                                 "weights come from there); run this chapter with profile='local' instead")
+    from datasets import load_dataset
+
+    model, tokenizer = zoo.hub(model_id, device=device, dtype=torch.float16 if device != "cpu" else torch.float32)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    cases = counterfact_cases(num_edits + 200)
+    wiki = load_dataset("wikimedia/wikipedia", "20231101.en", split="train", streaming=True)
+    texts = [row["text"] for _, row in zip(range(n_c0 + 200), wiki)]
+    mc = resources.bigbench_examples("general_knowledge")
+    return Setting(model_id, model, tokenizer, parse_layers(layers), cases[:num_edits], texts[:n_c0], texts[n_c0:],
+                   cases[num_edits:], mc[3:3 + n_mc], mc[:3], calibration_cases=cases[num_edits:num_edits + 100])
+
+
+def setting_for(model: str, num_edits: int, layers: str, seed: int, device: str) -> Setting:
+    """``"world"``, ``"world-smoke"``, ``"smollm2"`` or a hub id -> its :class:`Setting`."""
+    if model in ("world", "world-smoke"):
+        return world_setting(num_edits, layers, seed, smoke=model == "world-smoke", device=device,
+                             n_probe=400 if model == "world" else 40, n_c0=4000 if model == "world" else 200,
+                             n_calibration=50 if model == "world" else 10)
+    if model == "smollm2":
+        return smollm2_setting(num_edits, layers, seed, device=device)
+    return hub_setting(model, num_edits, layers, device=device)
+
+
+def parse_floats(text: str, name: str) -> list[float]:
+    """``"1000,100"`` -> [1000.0, 100.0], naming the parameter on bad input."""
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"parameter {name}={text!r} must be comma-separated numbers") from None
+    if not values:
+        raise ValueError(f"parameter {name} is empty")
+    return values
+
+
+# --------------------------------------------------------------------------- the paper's numbers
+
+#: ENCORE (arXiv 2502.01636v1) Tables 2-3, Llama-3-8B, CounterFact, 10,000 sequential edits: ES, PS, NS, S, entropy.
+PAPER_LLAMA3_SCORES = {
+    "MEMIT": (49.68, 49.29, 51.31, 50.078, 373.48),
+    "MEMIT+MPES": (65.78, 57.58, 50.25, 57.176, 560.78),
+    "MEMIT+norm": (85.72, 77.08, 58.45, 71.86, 367.46),
+    "ENCORE": (88.77, 78.19, 60.07, 73.707, 523.61),
+    "AlphaEdit": (72.67, 63.44, 52.9, 61.948, 465.81),
+    "AlphaEdit+MPES": (88.43, 82.08, 56.5, 72.832, 565.36),
+}
+#: Table 1 there, Llama-3-8B: P(true) of known facts, P(edited fact) without / with MPES, s/edit without / with MPES.
+PAPER_LLAMA3_OVERFIT = {
+    "MEMIT": (0.49, 0.77, 0.41, 8.71, 3.31),
+    "AlphaEdit": (0.49, 0.75, 0.33, 9.44, 3.43),
+}
+
+
 # --------------------------------------------------------------------------- chapter parameters
 
 COMMON_PARAMS = {
-    "lam_p": Param(float, smoke=15000.0, local=15000.0, paper=15000.0, low=0.0,
-                   help="MEMIT's weight on C0 (mom2_update_weight; 15,000 for Llama-3, 20,000 for GPT2-XL)"),
+    "model": Param(str, smoke="world-smoke", local="world", paper="meta-llama/Meta-Llama-3-8B",
+                   help="'world' (tiny Llama on the synthetic facts), 'smollm2', or a hub id (gpt2-xl, Llama-3-8B)"),
+    "layers": Param(str, smoke="0,1", local="0,1", paper="4-8", help="edited layers, e.g. '0,1' or '4-8'"),
+    "lam_p_grid": Param(str, smoke="100", local="1000,300,100,30,10", paper="15000",
+                        help="MEMIT's weight on C0 (mom2_update_weight): the largest value whose one held-out batch "
+                             "reaches ES >= min_efficacy is used (paper: 15,000 for Llama-3, 20,000 for GPT2-XL)"),
+    "min_efficacy": Param(float, smoke=0.0, local=85.0, paper=0.0, low=0.0, high=100.0,
+                          help="ES (%) one batch of MEMIT edits must reach for a lam_p to be chosen"),
     "null_threshold": Param(float, smoke=2e-2, local=2e-2, paper=2e-2, low=0.0,
                             help="AlphaEdit: eigenvalues of C0 below this span the preserved null space"),
     "z_steps": Param(int, smoke=3, local=25, paper=25, low=1, help="max Adam steps of the value target z"),
+    "num_edits": Param(int, smoke=20, local=1000, paper=10000, low=1, high=10000,
+                       help="sequential edits (the world holds 10,000 facts; num_edits=10000 is the paper's scale)"),
+    "batch_size": Param(int, smoke=10, local=50, paper=100, low=1, help="edits per sequential batch"),
+}
+
+ENCORE_PARAMS = {
+    **COMMON_PARAMS,
+    "eval_every": Param(int, smoke=10, local=250, paper=1000, low=1, help="measure downstream ability every N edits"),
+    "lam_n": Param(float, smoke=20.0, local=20.0, paper=20.0, low=0.0,
+                   help="ENCORE's norm penalty (paper: 10 GPT2-XL / Llama-2, 20 Llama-3)"),
+    "mpes_extra": Param(int, smoke=1, local=1, paper=1, low=0,
+                        help="MPES: stop at the (m+1)-th all-top-1 check (paper: +3 GPT2-XL, +2 Llama-2, +1 Llama-3)"),
+    "smollm2_edits": Param(int, smoke=0, local=10, paper=0, low=0,
+                           help="edits on SmolLM2-135M (MEMIT vs ENCORE); ~13 s an edit on 2 CPU cores"),
+    "smollm2_layers": Param(str, smoke="4-8", local="4-8", paper="4-8", help="SmolLM2's edited layers"),
+}
+
+NORM_PARAMS = {
+    **COMMON_PARAMS,
+    "num_edits": Param(int, smoke=20, local=600, paper=2000, low=1, high=10000,
+                       help="edits made by each editor (updates x batch size)"),
+    "batch_size": Param(int, smoke=10, local=25, paper=100, low=1, help="edits (or text windows) per update"),
+    "cpt_lr": Param(float, smoke=3e-4, local=3e-4, paper=1e-5, low=0.0, help="continued-pretraining learning rate"),
 }
