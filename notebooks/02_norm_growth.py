@@ -59,16 +59,12 @@ results_path = None  # where the results JSON goes (batch runs set it)
 
 # %%
 import time
-from dataclasses import replace
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
 
 from support import plots
 from support.device import pick_device
-from support.editing import context_prefixes
 from support.editing import study as E
 from support.profiles import resolve
 from support.results import save_results
@@ -106,12 +102,7 @@ cfg.table()
 # reaches `min_efficacy`% efficacy).
 
 # %%
-setting = E.setting_for(cfg.model, cfg.num_edits, cfg.layers, cfg.seed, torch_device)
-state = E.make_state(setting, E.parse_floats(cfg.lam_p_grid, "lam_p_grid")[0], cfg.null_threshold)
-state.zcfg = replace(state.zcfg, steps=cfg.z_steps)
-prefixes = context_prefixes(setting.model, setting.tokenizer, seed=cfg.seed)
-_, lam_p = E.calibrate_lam_p(setting, state, prefixes, E.parse_floats(cfg.lam_p_grid, "lam_p_grid"),
-                             cfg.min_efficacy)
+setting, state, prefixes, _, lam_p = E.prepare(cfg, torch_device)
 n_updates = cfg.num_edits // cfg.batch_size
 unedited = E.downstream(setting)
 print(f"lam_p = {lam_p:g}; {n_updates} updates of {cfg.batch_size} facts (or text windows) each")
