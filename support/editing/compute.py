@@ -114,11 +114,11 @@ class ZResult:
 
 
 @contextmanager
-def frozen_weights(model):
-    """Turn off weight gradients inside the block (the z loop needs gradients for delta only)."""
+def frozen_weights(model, trainable: tuple[torch.Tensor, ...] = ()):
+    """Turn off gradients of every weight but ``trainable`` inside the block (the z loop trains delta only)."""
     flags = [(p, p.requires_grad) for p in model.parameters()]
     for p, _ in flags:
-        p.requires_grad_(False)
+        p.requires_grad_(any(p is t for t in trainable))
     try:
         yield
     finally:

@@ -15,7 +15,7 @@ import torch
 
 from .anatomy import Anatomy
 from .cases import EditCase
-from .compute import hidden_at, rewrite_rows
+from .compute import frozen_weights, hidden_at, rewrite_rows
 from .tokens import Batch, encode
 
 
@@ -40,10 +40,8 @@ def ft_edit(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, pref
     with torch.no_grad():
         base = hidden_at(anatomy, batch, layer)
     weight = anatomy.edit_module(layer).weight
-    for param in anatomy.model.parameters():
-        param.requires_grad_(param is weight)
     optimizer = torch.optim.Adam([weight], lr=lr)
-    try:
+    with frozen_weights(anatomy.model, trainable=(weight,)):
         for step in range(steps):
             loss = rewrite_loss(anatomy, batch, base, layer)
             if loss.item() < 0.05:
@@ -51,9 +49,6 @@ def ft_edit(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, pref
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-    finally:
-        for param in anatomy.model.parameters():
-            param.requires_grad_(True)
     return steps
 
 
@@ -76,21 +71,18 @@ def lora_edit(anatomy: Anatomy, tokenizer, cases: list[EditCase], layers: list[i
     optimizer = torch.optim.Adam([t for pair in adapters.values() for t in pair], lr=lr)
     taken = steps
     try:
-        for param in anatomy.model.parameters():
-            param.requires_grad_(False)
-        for step in range(steps):
-            loss = rewrite_loss(anatomy, batch, base, start)
-            if loss.item() < 0.05:
-                taken = step
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        with frozen_weights(anatomy.model):
+            for step in range(steps):
+                loss = rewrite_loss(anatomy, batch, base, start)
+                if loss.item() < 0.05:
+                    taken = step
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
     finally:
         for hook in hooks:
             hook.remove()
-        for param in anatomy.model.parameters():
-            param.requires_grad_(True)
     for layer, (a, b) in adapters.items():
         anatomy.add_to_weight(layer, (b @ a).detach())
     return taken

@@ -98,8 +98,7 @@ def top1_hits(model, tokenizer, cases: list[EditCase], which: str = "true") -> n
     owner = np.array(owner)
     hits = []
     for i, case in enumerate(cases):
-        options = [o for o, own in zip(conts, owner) if own == i]
-        best = options[int(np.argmin(nll[owner == i]))]
+        best = case.alternatives[int(np.argmin(nll[owner == i]))]  # rows of case i follow its alternatives' order
         hits.append(best == (case.target_true if which == "true" else case.target_new))
     return np.array(hits, dtype=bool)
 
