@@ -97,6 +97,7 @@ class Resource:
 _BIGBENCH_TASKS = "bigbench-1.0.0/bigbench/benchmark_tasks/"
 _AUSTEN_DATA = "usr/lib/R/site-library/janeaustenr/data/"
 _FASHION_DATA = "usr/share/datasets/fashion-mnist/"
+_MOSES_DATA = "moses/dataset/data/"
 
 REGISTRY: dict[str, Resource] = {
     r.name: r
@@ -134,6 +135,13 @@ REGISTRY: dict[str, Resource] = {
             license="MIT", keep=keep_prefix(_FASHION_DATA, ("-ubyte.gz",)),
             fallback_url="http://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/"
                          "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
+        ),
+        Resource(
+            name="moses", client="pip", package="molsets", version="0.3.1",
+            filename="molsets-0.3.1-py3-none-any.whl",
+            sha256="7f4450e3ebecebe79c3a2a55950c93daddee071120daf64a163d03481e811d34", size_mb=52,
+            description="MOSES molecules (ZINC-derived SMILES): train 1,584,663 and test 176,074",
+            license="MIT", keep=keep_prefix(_MOSES_DATA, ("train.csv.gz", "test.csv.gz")),
         ),
     ]
 }
@@ -451,3 +459,14 @@ def fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     images = np.frombuffer(gzip.decompress((root / f"{prefix}-images-idx3-ubyte.gz").read_bytes()), np.uint8, offset=16)
     labels = np.frombuffer(gzip.decompress((root / f"{prefix}-labels-idx1-ubyte.gz").read_bytes()), np.uint8, offset=8)
     return images.reshape(-1, 28, 28).copy(), labels.copy()  # writable, so torch can wrap them
+
+
+@lru_cache(maxsize=2)
+def moses_smiles(split: str = "train") -> tuple[str, ...]:
+    """The MOSES ``train`` (1,584,663) or ``test`` (176,074) SMILES strings, in file order."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split={split!r} must be 'train' or 'test'")
+    lines = gzip.decompress((path("moses") / f"{split}.csv.gz").read_bytes()).decode().splitlines()
+    if not lines or lines[0].strip().upper() != "SMILES":
+        raise ResourceError(f"MOSES {split}.csv.gz does not start with a SMILES header; refetch: {fetch_command('moses')}")
+    return tuple(line.strip() for line in lines[1:] if line.strip())

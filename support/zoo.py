@@ -409,3 +409,239 @@ def continue_text(model, tokenizer, prompt: str, max_new_tokens: int = 40, tempe
     output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=max_new_tokens,
                             do_sample=True, temperature=temperature, top_k=50, pad_token_id=tokenizer.pad_token_id)
     return tokenizer.decode(output[0], skip_special_tokens=True)
+
+
+# --------------------------------------------------------------------------- SMILES tokenizer
+
+#: One token per atom (bracket atoms, two-letter halogens), bond, branch, ring digit (Schwaller et al., 2019).
+SMILES_REGEX = r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|%[0-9]{2}|[0-9])"
+SMILES_SPECIALS = ("<|pad|>", "<|mask|>", "<|unk|>")
+
+
+def smiles_tokens(smiles: str) -> list[str]:
+    """The regex tokens of one SMILES string (raises when they do not cover the whole string)."""
+    import re
+
+    tokens = re.findall(SMILES_REGEX, smiles)
+    if "".join(tokens) != smiles:
+        raise ValueError(f"SMILES {smiles!r} has characters outside the SMILES token grammar")
+    return tokens
+
+
+def smiles_tokenizer_path(n_molecules: int = 200_000) -> Path:
+    """Folder of a word-level SMILES tokenizer whose vocabulary is every token of the first MOSES molecules."""
+    key = stable_hash({"moses": resources.get("moses").sha256, "n": n_molecules, "regex": SMILES_REGEX,
+                       "specials": SMILES_SPECIALS})
+    folder = cache_dir() / "tokenizers" / f"moses-smiles-{key}"
+    if not is_complete(folder):
+        from collections import Counter
+
+        counts = Counter(tok for smi in resources.moses_smiles("train")[:n_molecules] for tok in smiles_tokens(smi))
+        vocab = list(SMILES_SPECIALS) + sorted(counts, key=lambda t: (-counts[t], t))
+        tokenizer = _smiles_tokenizer(vocab)
+        with atomic_dir(folder, {"n_molecules": n_molecules, "vocab_size": len(vocab)}) as scratch:
+            tokenizer.save_pretrained(scratch)
+    return folder
+
+
+def _smiles_tokenizer(vocab: list[str]):
+    """A ``transformers`` fast tokenizer: regex split, word-level ids, tokens fused back on decode."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    pad, mask, unk = SMILES_SPECIALS
+    core = Tokenizer(models.WordLevel({tok: i for i, tok in enumerate(vocab)}, unk_token=unk))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(SMILES_REGEX), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token=pad, mask_token=mask, unk_token=unk)
+
+
+def smiles_tokenizer(n_molecules: int = 200_000):
+    """The SMILES tokenizer of the molecule MDLM (built on first use)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smiles_tokenizer_path(n_molecules))
+
+
+# --------------------------------------------------------------------------- tiny masked-diffusion LMs
+
+MDLM_TRAINER_VERSION = 1
+MDLM_CORPORA = ("austen", "moses")
+
+
+@dataclass(frozen=True)
+class TinyMDLMConfig:
+    """A small bidirectional denoiser trained with the masked-diffusion (MDLM) objective.
+
+    ``austen``: random windows of ``seq_len`` BPE tokens of the Austen novels. ``moses``: one MOSES
+    molecule per row, its SMILES tokens padded with ``<|pad|>`` to ``seq_len`` (longer ones dropped).
+    """
+
+    corpus: str = "austen"
+    vocab_size: int = 2048  # BPE size for austen; ignored for moses (the SMILES vocabulary decides)
+    seq_len: int = 32
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int = 512
+    batch_size: int = 64
+    steps: int = 3000
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 100
+    schedule: str = "cosine"
+    weight_decay: float = 0.0
+    n_molecules: int = 200_000  # moses: molecules the tokenizer and the training rows come from
+    seed: int = 0
+    data_seed: int = 0
+    log_every: int = 20
+
+    def __post_init__(self):
+        for name in ("vocab_size", "seq_len", "d_model", "n_layers", "n_heads", "d_ff", "batch_size", "steps",
+                     "n_molecules", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"TinyMDLMConfig.{name}={value!r} must be a positive integer")
+        if self.corpus not in MDLM_CORPORA:
+            raise ValueError(f"TinyMDLMConfig.corpus={self.corpus!r} must be one of {MDLM_CORPORA}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"TinyMDLMConfig.d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+
+
+def mdlm_tokenizer(cfg: TinyMDLMConfig):
+    """The tokenizer of a tiny MDLM's corpus (Austen BPE, or the MOSES SMILES vocabulary)."""
+    from transformers import AutoTokenizer
+
+    if cfg.corpus == "moses":
+        return smiles_tokenizer(cfg.n_molecules)
+    return AutoTokenizer.from_pretrained(tokenizer_path("austen", cfg.vocab_size))
+
+
+def smiles_rows(smiles: list[str] | tuple[str, ...], tokenizer, seq_len: int) -> torch.Tensor:
+    """Token ids [n, seq_len] of the SMILES that fit ``seq_len`` tokens, right-padded with ``<|pad|>``."""
+    rows = []
+    for smi in smiles:
+        ids = tokenizer(smi, add_special_tokens=False)["input_ids"]
+        if len(ids) <= seq_len:
+            rows.append(ids + [tokenizer.pad_token_id] * (seq_len - len(ids)))
+    return torch.tensor(rows, dtype=torch.long).view(-1, seq_len)
+
+
+def build_denoiser(cfg: TinyMDLMConfig, tokenizer):
+    """A freshly initialised bidirectional transformer (BERT layout, no dropout) with an LM head."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=cfg.d_model, num_hidden_layers=cfg.n_layers,
+                        num_attention_heads=cfg.n_heads, intermediate_size=cfg.d_ff,
+                        max_position_embeddings=cfg.seq_len, type_vocab_size=1, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0, pad_token_id=tokenizer.pad_token_id,
+                        tie_word_embeddings=True)
+    torch.manual_seed(cfg.seed)
+    return BertForMaskedLM(config)
+
+
+def masked_diffusion_loss(logits: torch.Tensor, clean: torch.Tensor, is_masked: torch.Tensor, t: torch.Tensor,
+                          mask_id: int) -> torch.Tensor:
+    """MDLM's continuous-time NELBO per token for the log-linear schedule alpha_t = 1 - t.
+
+    logits [B, L, V], clean/is_masked [B, L], t [B]. SUBS: the mask token gets no probability; the
+    weight -alpha'_t / (1 - alpha_t) is 1 / t; only masked positions contribute (Sahoo et al., 2024, eq. 10).
+    """
+    logits = logits.clone()
+    logits[..., mask_id] = float("-inf")
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), clean, reduction="none")  # [B, L]
+    return (nll * is_masked / t[:, None]).sum() / clean.numel()
+
+
+def mask_tokens(clean: torch.Tensor, t: torch.Tensor, mask_id: int, generator: torch.Generator) -> tuple:
+    """Forward process: each token becomes ``mask_id`` with probability 1 - alpha_t = t; returns (noisy, is_masked)."""
+    is_masked = torch.rand(clean.shape, generator=generator) < t[:, None]
+    return torch.where(is_masked, torch.full_like(clean, mask_id), clean), is_masked
+
+
+def antithetic_times(batch_size: int, generator: torch.Generator, eps: float = 1e-3) -> torch.Tensor:
+    """Low-discrepancy diffusion times in [eps, 1]: one uniform offset, evenly spaced (MDLM's variance reduction)."""
+    u = (torch.rand(1, generator=generator) + torch.arange(batch_size) / batch_size) % 1.0
+    return eps + (1 - eps) * u
+
+
+def _mdlm_rows(cfg: TinyMDLMConfig, tokenizer) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Training source: (austen token stream, None-rows) or (None, moses padded rows)."""
+    if cfg.corpus == "austen":
+        return corpus_splits("austen", cfg.vocab_size)[0], None
+    return None, smiles_rows(resources.moses_smiles("train")[:cfg.n_molecules], tokenizer, cfg.seq_len)
+
+
+def tiny_mdlm_path(cfg: TinyMDLMConfig) -> Path:
+    """Cache folder of the tiny MDLM ``cfg`` describes."""
+    key = stable_hash({"config": asdict(cfg), "data": resources.get(cfg.corpus).sha256,
+                       "trainer": MDLM_TRAINER_VERSION})
+    return cache_dir() / "models" / f"mdlm-{cfg.corpus}-{key}"
+
+
+def train_tiny_mdlm(cfg: TinyMDLMConfig, folder: Path, device: str = "cpu", progress: bool = True) -> list[dict]:
+    """Train the config's denoiser from scratch with the MDLM loss and save it into ``folder``."""
+    _quiet_transformers()
+    tokenizer = mdlm_tokenizer(cfg)
+    stream, rows = _mdlm_rows(cfg, tokenizer)
+    mask_id = tokenizer.mask_token_id
+    model = build_denoiser(cfg, tokenizer).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
+    lm_cfg = TinyLMConfig(steps=cfg.steps, warmup_steps=cfg.warmup_steps, schedule=cfg.schedule,
+                          min_lr_ratio=cfg.min_lr_ratio, lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, lm_cfg))
+    generator = torch.Generator().manual_seed(cfg.data_seed)
+    history, start = [], time.perf_counter()
+    bar = tqdm(range(cfg.steps), desc=f"train MDLM {cfg.corpus} d{cfg.d_model}x{cfg.n_layers}", disable=not progress,
+               mininterval=1.0)
+    for step in bar:
+        if rows is None:
+            clean = sample_windows(stream, cfg.batch_size, cfg.seq_len, generator)
+        else:
+            clean = rows[torch.randint(0, len(rows), (cfg.batch_size,), generator=generator)]
+        t = antithetic_times(cfg.batch_size, generator)
+        noisy, is_masked = mask_tokens(clean, t, mask_id, generator)
+        logits = model(input_ids=noisy.to(device)).logits
+        loss = masked_diffusion_loss(logits, clean.to(device), is_masked.to(device), t.to(device), mask_id)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        done = step + 1
+        if done % cfg.log_every == 0 or done == 1 or done == cfg.steps:
+            history.append({"step": done, "loss": loss.item(), "seconds": time.perf_counter() - start})
+            bar.set_postfix(nelbo=f"{loss.item():.3f}")
+    model.eval()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "training_log.json").write_text(json.dumps({"config": asdict(cfg), "history": history}, indent=1))
+    return history
+
+
+def load_denoiser(name_or_path: str | os.PathLike, device: str = "cpu", dtype: torch.dtype = torch.float32,
+                  **kwargs):
+    """``(model, tokenizer)`` of a masked-diffusion denoiser saved in hub format (AutoModelForMaskedLM)."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    _quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+    model = AutoModelForMaskedLM.from_pretrained(name_or_path, dtype=dtype, **kwargs)
+    return model.to(device).eval(), tokenizer
+
+
+def tiny_mdlm(cfg: TinyMDLMConfig, device: str = "cpu", progress: bool = True):
+    """``(denoiser, tokenizer)`` of a tiny MDLM trained on a shipped corpus: trained once, then loaded."""
+    folder = tiny_mdlm_path(cfg)
+    if not is_complete(folder):
+        with atomic_dir(folder, {"config": asdict(cfg)}) as scratch:
+            train_tiny_mdlm(cfg, scratch, device=device, progress=progress)
+    return load_denoiser(folder, device=device)
+
+
+def mdlm_training_log(cfg: TinyMDLMConfig) -> list[dict]:
+    """The per-step NELBO history of a trained (cached) tiny MDLM."""
+    folder = tiny_mdlm_path(cfg)
+    if not is_complete(folder):
+        raise FileNotFoundError(f"tiny MDLM {folder.name} is not trained yet; call tiny_mdlm(cfg) first")
+    return json.loads((folder / "training_log.json").read_text())["history"]

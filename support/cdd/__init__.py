@@ -1,0 +1,7 @@
+"""Chapter 1: Constrained Discrete Diffusion (Cardei et al., 2025, arXiv 2503.09790).
+
+``diffusion`` (MDLM's SUBS reverse process and sampler), ``projection`` (the augmented-Lagrangian
+KL projection and its cvxpy reference), ``constraints`` (surrogates and exact checks, novelty
+search), ``metrics`` (the real scorers), ``study`` (the chapter's settings and experiments).
+The tiny MDLMs themselves are trained by :mod:`support.zoo` (``TinyMDLMConfig``).
+"""

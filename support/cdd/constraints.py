@@ -1,0 +1,284 @@
+"""Constraint operators for CDD: differentiable surrogates g(soft y) <= 0 plus exact checks on tokens.
+
+Cardei et al. (2025), section 4: a constraint is read off the (relaxed) sequence, e.g. expected
+counts (soft one-hot times per-token counts) for lexical and character constraints, a learned
+scorer on soft one-hots for toxicity and molecular properties, and a search operator for
+constraints without gradients (novelty). Every constraint here returns its violations
+``violation(soft) -> [B, n_terms]`` (positive = violated) for the augmented Lagrangian and an exact
+``hard(ids) -> [B]`` check on decoded tokens (decoded strings where the tokenizer matters).
+The toxicity surrogate is a bag-of-tokens logistic regression (linear in y, so the exact
+projection is convex) rather than the paper's embedding-based classifier, and the property
+surrogate is a small convolutional regressor; both are trained in the chapter against the real
+scorers (alt-profanity-check, RDKit).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from typing import Callable, Sequence
+
+import torch
+
+Decode = Callable[[torch.Tensor], list[str]]  # token ids [B, L] -> strings
+
+
+class Constraint:
+    """Base class: ``n_terms`` violation terms per sample and an exact check."""
+
+    n_terms: int = 1
+    name: str = "constraint"
+
+    def violation(self, soft: torch.Tensor) -> torch.Tensor:
+        """g(soft) [B, n_terms] for soft one-hots [B, L, V]; > 0 means violated."""
+        raise NotImplementedError
+
+    def hard(self, ids: torch.Tensor) -> torch.Tensor:
+        """Exact check on token ids [B, L]: True where the constraint holds."""
+        onehot = torch.nn.functional.one_hot(ids, self.vocab_size).float()
+        return (self.violation(onehot) <= 1e-6).all(-1)
+
+    def select(self, rows: torch.Tensor) -> "Constraint":
+        """The constraint for a subset of samples (shared constraints return themselves)."""
+        return self
+
+
+def region_mask(seq_len: int, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """A [seq_len] float mask of the positions a constraint reads (e.g. the continuation after a prompt)."""
+    mask = torch.zeros(seq_len)
+    mask[start:stop] = 1.0
+    return mask
+
+
+class ExpectedCount(Constraint):
+    """low <= sum over region positions of sum_v y[l, v] * weight[v] <= high (exactly: ``exact_count``)."""
+
+    def __init__(self, weights: torch.Tensor, region: torch.Tensor, low: float | None = None,
+                 high: float | None = None, exact_count: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 name: str = "count"):
+        if low is None and high is None:
+            raise ValueError("ExpectedCount needs a low or a high bound")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"ExpectedCount bounds low={low} > high={high}")
+        self.weights, self.region, self.low, self.high = weights.float(), region.float(), low, high
+        self.exact_count, self.name = exact_count, name
+        self.vocab_size = len(weights)
+        self.n_terms = (low is not None) + (high is not None)
+
+    def expected(self, soft: torch.Tensor) -> torch.Tensor:
+        """Expected count [B] under soft one-hots [B, L, V]."""
+        w, r = self.weights.to(soft), self.region.to(soft)
+        return ((soft @ w) * r).sum(-1)
+
+    def _terms(self, count: torch.Tensor) -> torch.Tensor:
+        terms = []
+        if self.low is not None:
+            terms.append(self.low - count)
+        if self.high is not None:
+            terms.append(count - self.high)
+        return torch.stack(terms, -1)
+
+    def violation(self, soft: torch.Tensor) -> torch.Tensor:
+        return self._terms(self.expected(soft))
+
+    def hard(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.exact_count is None:
+            return super().hard(ids)
+        count = self.exact_count(ids).to(torch.float32)
+        return (self._terms(count) <= 1e-6).all(-1).to(ids.device)
+
+
+class LinearScore(Constraint):
+    """A logistic surrogate: mean over region tokens of weight[v] plus bias, kept <= logit(threshold)."""
+
+    def __init__(self, weights: torch.Tensor, bias: float, region: torch.Tensor, threshold: float,
+                 name: str = "score"):
+        if not 0 < threshold < 1:
+            raise ValueError(f"LinearScore threshold={threshold} must lie in (0, 1)")
+        self.weights, self.bias, self.region = weights.float(), float(bias), region.float()
+        self.limit, self.threshold, self.name = math.log(threshold / (1 - threshold)), threshold, name
+        self.vocab_size = len(weights)
+
+    def logit(self, soft: torch.Tensor) -> torch.Tensor:
+        """Surrogate logit [B]."""
+        r = self.region.to(soft)
+        return ((soft @ self.weights.to(soft)) * r).sum(-1) / r.sum() + self.bias
+
+    def violation(self, soft: torch.Tensor) -> torch.Tensor:
+        return (self.logit(soft) - self.limit)[:, None]
+
+
+class NetworkScore(Constraint):
+    """A learned scorer on soft one-hots: ``sign * (net(soft) - threshold) <= 0`` (sign +1: at most, -1: at least)."""
+
+    def __init__(self, net: Callable[[torch.Tensor], torch.Tensor], threshold: float, vocab_size: int,
+                 at_most: bool = True, name: str = "property"):
+        self.net, self.threshold, self.sign = net, float(threshold), 1.0 if at_most else -1.0
+        self.vocab_size, self.name = vocab_size, name
+
+    def violation(self, soft: torch.Tensor) -> torch.Tensor:
+        return (self.sign * (self.net(soft) - self.threshold))[:, None]
+
+
+class AllOf(Constraint):
+    """Several constraints at once: violations concatenated, exact checks and-ed."""
+
+    def __init__(self, parts: Sequence[Constraint]):
+        self.parts = list(parts)
+        self.n_terms = sum(p.n_terms for p in self.parts)
+        self.vocab_size = self.parts[0].vocab_size
+        self.name = " & ".join(p.name for p in self.parts)
+
+    def violation(self, soft: torch.Tensor) -> torch.Tensor:
+        return torch.cat([p.violation(soft) for p in self.parts], -1)
+
+    def hard(self, ids: torch.Tensor) -> torch.Tensor:
+        ok = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
+        for p in self.parts:
+            ok &= p.hard(ids)
+        return ok
+
+
+# --------------------------------------------------------------------------- per-token tables
+
+def token_texts(tokenizer, vocab_size: int | None = None) -> list[str]:
+    """The text each token id decodes to on its own (special tokens decode to '')."""
+    vocab_size = vocab_size or len(tokenizer)
+    special = set(tokenizer.all_special_ids)
+    return ["" if i in special else tokenizer.decode([i]) for i in range(vocab_size)]
+
+
+def char_weights(texts: list[str], char: str) -> torch.Tensor:
+    """How many times ``char`` occurs in each token's text [V]."""
+    return torch.tensor([t.count(char) for t in texts], dtype=torch.float32)
+
+
+def word_token_weights(texts: list[str], word: str, contains: bool = False) -> torch.Tensor:
+    """1 for tokens that are the word (with optional leading space), or, with ``contains``, that hold it [V]."""
+    word = word.lower()
+    if contains:
+        return torch.tensor([float(word in t.lower()) for t in texts])
+    return torch.tensor([float(t.strip().lower() == word and t.strip() != "") for t in texts])
+
+
+WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+
+def word_start_weights(texts: list[str]) -> torch.Tensor:
+    """1 for tokens that start a new word (a letter after a space or punctuation at the token's start) [V]."""
+    starts = []
+    for t in texts:
+        starts.append(float(bool(re.match(r"^[^A-Za-z']*[A-Za-z]", t)) and not t[:1].isalpha()))
+    return torch.tensor(starts)
+
+
+# --------------------------------------------------------------------------- novelty (no gradient)
+
+def cheapest_accepted(ids: Sequence[int], probs: torch.Tensor, accept: Callable[[list[int]], bool],
+                      positions: Sequence[int], top_k: int = 3, change_cost: float = 1e-3,
+                      max_candidates: int = 2000) -> tuple[list[int] | None, float]:
+    """Best-first search for the cheapest edit of ``ids`` that ``accept`` takes (novelty's projection operator).
+
+    Each position in ``positions`` may keep its token (cost 0) or switch to one of its ``top_k`` most
+    likely other tokens under ``probs`` [L, V] at cost max(0, log p(old) - log p(new)) + change_cost;
+    costs add over positions. Candidates come out of the heap in order of cost, so the first accepted
+    one is the cheapest. Returns (ids or None when none of ``max_candidates`` is accepted, cost).
+    """
+    ids = list(ids)
+    logp = probs.clamp_min(1e-30).log()
+    options = []  # per position: [(cost, token)], sorted, keep first
+    for pos in positions:
+        old = ids[pos]
+        ranked = [int(v) for v in torch.argsort(logp[pos], descending=True)[: top_k + 1] if int(v) != old][:top_k]
+        alts = sorted((max(0.0, float(logp[pos, old] - logp[pos, v])) + change_cost, v) for v in ranked)
+        options.append([(0.0, old)] + alts)
+    start = (0,) * len(options)
+    heap, seen = [(0.0, start)], {start}
+    for _ in range(max_candidates):
+        if not heap:
+            break
+        cost, ranks = heapq.heappop(heap)
+        candidate = list(ids)
+        for pos, opts, r in zip(positions, options, ranks):
+            candidate[pos] = opts[r][1]
+        if accept(candidate):
+            return candidate, cost
+        for j, r in enumerate(ranks):
+            if r + 1 < len(options[j]):
+                nxt = ranks[:j] + (r + 1,) + ranks[j + 1:]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    heapq.heappush(heap, (cost - options[j][r][0] + options[j][r + 1][0], nxt))
+    return None, float("inf")
+
+
+# --------------------------------------------------------------------------- learned surrogates
+
+def bag_of_tokens(ids: torch.Tensor, vocab_size: int, region: torch.Tensor) -> torch.Tensor:
+    """Mean one-hot over the region's positions [B, V] (the features of the linear toxicity surrogate)."""
+    onehot = torch.nn.functional.one_hot(ids, vocab_size).float() * region[None, :, None]
+    return onehot.sum(1) / region.sum()
+
+
+def fit_logistic(features: torch.Tensor, targets: torch.Tensor, l2: float = 1e-4, steps: int = 300,
+                 pos_weight: float = 1.0) -> tuple[torch.Tensor, float]:
+    """Logistic regression on soft labels in [0, 1] by L-BFGS; returns (weights [F], bias)."""
+    w = torch.zeros(features.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
+    weight = 1 + (pos_weight - 1) * targets
+
+    def closure():
+        optimizer.zero_grad()
+        logits = features @ w + b
+        loss = (weight * torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")).mean()
+        loss = loss + l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return w.detach(), float(b.detach())
+
+
+class PropertyNet(torch.nn.Module):
+    """A small convolutional regressor from soft one-hot SMILES tokens [B, L, V] to standardized properties [B, P]."""
+
+    def __init__(self, vocab_size: int, seq_len: int, n_outputs: int = 2, width: int = 64, embed: int = 32):
+        super().__init__()
+        self.embed = torch.nn.Linear(vocab_size, embed, bias=False)  # soft one-hot @ E
+        self.position = torch.nn.Parameter(torch.zeros(seq_len, embed))
+        self.convs = torch.nn.Sequential(
+            torch.nn.Conv1d(embed, width, 5, padding=2), torch.nn.GELU(),
+            torch.nn.Conv1d(width, width, 5, padding=2), torch.nn.GELU(),
+            torch.nn.Conv1d(width, width, 5, padding=2), torch.nn.GELU())
+        self.head = torch.nn.Linear(2 * width, n_outputs)
+        self.register_buffer("mean", torch.zeros(n_outputs))
+        self.register_buffer("std", torch.ones(n_outputs))
+
+    def forward(self, soft: torch.Tensor) -> torch.Tensor:
+        """Properties in their own units [B, P]."""
+        h = self.convs((self.embed(soft) + self.position).transpose(1, 2))
+        pooled = torch.cat([h.mean(-1), h.amax(-1)], -1)
+        return self.head(pooled) * self.std + self.mean
+
+
+def train_property_net(ids: torch.Tensor, targets: torch.Tensor, vocab_size: int, steps: int = 1500,
+                       batch_size: int = 256, lr: float = 3e-3, seed: int = 0) -> PropertyNet:
+    """Fit a :class:`PropertyNet` on one-hot token rows [N, L] and property values [N, P] (MSE, standardized)."""
+    torch.manual_seed(seed)
+    net = PropertyNet(vocab_size, ids.shape[1], targets.shape[1])
+    net.mean.copy_(targets.mean(0))
+    net.std.copy_(targets.std(0).clamp_min(1e-6))
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        pick = torch.randint(0, len(ids), (batch_size,), generator=generator)
+        onehot = torch.nn.functional.one_hot(ids[pick], vocab_size).float()
+        loss = (((net(onehot) - targets[pick]) / net.std) ** 2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    return net.eval().requires_grad_(False)

@@ -1,0 +1,133 @@
+"""Masked (absorbing-state) diffusion sampling in MDLM's SUBS parameterization.
+
+Implements the reverse process of Sahoo et al. (2024), "Simple and Effective Masked Diffusion
+Language Models" (MDLM), with the log-linear schedule alpha_t = 1 - t:
+- SUBS (eq. 6-7): the denoiser's clean-token distribution x_theta(x_t) gives the mask token zero
+  probability and copies every already-decoded position;
+- reverse step t -> s (eq. 8) at a masked position: q(x_s = v) = (alpha_s - alpha_t) x_theta(v) /
+  (1 - alpha_t) for v != mask and (1 - alpha_s) / (1 - alpha_t) for the mask; decoded positions
+  never change.
+CDD (Cardei et al., 2025) inserts a projection of x_theta between the two (``project`` below).
+Where this differs from the references: the last step samples from x_theta like every other step
+(MDLM's optional final argmax "noise removal" is off); after a projected step, a drawn token that
+would break an exactly-checked constraint is replaced by the projection's most likely token (the
+paper samples from the projected distribution and relies on it being feasible; our finite
+augmented-Lagrangian budget leaves a small chance that a draw is not), and the number of such
+replacements is reported. The training objective lives in :mod:`support.zoo` (``masked_diffusion_loss``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+
+def alpha(t: torch.Tensor | float) -> torch.Tensor | float:
+    """Log-linear noise schedule: probability that a token is still clean at time t."""
+    return 1.0 - t
+
+
+@torch.no_grad()
+def clean_token_probs(model, noisy: torch.Tensor, mask_id: int) -> torch.Tensor:
+    """SUBS x_theta(x_t) [B, L, V]: softmax with the mask token forbidden; decoded positions one-hot."""
+    logits = model(input_ids=noisy).logits.float()
+    logits[..., mask_id] = float("-inf")
+    probs = torch.softmax(logits, dim=-1)
+    decoded = noisy != mask_id
+    onehot = torch.nn.functional.one_hot(noisy, probs.shape[-1]).to(probs.dtype)
+    return torch.where(decoded[..., None], onehot, probs)
+
+
+def reverse_step_probs(x_theta: torch.Tensor, noisy: torch.Tensor, mask_id: int, t: float, s: float) -> torch.Tensor:
+    """q(x_s | x_t, x_theta) [B, L, V] for s < t: masked positions mix x_theta with staying masked."""
+    a_t, a_s = alpha(t), alpha(s)
+    probs = x_theta * (a_s - a_t) / (1 - a_t)
+    probs[..., mask_id] = (1 - a_s) / (1 - a_t)
+    onehot = torch.nn.functional.one_hot(noisy, x_theta.shape[-1]).to(x_theta.dtype)
+    return torch.where((noisy == mask_id)[..., None], probs, onehot)
+
+
+def sample_categorical(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One draw per row of ``probs`` [..., V] (Gumbel-max on log-probabilities)."""
+    uniform = torch.rand(probs.shape, generator=generator, device=probs.device).clamp_(1e-20, 1.0)
+    return (probs.clamp_min(1e-30).log() - torch.log(-torch.log(uniform))).argmax(dim=-1)
+
+
+# A projector maps (x_theta [B, L, V], free [B, L] bool) to (projected [B, L, V], info dict).
+Projector = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
+# A feasibility check maps token ids [B, L] to a bool [B]: the exact constraint holds.
+Feasible = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class SampleTrace:
+    """What one sampling run did: per-step decoded states of recorded rows and projection statistics."""
+
+    states: list[torch.Tensor] = field(default_factory=list)  # [n_record, L] after each step
+    argmax_before: list[torch.Tensor] = field(default_factory=list)  # argmax x_theta before projection
+    argmax_after: list[torch.Tensor] = field(default_factory=list)  # ... and after
+    kl_moved: list[float] = field(default_factory=list)  # mean KL(x_theta || projected) per projected step
+    projected_rows: int = 0  # (sample, step) pairs the projection had to change
+    repairs: int = 0  # drawn tokens replaced by the projection's argmax to keep the exact constraint
+    seconds: float = 0.0
+    projection_seconds: float = 0.0
+    decode_probs: torch.Tensor | None = None  # [B, L, V]: the distribution each position was drawn from
+
+
+@torch.no_grad()
+def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefix: torch.Tensor | None = None,
+           project: Projector | None = None, feasible: Feasible | None = None, seed: int = 0,
+           device: str = "cpu", record: int = 0, keep_probs: bool = False) -> tuple[torch.Tensor, SampleTrace]:
+    """Draw ``batch_size`` sequences by ``steps`` reverse steps from all-mask (``prefix`` [B, P] kept fixed).
+
+    With ``project``, each step's x_theta is replaced by its projection before the reverse step
+    (CDD); with ``feasible``, draws that break the exact constraint fall back to the projection's argmax.
+    Returns token ids [B, L] and a :class:`SampleTrace` (``record`` rows' states kept step by step;
+    with ``keep_probs`` the distribution each position was drawn from, for search operators such as novelty).
+    """
+    if steps < 1 or seq_len < 1 or batch_size < 1:
+        raise ValueError(f"steps={steps}, seq_len={seq_len}, batch_size={batch_size} must all be >= 1")
+    generator = torch.Generator(device=device).manual_seed(seed)
+    x = torch.full((batch_size, seq_len), mask_id, dtype=torch.long, device=device)
+    if prefix is not None:
+        if prefix.shape[0] != batch_size or prefix.shape[1] >= seq_len:
+            raise ValueError(f"prefix shape {tuple(prefix.shape)} must be [batch_size={batch_size}, < seq_len={seq_len}]")
+        x[:, :prefix.shape[1]] = prefix.to(device)
+    trace, start = SampleTrace(), time.perf_counter()
+    for i in range(steps):
+        t, s = 1.0 - i / steps, 1.0 - (i + 1) / steps
+        free = x == mask_id
+        x_theta = clean_token_probs(model, x, mask_id)
+        if project is not None:
+            p_start = time.perf_counter()
+            projected, info = project(x_theta, free)
+            trace.projection_seconds += time.perf_counter() - p_start
+            trace.kl_moved.append(float(info.get("kl_mean", 0.0)))
+            trace.projected_rows += int(info.get("changed", 0))
+            if record:
+                trace.argmax_before.append(x_theta[:record].argmax(-1).cpu())
+                trace.argmax_after.append(projected[:record].argmax(-1).cpu())
+            x_theta = projected
+        step_probs = reverse_step_probs(x_theta, x, mask_id, t, s)
+        x_new = torch.where(free, sample_categorical(step_probs, generator), x)
+        if feasible is not None:
+            # still-masked positions take the projection's argmax, as the final sequence would
+            completed = torch.where(x_new == mask_id, x_theta.argmax(-1), x_new)
+            broken = ~feasible(completed)
+            if broken.any():
+                fallback = torch.where(free & (x_new != mask_id), x_theta.argmax(-1), x_new)
+                x_new = torch.where(broken[:, None], fallback, x_new)
+                trace.repairs += int(broken.sum())
+        if keep_probs:
+            if trace.decode_probs is None:
+                trace.decode_probs = torch.zeros_like(x_theta)
+            newly = free & (x_new != mask_id)
+            trace.decode_probs[newly] = x_theta[newly]
+        x = x_new
+        if record:
+            trace.states.append(x[:record].cpu().clone())
+    trace.seconds = time.perf_counter() - start
+    return x, trace
