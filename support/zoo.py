@@ -465,7 +465,7 @@ def smiles_tokenizer(n_molecules: int = 200_000):
 
 # --------------------------------------------------------------------------- tiny masked-diffusion LMs
 
-MDLM_TRAINER_VERSION = 1
+MDLM_TRAINER_VERSION = 2  # 2: ModernBERT denoiser (BERT stayed on the unigram plateau)
 MDLM_CORPORA = ("austen", "moses")
 
 
@@ -483,10 +483,10 @@ class TinyMDLMConfig:
     d_model: int = 128
     n_layers: int = 4
     n_heads: int = 4
-    d_ff: int = 512
+    d_ff: int = 384
     batch_size: int = 64
-    steps: int = 3000
-    lr: float = 2e-3
+    steps: int = 2500
+    lr: float = 1e-3
     min_lr_ratio: float = 0.1
     warmup_steps: int = 100
     schedule: str = "cosine"
@@ -528,16 +528,23 @@ def smiles_rows(smiles: list[str] | tuple[str, ...], tokenizer, seq_len: int) ->
 
 
 def build_denoiser(cfg: TinyMDLMConfig, tokenizer):
-    """A freshly initialised bidirectional transformer (BERT layout, no dropout) with an LM head."""
-    from transformers import BertConfig, BertForMaskedLM
+    """A freshly initialised bidirectional transformer (ModernBERT layout: pre-norm, rotary, GeGLU) with an LM head.
 
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=cfg.d_model, num_hidden_layers=cfg.n_layers,
-                        num_attention_heads=cfg.n_heads, intermediate_size=cfg.d_ff,
-                        max_position_embeddings=cfg.seq_len, type_vocab_size=1, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0, pad_token_id=tokenizer.pad_token_id,
-                        tie_word_embeddings=True)
+    A post-norm BERT of this size stayed on the unigram plateau (loss 6.2 = the corpus' unigram
+    entropy) for 4,000 steps; ModernBERT leaves it after ~200 steps.
+    """
+    from transformers import ModernBertConfig, ModernBertForMaskedLM
+
+    special = tokenizer.pad_token_id
+    config = ModernBertConfig(vocab_size=len(tokenizer), hidden_size=cfg.d_model, num_hidden_layers=cfg.n_layers,
+                              num_attention_heads=cfg.n_heads, intermediate_size=cfg.d_ff,
+                              max_position_embeddings=cfg.seq_len, global_attn_every_n_layers=1,
+                              local_attention=2 * cfg.seq_len, pad_token_id=special, bos_token_id=special,
+                              eos_token_id=special, cls_token_id=special, sep_token_id=special,
+                              mask_token_id=tokenizer.mask_token_id, embedding_dropout=0.0, mlp_dropout=0.0,
+                              attention_dropout=0.0, tie_word_embeddings=True)
     torch.manual_seed(cfg.seed)
-    return BertForMaskedLM(config)
+    return ModernBertForMaskedLM(config)
 
 
 def masked_diffusion_loss(logits: torch.Tensor, clean: torch.Tensor, is_masked: torch.Tensor, t: torch.Tensor,

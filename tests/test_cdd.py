@@ -263,3 +263,33 @@ def test_perplexity_of_a_uniform_judge_is_the_vocabulary_size():
     ids = torch.randint(0, 11, (3, 9))
     assert metrics.perplexity(Uniform(), ids, start=2) == pytest.approx(11.0)
     assert metrics.distinct_n([[1, 2, 3], [1, 2, 4]], 2) == pytest.approx(3 / 4)
+
+
+# --------------------------------------------------------------------------- trained models (slow)
+
+@pytest.mark.slow
+def test_tiny_mdlm_trains_and_reloads_through_the_hub_path():
+    from support.cdd import study as S
+
+    model, tokenizer = zoo.tiny_mdlm(S.SMOKE_TEXT_MDLM, progress=False)
+    log = zoo.mdlm_training_log(S.SMOKE_TEXT_MDLM)
+    assert log[-1]["loss"] < log[0]["loss"]
+    again, tok_again = S.hub_mdlm(str(zoo.tiny_mdlm_path(S.SMOKE_TEXT_MDLM)), "cpu")  # hub-format folder
+    ids = torch.randint(3, len(tokenizer), (2, S.SMOKE_TEXT_MDLM.seq_len))
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids=ids).logits, again(input_ids=ids).logits)
+    assert tok_again.mask_token_id == tokenizer.mask_token_id
+
+
+@pytest.mark.slow
+def test_smiles_mdlm_samples_decode_and_never_crash_the_scorer():
+    from support.cdd import study as S
+
+    model, tokenizer = zoo.tiny_mdlm(S.SMOKE_MOLECULE_MDLM, progress=False)
+    ids, _ = diffusion.sample(model, 6, S.SMOKE_MOLECULE_MDLM.seq_len, 4, tokenizer.mask_token_id, seed=0)
+    smiles = S.decode_smiles(tokenizer, ids)
+    table = metrics.molecule_table(smiles + ["C1CC"])
+    assert len(table) == 7 and not table.valid.iloc[-1]
+    rows = zoo.smiles_rows(["CCO", "C" * 100], tokenizer, S.SMOKE_MOLECULE_MDLM.seq_len)
+    assert rows.shape == (1, S.SMOKE_MOLECULE_MDLM.seq_len)  # the over-long molecule is dropped
+    assert S.decode_smiles(tokenizer, rows) == ["CCO"]

@@ -69,8 +69,8 @@ PARAMS = {
     "alm_lr": Param(float, smoke=0.5, local=0.5, paper=0.5, low=1e-4),
 }
 
-TEXT_MDLM = zoo.TinyMDLMConfig(corpus="austen", seq_len=32, steps=4000, batch_size=64)
-MOLECULE_MDLM = zoo.TinyMDLMConfig(corpus="moses", seq_len=64, steps=3000, batch_size=48)
+TEXT_MDLM = zoo.TinyMDLMConfig(corpus="austen", seq_len=32, steps=2500, batch_size=64)
+MOLECULE_MDLM = zoo.TinyMDLMConfig(corpus="moses", seq_len=64, steps=2000, batch_size=32)
 SMOKE_TEXT_MDLM = zoo.TinyMDLMConfig(corpus="austen", seq_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64,
                                      steps=30, batch_size=8, log_every=10)
 SMOKE_MOLECULE_MDLM = zoo.TinyMDLMConfig(corpus="moses", seq_len=64, d_model=32, n_layers=1, n_heads=2, d_ff=64,
