@@ -186,6 +186,21 @@ def test_token_tables():
     assert C.word_start_weights(texts).tolist() == [1, 0, 0, 1, 0, 0, 0, 0]
 
 
+def test_word_count_surrogate_is_exact_on_one_hot_sequences():
+    texts = [" the", "The", "other", " Eliz", "abeth", ",", " 1", "ee", "\n", '"I', "s", "--and"]  # no empty (special) tokens
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, len(texts), (200, 7), generator=gen)
+    con = C.WordCount(texts, C.region_mask(7), high=3)
+    expected = con.expected(torch.nn.functional.one_hot(ids, len(texts)).float())
+    truth = torch.tensor([float(metrics.count_words("".join(texts[i] for i in row))) for row in ids.tolist()])
+    assert torch.equal(expected, truth)
+    region = C.region_mask(7, 2)  # words of the continuation only: nothing before the region joins it
+    con = C.WordCount(texts, region, high=3)
+    expected = con.expected(torch.nn.functional.one_hot(ids, len(texts)).float())
+    truth = torch.tensor([float(metrics.count_words("".join(texts[i] for i in row[2:]))) for row in ids.tolist()])
+    assert torch.equal(expected, truth)
+
+
 def test_expected_count_bounds_and_exact_hook():
     con = C.ExpectedCount(torch.tensor([0.0, 1.0]), C.region_mask(4, 1), low=1, high=2,
                           exact_count=lambda ids: (ids[:, 1:] == 1).sum(-1))

@@ -173,6 +173,43 @@ def word_start_weights(texts: list[str]) -> torch.Tensor:
     return torch.tensor(starts)
 
 
+def word_piece_tables(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per token [V]: word starts after its first character, starts with a letter, ends with a letter."""
+    inner = torch.tensor([float(len(re.findall(r"(?<=[^A-Za-z'])[A-Za-z]", t))) for t in texts])
+    first = torch.tensor([float(t[:1].isalpha()) for t in texts])
+    last = torch.tensor([float(t[-1:].isalpha() or t[-1:] == "'") for t in texts])
+    return inner, first, last
+
+
+class WordCount(Constraint):
+    """Number of words of the concatenated region <= high (or >= low), exact on one-hots up to apostrophes.
+
+    A word starts inside a token after a non-letter, or at a token's first letter when the previous
+    token does not end in a letter: E[words] = sum_l y_l . inner + (y_l . first)(1 - y_{l-1} . last).
+    Special tokens decode to nothing and so join their neighbours; the exact check catches that case.
+    """
+
+    def __init__(self, texts: list[str], region: torch.Tensor, low: float | None = None, high: float | None = None,
+                 exact_count: Callable[[torch.Tensor], torch.Tensor] | None = None, name: str = "words"):
+        self.inner, self.first, self.last = word_piece_tables(texts)
+        self.counter = ExpectedCount(torch.zeros(len(texts)), region, low, high, exact_count, name)
+        self.region, self.vocab_size, self.n_terms, self.name = region.float(), len(texts), self.counter.n_terms, name
+
+    def expected(self, soft: torch.Tensor) -> torch.Tensor:
+        """Expected number of words [B]."""
+        inner, first, last = (t.to(soft) for t in (self.inner, self.first, self.last))
+        r = self.region.to(soft)
+        ends = soft @ last  # [B, L]
+        previous = torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1] * r[:-1]], 1)  # nothing before the region
+        return (((soft @ inner) + (soft @ first) * (1 - previous)) * r).sum(-1)
+
+    def violation(self, soft: torch.Tensor) -> torch.Tensor:
+        return self.counter._terms(self.expected(soft))
+
+    def hard(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.counter.hard(ids) if self.counter.exact_count else super().hard(ids)
+
+
 # --------------------------------------------------------------------------- novelty (no gradient)
 
 def cheapest_accepted(ids: Sequence[int], probs: torch.Tensor, accept: Callable[[list[int]], bool],

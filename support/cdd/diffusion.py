@@ -75,6 +75,8 @@ class SampleTrace:
     seconds: float = 0.0
     projection_seconds: float = 0.0
     decode_probs: torch.Tensor | None = None  # [B, L, V]: the distribution each position was drawn from
+    searched: int = 0  # samples sent to the exact-check search after sampling (see study.run_sampler)
+    search_failed: int = 0
 
 
 @torch.no_grad()

@@ -97,25 +97,40 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
     state = (torch.zeros_like(z), torch.zeros_like(z), torch.zeros(n, dtype=z.dtype, device=z.device))
     generator = torch.Generator(device=z.device).manual_seed(settings.seed)
     movable = fr[..., None]
+    vocab = z.shape[-1]
     for outer in range(settings.outer_steps):
         if settings.deterministic:
             noise, temperature = torch.zeros_like(z), 1.0
         else:
             u = torch.rand(z.shape, generator=generator, device=z.device).clamp_(1e-20, 1.0)
             noise, temperature = -torch.log(-torch.log(u)), settings.temperature
+        passed = torch.zeros_like(todo)  # argmax already satisfies the surrogate: rest until the next check
+        lr = settings.lr * settings.lr_decay ** outer
         for _ in range(settings.inner_steps):
-            z_var = z.detach().requires_grad_(True)
+            act = (todo & ~passed).nonzero().squeeze(1)
+            if len(act) == 0:
+                break
+            z_var = z[act].detach().requires_grad_(True)
+            mov, x_act, lam_a, mu_a = movable[act], xp[act], lam[act], mu[act]
             with torch.enable_grad():
                 log_y = torch.log_softmax(z_var, -1)
-                soft = torch.softmax((z_var + noise) / temperature, -1)
-                soft = torch.where(movable, soft, xp)  # decoded positions are constants
-                g = constraint.violation(soft)  # [n, k]
-                shifted = (lam + mu * g).clamp_min(0)  # Rockafellar's inequality form of the AL term
-                loss = kl_to(xp, log_y, fr) + ((shifted * shifted - lam * lam) / (2 * mu)).sum(-1)
+                soft = torch.softmax((z_var + noise[act]) / temperature, -1)
+                soft = torch.where(mov, soft, x_act)  # decoded positions are constants
+                g = constraint.violation(soft)  # [a, k]
+                shifted = (lam_a + mu_a * g).clamp_min(0)  # Rockafellar's inequality form of the AL term
+                loss = kl_to(x_act, log_y, fr[act]) + ((shifted * shifted - lam_a * lam_a) / (2 * mu_a)).sum(-1)
                 grad, = torch.autograd.grad(loss.sum(), z_var)
-            grad = torch.where(movable, grad, torch.zeros_like(grad))
-            z, state = _adam(z, grad, state, settings.lr * settings.lr_decay ** outer, todo)
-            z = torch.where(movable, z, z_fixed)
+            grad = torch.where(mov, grad, torch.zeros_like(grad))
+            everyone = torch.ones(len(act), dtype=torch.bool, device=z.device)
+            z_new, (m, v, count) = _adam(z_var.detach(), grad, (state[0][act], state[1][act], state[2][act]), lr,
+                                         everyone)
+            z[act] = torch.where(mov, z_new, z_fixed[act])
+            state[0][act], state[1][act], state[2][act] = m, v, count
+            if not settings.deterministic:
+                with torch.no_grad():
+                    hard = torch.nn.functional.one_hot(torch.where(fr[act], z[act].argmax(-1), x_act.argmax(-1)),
+                                                       vocab).to(z.dtype)
+                    passed[act] = (constraint.violation(hard) <= 1e-6).all(-1)
         with torch.no_grad():
             soft = torch.softmax((z + noise) / temperature, -1)
             g = constraint.violation(torch.where(movable, soft, xp))

@@ -41,7 +41,8 @@ PARAMS = {
                         help="'tiny' = the MDLM trained here on Austen; otherwise a hub MDLM id"),
     "judge_model": Param(str, smoke="tiny-smoke", local="tiny", paper="gpt2-xl",
                          help="autoregressive perplexity judge ('tiny' = the Austen Llama trained here)"),
-    "molecule_model": Param(str, smoke="tiny-smoke", local="tiny", paper="kuleshov-group/udlm-qm9"),
+    "molecule_model": Param(str, smoke="tiny-smoke", local="tiny", paper="tiny",
+                            help="'tiny' = the MOSES MDLM trained here; the paper's UDLM (uniform noise) is not supported"),
     "text_len": Param(int, smoke=16, local=32, paper=128, low=4, help="tokens per text sample (prompt included)"),
     "text_steps": Param(int, smoke=8, local=32, paper=128, low=1, help="reverse steps for text"),
     "n_text": Param(int, smoke=8, local=64, paper=256, low=2, help="samples per text setting"),
@@ -186,14 +187,17 @@ def lexical_constraints(cfg, tokenizer, start: int = 0) -> dict[str, C.Constrain
     texts = C.token_texts(tokenizer, vocab)
     region = C.region_mask(cfg.text_len, start)
     word, banned, char = cfg.include_word, cfg.banned_word, cfg.count_char
-    if C.word_token_weights(texts, word).sum() == 0:
-        raise ValueError(f"include_word={word!r} is not a single token of this tokenizer; pick a word that is")
+    if C.word_token_weights([t if t.startswith(" ") else "" for t in texts], word).sum() == 0:
+        raise ValueError(f"include_word={word!r} with a leading space is not a single token of this tokenizer; "
+                         "pick a word that is")
     if len(char) != 1:
         raise ValueError(f"count_char={char!r} must be one character")
     if cfg.char_low > cfg.char_high:
         raise ValueError(f"char_low={cfg.char_low} must not exceed char_high={cfg.char_high}")
     return {
-        f"contains '{word}'": C.ExpectedCount(C.word_token_weights(texts, word), region, low=1,
+        # only the space-led token: it always starts a word, whatever comes before it
+        f"contains '{word}'": C.ExpectedCount(C.word_token_weights([t if t.startswith(" ") else "" for t in texts],
+                                                                   word), region, low=1,
                                               exact_count=exact_counter(tokenizer, start, lambda t: metrics.count_word(t, word)),
                                               name="include"),
         f"no '{banned}'": C.ExpectedCount(C.word_token_weights(texts, banned), region, high=0,
@@ -202,21 +206,45 @@ def lexical_constraints(cfg, tokenizer, start: int = 0) -> dict[str, C.Constrain
         f"{cfg.char_low}-{cfg.char_high} '{char}'": C.ExpectedCount(
             C.char_weights(texts, char), region, low=cfg.char_low, high=cfg.char_high,
             exact_count=exact_counter(tokenizer, start, lambda t: metrics.count_char(t, char)), name="characters"),
-        f"<= {cfg.max_words} words": C.ExpectedCount(
-            C.word_start_weights(texts), region, high=cfg.max_words,
-            exact_count=exact_counter(tokenizer, start, metrics.count_words), name="words"),
+        f"<= {cfg.max_words} words": C.WordCount(
+            texts, region, high=cfg.max_words, exact_count=exact_counter(tokenizer, start, metrics.count_words),
+            name="words"),
     }
 
 
 # --------------------------------------------------------------------------- one setting
 
 def run_sampler(model, tokenizer, n: int, seq_len: int, steps: int, constraint=None, settings=None,
-                prefix=None, seed: int = 0, device: str = "cpu", record: int = 0, keep_probs: bool = False):
-    """Sample ``n`` sequences, projected onto ``constraint`` when given; returns (ids, trace)."""
+                prefix=None, seed: int = 0, device: str = "cpu", record: int = 0, keep_probs: bool = False,
+                search_top_k: int = 3):
+    """Sample ``n`` sequences, projected onto ``constraint`` when given; returns (ids, trace).
+
+    A constrained sample that still fails the exact check at the end (its surrogate was satisfied
+    but the decoded string is not, e.g. a word formed across two tokens) goes through the same
+    best-first search as novelty: the cheapest change among each position's top-k tokens that
+    passes the exact check. ``trace.searched`` counts them, ``trace.search_failed`` the unrepaired.
+    """
     project = None if constraint is None else projector(constraint, settings or ALMSettings())
     feasible = None if constraint is None else constraint.hard
-    return diffusion.sample(model, n, seq_len, steps, tokenizer.mask_token_id, prefix=prefix, project=project,
-                            feasible=feasible, seed=seed, device=device, record=record, keep_probs=keep_probs)
+    began = time.perf_counter()
+    ids, trace = diffusion.sample(model, n, seq_len, steps, tokenizer.mask_token_id, prefix=prefix, project=project,
+                                  feasible=feasible, seed=seed, device=device, record=record,
+                                  keep_probs=keep_probs or constraint is not None)
+    trace.searched = trace.search_failed = 0
+    if constraint is not None:
+        failing = (~constraint.hard(ids)).nonzero().squeeze(1).tolist()
+        start = 0 if prefix is None else prefix.shape[1]
+        for b in failing:
+            accept = lambda cand: bool(constraint.hard(torch.tensor([cand], device=ids.device))[0])  # noqa: E731
+            found, _ = C.cheapest_accepted(ids[b].tolist(), trace.decode_probs[b], accept, range(start, seq_len),
+                                           top_k=search_top_k, max_candidates=300)
+            trace.searched += 1
+            if found is None:
+                trace.search_failed += 1
+            else:
+                ids[b] = torch.tensor(found, device=ids.device)
+        trace.seconds = time.perf_counter() - began
+    return ids, trace
 
 
 def rejection_cost(pass_rate: float, seconds_per_sample: float) -> dict:
@@ -232,7 +260,7 @@ def text_row(name, method, ids, trace, models: TextModels, ok: np.ndarray, start
             "ppl": metrics.perplexity(models.judge, ids.cpu(), max(start, 1), bos_id=bos),
             "distinct_2": metrics.distinct_n(ids[:, start:].tolist(), 2),
             "kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
-            "repairs": trace.repairs if trace else 0,
+            "repairs": trace.repairs if trace else 0, "searched": getattr(trace, "searched", 0),
             "s_per_sample": n_seconds / len(ids)}
 
 
@@ -277,9 +305,14 @@ def autoregressive_baseline(cfg, models: TextModels, seed: int = 0) -> tuple[pd.
 
 # --------------------------------------------------------------------------- toxicity
 
-def corpus_windows(tokenizer_cfg: zoo.TinyMDLMConfig, n: int, length: int, split: str, seed: int) -> torch.Tensor:
-    """``n`` random windows [n, length] of the Austen token stream (train or the held-out tail)."""
-    train, val = zoo.corpus_splits("austen", tokenizer_cfg.vocab_size)
+def corpus_windows(models: TextModels, n: int, length: int, split: str, seed: int) -> torch.Tensor:
+    """``n`` random windows [n, length] of Austen in the denoiser's tokens (train part or the held-out tail)."""
+    if models.mdlm_config is not None:
+        train, val = zoo.corpus_splits("austen", models.mdlm_config.vocab_size)
+    else:  # a hub tokenizer: tokenize the novels once
+        ids = torch.tensor(models.tokenizer(resources.english_corpus())["input_ids"])
+        cut = int(0.95 * len(ids))
+        train, val = ids[:cut], ids[cut:]
     return zoo.sample_windows(train if split == "train" else val, n, length, torch.Generator().manual_seed(seed))
 
 
@@ -287,7 +320,7 @@ def toxicity_surrogate(cfg, models: TextModels, n_windows: int, extra_ids: torch
                        seed: int = 0) -> tuple[torch.Tensor, float, dict]:
     """Bag-of-tokens logistic surrogate of alt-profanity-check on continuations; returns (w, b, fit report)."""
     start, vocab = cfg.prompt_len, len(models.tokenizer)
-    windows = corpus_windows(models.mdlm_config or TEXT_MDLM, n_windows, cfg.text_len, "train", seed)
+    windows = corpus_windows(models, n_windows, cfg.text_len, "train", seed)
     if extra_ids is not None:
         windows = torch.cat([windows, extra_ids.cpu()])
     texts = decode_text(models.tokenizer, windows, start)
@@ -302,14 +335,34 @@ def toxicity_surrogate(cfg, models: TextModels, n_windows: int, extra_ids: torch
 
 
 def toxic_prompts(cfg, models: TextModels, n_candidates: int = 20000, seed: int = 1) -> torch.Tensor:
-    """Prompts [n_prompts, prompt_len]: openings of the held-out windows the real classifier finds most toxic.
+    """Prompts [n_prompts, prompt_len]: RealToxicityPrompts' challenging prompts (paper), else Austen analogues.
 
-    Like RealToxicityPrompts' selection of prompts by toxicity, but from Austen's held-out tail.
+    Local: the openings of the held-out Austen windows the real classifier finds most toxic, like
+    RealToxicityPrompts' selection of prompts by toxicity.
     """
-    windows = corpus_windows(models.mdlm_config or TEXT_MDLM, n_candidates, cfg.text_len, "val", seed)
+    if models.mdlm_config is None:
+        return realtoxicityprompts(cfg, models.tokenizer)
+    windows = corpus_windows(models, n_candidates, cfg.text_len, "val", seed)
     scores = metrics.toxicity(decode_text(models.tokenizer, windows))
     order = np.argsort(-scores)[: cfg.n_prompts]
     return windows[torch.as_tensor(order.copy()), : cfg.prompt_len]
+
+
+def realtoxicityprompts(cfg, tokenizer) -> torch.Tensor:
+    """The first ``n_prompts`` 'challenging' RealToxicityPrompts prompts with >= prompt_len tokens, cut to prompt_len."""
+    if not zoo.hub_reachable():
+        raise zoo.HubUnavailable("RealToxicityPrompts needs the Hugging Face Hub; run with profile='local'.")
+    from datasets import load_dataset
+
+    rows = []
+    for example in load_dataset("allenai/real-toxicity-prompts", split="train"):
+        if example.get("challenging"):
+            ids = tokenizer(example["prompt"]["text"], add_special_tokens=False)["input_ids"]
+            if len(ids) >= cfg.prompt_len:
+                rows.append(ids[: cfg.prompt_len])
+        if len(rows) == cfg.n_prompts:
+            break
+    return torch.tensor(rows)
 
 
 def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, float], prompts: torch.Tensor,
@@ -391,7 +444,8 @@ def molecule_row(name: str, method: str, smiles: list[str], training: frozenset,
             "unique_%": 100 * valid.canonical.nunique() / max(1, len(valid)),
             "mean_sa": float(valid.sa.mean()), "mean_qed": float(valid.qed.mean()),
             "kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
-            "repairs": trace.repairs if trace else 0, "s_per_sample": seconds / len(table)}
+            "repairs": trace.repairs if trace else 0, "searched": getattr(trace, "searched", 0),
+            "s_per_sample": seconds / len(table)}
 
 
 def training_set() -> frozenset:
