@@ -71,6 +71,7 @@ class SampleTrace:
     argmax_after: list[torch.Tensor] = field(default_factory=list)  # ... and after
     kl_moved: list[float] = field(default_factory=list)  # mean KL(x_theta || projected) per projected step
     projected_rows: int = 0  # (sample, step) pairs the projection had to change
+    unsolved: int = 0  # (sample, step) pairs where the projection ended with its exact check still failing
     repairs: int = 0  # drawn tokens replaced by the projection's argmax to keep the exact constraint
     seconds: float = 0.0
     projection_seconds: float = 0.0
@@ -109,6 +110,8 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
             trace.projection_seconds += time.perf_counter() - p_start
             trace.kl_moved.append(float(info.get("kl_mean", 0.0)))
             trace.projected_rows += int(info.get("changed", 0))
+            if "satisfied" in info:
+                trace.unsolved += int((~info["satisfied"]).sum())
             if record:
                 trace.argmax_before.append(x_theta[:record].argmax(-1).cpu())
                 trace.argmax_after.append(projected[:record].argmax(-1).cpu())

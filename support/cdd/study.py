@@ -67,7 +67,7 @@ PARAMS = {
     "surrogate_molecules": Param(int, smoke=500, local=20000, paper=20000, low=100),
     "alm_outer": Param(int, smoke=3, local=8, paper=10, low=1),
     "alm_inner": Param(int, smoke=5, local=15, paper=20, low=1),
-    "alm_lr": Param(float, smoke=0.5, local=0.5, paper=0.5, low=1e-4),
+    "alm_lr": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-4, help="Adam step size on the logits"),
 }
 
 TEXT_MDLM = zoo.TinyMDLMConfig(corpus="austen", seq_len=32, steps=2500, batch_size=64)
