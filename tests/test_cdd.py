@@ -308,3 +308,33 @@ def test_smiles_mdlm_samples_decode_and_never_crash_the_scorer():
     rows = zoo.smiles_rows(["CCO", "C" * 100], tokenizer, S.SMOKE_MOLECULE_MDLM.seq_len)
     assert rows.shape == (1, S.SMOKE_MOLECULE_MDLM.seq_len)  # the over-long molecule is dropped
     assert S.decode_smiles(tokenizer, rows) == ["CCO"]
+
+
+def test_perplexity_counts_every_scored_token_once():
+    class Fixed(torch.nn.Module):
+        """Predicts token 0 with probability 1/2 and the other 3 tokens with 1/6 each, everywhere."""
+
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, input_ids):
+            logits = torch.log(torch.tensor([0.5, 1 / 6, 1 / 6, 1 / 6]))
+            return SimpleNamespace(logits=logits.expand(*input_ids.shape, 4).clone())
+
+    ids = torch.tensor([[0, 1, 0, 2]])
+    # with a BOS (id 3) in front all four tokens are scored: NLL = 2 log 2 + 2 log 6
+    assert metrics.perplexity(Fixed(), ids, 0, bos_id=3) == pytest.approx(math.exp((2 * math.log(2) + 2 * math.log(6)) / 4))
+    # continuation after a 2-token prompt: tokens 0 and 2 -> log 2 + log 6
+    assert metrics.perplexity(Fixed(), ids, 2, bos_id=3) == pytest.approx(math.exp((math.log(2) + math.log(6)) / 2))
+
+
+def test_bag_of_tokens_equals_the_one_hot_mean_over_the_region():
+    ids = torch.randint(0, 9, (5, 6), generator=torch.Generator().manual_seed(1))
+    region = C.region_mask(6, 2)
+    expected = (torch.nn.functional.one_hot(ids, 9).float() * region[None, :, None]).sum(1) / 4
+    torch.testing.assert_close(C.bag_of_tokens(ids, 9, region), expected)
+    w = torch.randn(9)
+    score = C.LinearScore(w, 0.3, region, 0.5)
+    torch.testing.assert_close(score.logit(torch.nn.functional.one_hot(ids, 9).float()),
+                               C.bag_of_tokens(ids, 9, region) @ w + 0.3)

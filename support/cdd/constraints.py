@@ -254,8 +254,9 @@ def cheapest_accepted(ids: Sequence[int], probs: torch.Tensor, accept: Callable[
 
 def bag_of_tokens(ids: torch.Tensor, vocab_size: int, region: torch.Tensor) -> torch.Tensor:
     """Mean one-hot over the region's positions [B, V] (the features of the linear toxicity surrogate)."""
-    onehot = torch.nn.functional.one_hot(ids, vocab_size).float() * region[None, :, None]
-    return onehot.sum(1) / region.sum()
+    weights = region[None, :].expand(ids.shape[0], -1).float()
+    counts = torch.zeros(ids.shape[0], vocab_size).scatter_add_(1, ids, weights)  # no [B, L, V] one-hot
+    return counts / region.sum()
 
 
 def fit_logistic(features: torch.Tensor, targets: torch.Tensor, l2: float = 1e-4, steps: int = 300,

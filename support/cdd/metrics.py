@@ -67,7 +67,8 @@ def perplexity(judge, ids: torch.Tensor, start: int, bos_id: int | None = None) 
     if bos_id is not None:
         ids = torch.cat([torch.full((ids.shape[0], 1), bos_id, dtype=ids.dtype), ids], 1)
         start += 1
-    n_tokens = ids.shape[1] - max(1, start)
+    start = max(1, start)  # the first token has no context without a BOS
+    n_tokens = ids.shape[1] - start
     return math.exp(float(judge_nll(judge, ids, start).sum()) / (n_tokens * ids.shape[0]))
 
 

@@ -257,7 +257,7 @@ def text_row(name, method, ids, trace, models: TextModels, ok: np.ndarray, start
     """One table row: violation rate, judge perplexity, diversity, KL moved, time per sample."""
     bos = models.judge_tokenizer.bos_token_id
     return {"constraint": name, "method": method, "violations_%": 100 * (1 - ok.mean()),
-            "ppl": metrics.perplexity(models.judge, ids.cpu(), max(start, 1), bos_id=bos),
+            "ppl": metrics.perplexity(models.judge, ids.cpu(), start, bos_id=bos),
             "distinct_2": metrics.distinct_n(ids[:, start:].tolist(), 2),
             "kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
             "repairs": trace.repairs if trace else 0, "searched": getattr(trace, "searched", 0),
