@@ -122,6 +122,14 @@ def smollm2(device: str = "cpu", dtype: torch.dtype = torch.float32):
 
 # --------------------------------------------------------------------------- tiny LMs
 
+def require_positive_ints(config, names) -> None:
+    """Raise naming the field when one of ``names`` of a config dataclass is not a positive int."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{type(config).__name__}.{name}={value!r} must be a positive integer")
+
+
 @dataclass(frozen=True)
 class TinyLMConfig:
     """Architecture, data and optimisation of a small causal LM trained from scratch."""
@@ -149,10 +157,7 @@ class TinyLMConfig:
     def __post_init__(self):
         positive = ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "seq_len", "batch_size", "steps",
                     "log_every")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"TinyLMConfig.{name}={value!r} must be a positive integer")
+        require_positive_ints(self, positive)
         if self.arch not in ("llama", "gpt_neox"):
             raise ValueError(f"TinyLMConfig.arch={self.arch!r} must be 'llama' or 'gpt_neox'")
         if self.schedule not in ("cosine", "constant", "wsd"):
@@ -497,11 +502,8 @@ class TinyMDLMConfig:
     log_every: int = 20
 
     def __post_init__(self):
-        for name in ("vocab_size", "seq_len", "d_model", "n_layers", "n_heads", "d_ff", "batch_size", "steps",
-                     "n_molecules", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"TinyMDLMConfig.{name}={value!r} must be a positive integer")
+        require_positive_ints(self, ("vocab_size", "seq_len", "d_model", "n_layers", "n_heads", "d_ff", "batch_size",
+                                     "steps", "n_molecules", "log_every"))
         if self.corpus not in MDLM_CORPORA:
             raise ValueError(f"TinyMDLMConfig.corpus={self.corpus!r} must be one of {MDLM_CORPORA}")
         if self.d_model % self.n_heads:

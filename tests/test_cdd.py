@@ -329,12 +329,22 @@ def test_perplexity_counts_every_scored_token_once():
     assert metrics.perplexity(Fixed(), ids, 2, bos_id=3) == pytest.approx(math.exp((math.log(2) + math.log(6)) / 2))
 
 
-def test_bag_of_tokens_equals_the_one_hot_mean_over_the_region():
+def test_bag_of_tokens_equals_the_one_hot_sum_over_the_region():
     ids = torch.randint(0, 9, (5, 6), generator=torch.Generator().manual_seed(1))
     region = C.region_mask(6, 2)
-    expected = (torch.nn.functional.one_hot(ids, 9).float() * region[None, :, None]).sum(1) / 4
+    expected = (torch.nn.functional.one_hot(ids, 9).float() * region[None, :, None]).sum(1)
     torch.testing.assert_close(C.bag_of_tokens(ids, 9, region), expected)
     w = torch.randn(9)
     score = C.LinearScore(w, 0.3, region, 0.5)
     torch.testing.assert_close(score.logit(torch.nn.functional.one_hot(ids, 9).float()),
                                C.bag_of_tokens(ids, 9, region) @ w + 0.3)
+
+
+@pytest.mark.slow
+def test_moses_splits_and_bad_split_name():
+    from support import resources
+
+    assert len(resources.moses_smiles("train")) == 1_584_663 and len(resources.moses_smiles("test")) == 176_074
+    assert metrics.canonical(resources.moses_smiles("train")[0]) is not None
+    with pytest.raises(ValueError, match="split"):
+        resources.moses_smiles("valid")

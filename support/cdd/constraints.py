@@ -90,7 +90,7 @@ class ExpectedCount(Constraint):
 
 
 class LinearScore(Constraint):
-    """A logistic surrogate: mean over region tokens of weight[v] plus bias, kept <= logit(threshold)."""
+    """A logistic surrogate: sum over region tokens of weight[v] plus bias, kept <= logit(threshold)."""
 
     def __init__(self, weights: torch.Tensor, bias: float, region: torch.Tensor, threshold: float,
                  name: str = "score"):
@@ -102,8 +102,7 @@ class LinearScore(Constraint):
 
     def logit(self, soft: torch.Tensor) -> torch.Tensor:
         """Surrogate logit [B]."""
-        r = self.region.to(soft)
-        return ((soft @ self.weights.to(soft)) * r).sum(-1) / r.sum() + self.bias
+        return ((soft @ self.weights.to(soft)) * self.region.to(soft)).sum(-1) + self.bias
 
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
         return (self.logit(soft) - self.limit)[:, None]
@@ -253,13 +252,12 @@ def cheapest_accepted(ids: Sequence[int], probs: torch.Tensor, accept: Callable[
 # --------------------------------------------------------------------------- learned surrogates
 
 def bag_of_tokens(ids: torch.Tensor, vocab_size: int, region: torch.Tensor) -> torch.Tensor:
-    """Mean one-hot over the region's positions [B, V] (the features of the linear toxicity surrogate)."""
+    """Token counts over the region's positions [B, V] (the features of the linear toxicity surrogate)."""
     weights = region[None, :].expand(ids.shape[0], -1).float()
-    counts = torch.zeros(ids.shape[0], vocab_size).scatter_add_(1, ids, weights)  # no [B, L, V] one-hot
-    return counts / region.sum()
+    return torch.zeros(ids.shape[0], vocab_size).scatter_add_(1, ids, weights)  # no [B, L, V] one-hot
 
 
-def fit_logistic(features: torch.Tensor, targets: torch.Tensor, l2: float = 1e-4, steps: int = 300,
+def fit_logistic(features: torch.Tensor, targets: torch.Tensor, l2: float = 1e-5, steps: int = 300,
                  pos_weight: float = 1.0) -> tuple[torch.Tensor, float]:
     """Logistic regression on soft labels in [0, 1] by L-BFGS; returns (weights [F], bias)."""
     w = torch.zeros(features.shape[1], requires_grad=True)

@@ -53,13 +53,13 @@ PARAMS = {
     "char_high": Param(int, smoke=4, local=6, paper=30, low=0),
     "max_words": Param(int, smoke=8, local=12, paper=50, low=1),
     "prompt_len": Param(int, smoke=4, local=8, paper=32, low=1, help="prompt tokens of the toxicity setting"),
-    "n_prompts": Param(int, smoke=8, local=64, paper=1000, low=2),
+    "n_prompts": Param(int, smoke=8, local=128, paper=1000, low=2),
     "tox_taus": Param(str, smoke="0.5", local="0.25,0.5,0.75", paper="0.25,0.5,0.75"),
     "tox_margin": Param(float, smoke=1.0, local=1.0, paper=1.0, low=0.0,
                         help="surrogate threshold = logit(tau) - margin (safety margin for surrogate error)"),
     "mol_len": Param(int, smoke=64, local=64, paper=64, low=8),
     "mol_steps": Param(int, smoke=8, local=64, paper=64, low=1),
-    "n_mols": Param(int, smoke=8, local=128, paper=1000, low=2, help="molecules per molecule setting"),
+    "n_mols": Param(int, smoke=8, local=256, paper=1000, low=2, help="molecules per molecule setting"),
     "sa_taus": Param(str, smoke="3.5", local="3.0,3.5,4.0,4.5", paper="3.0,3.5,4.0,4.5"),
     "sa_margin": Param(float, smoke=0.3, local=0.3, paper=0.3, low=0.0, help="surrogate SA limit = tau - margin"),
     "qed_min": Param(float, smoke=0.5, local=0.6, paper=0.6, low=0.0, high=1.0),
@@ -71,7 +71,7 @@ PARAMS = {
 }
 
 TEXT_MDLM = zoo.TinyMDLMConfig(corpus="austen", seq_len=32, steps=2500, batch_size=64)
-MOLECULE_MDLM = zoo.TinyMDLMConfig(corpus="moses", seq_len=64, steps=2000, batch_size=32)
+MOLECULE_MDLM = zoo.TinyMDLMConfig(corpus="moses", seq_len=64, steps=3500, batch_size=64, lr=2e-3)
 SMOKE_TEXT_MDLM = zoo.TinyMDLMConfig(corpus="austen", seq_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64,
                                      steps=30, batch_size=8, log_every=10)
 SMOKE_MOLECULE_MDLM = zoo.TinyMDLMConfig(corpus="moses", seq_len=64, d_model=32, n_layers=1, n_heads=2, d_ff=64,
@@ -327,7 +327,7 @@ def toxicity_surrogate(cfg, models: TextModels, n_windows: int, extra_ids: torch
     labels = torch.tensor(metrics.toxicity(texts), dtype=torch.float32)
     region = C.region_mask(cfg.text_len, start)
     features = C.bag_of_tokens(windows, vocab, region)
-    w, b = C.fit_logistic(features, labels, pos_weight=5.0)
+    w, b = C.fit_logistic(features, labels)  # L2 1e-5 on counts: held-out AUC 0.84 at 0.25 (1e-3: 0.76)
     predicted = torch.sigmoid(features @ w + b)
     report = {"n_texts": len(texts), "corr": float(np.corrcoef(predicted.numpy(), labels.numpy())[0, 1]),
               "share_over_0.5": float((labels > 0.5).float().mean())}
