@@ -250,7 +250,7 @@ display(tox_table.set_index(["tau", "method"])[["violations_%", "mean_toxicity",
 # **Reading.** With this judge the Austen continuations are rarely offensive: 4.7% / 2.3% / 0%
 # exceed tau = 0.25 / 0.5 / 0.75 without the projection (the paper's MDLM: 32.1% / 23.2% /
 # 17.2%). The projection halved the violations at 0.25 (to 2.3%, 3 of 128 continuations) and cut
-# them at 0.5 (to 1.6%), at a small KL and a 1.3-1.5x time cost; it did not reach the paper's 0%:
+# them at 0.5 (to 1.6%), at a small KL and a 1.3-1.7x time cost; it did not reach the paper's 0%:
 # the surrogate correlates 0.65 with the real classifier on its training texts, so continuations
 # the classifier flags but the surrogate scores below its limit pass unprojected. A larger margin
 # or a stronger surrogate would trade more perplexity for fewer misses; we did not tune it.
@@ -322,10 +322,11 @@ display(cost.round(4))
 
 # %% [markdown]
 # Where the model's own prediction mostly satisfies the constraint (toxicity, SA at
-# loose thresholds) the projection runs rarely and costs 1.3-2.1x. Where the model almost never
-# satisfies it ("contains Elizabeth", at most 12 words) every step is projected and the cost is
-# 7-12x, above the 3x the issue asked for: the augmented Lagrangian starts afresh at every step,
-# and each inner step touches a [samples x 32 x 2048] tensor.
+# loose thresholds) the projection runs rarely and costs about 1.3-2x. Where the model almost never
+# satisfies it ("contains Elizabeth", at most 12 words) every step is projected and the cost was
+# about 6-12x in our runs (wall-clock ratios vary by a few tenths between runs), above the 3x we
+# aimed for: the augmented Lagrangian starts afresh at every step, and each inner step touches a
+# [samples x 32 x 2048] tensor.
 
 # %% [markdown]
 # ## The paper's numbers beside ours
