@@ -183,7 +183,6 @@ def test_token_tables():
     assert C.word_token_weights(texts, "the").tolist() == [1, 1, 0, 0, 0, 0, 0, 0]
     assert C.word_token_weights(texts, "the", contains=True).tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
     assert C.char_weights(texts, "e").tolist() == [1, 1, 1, 0, 1, 0, 0, 2]
-    assert C.word_start_weights(texts).tolist() == [1, 0, 0, 1, 0, 0, 0, 0]
 
 
 def test_word_count_surrogate_is_exact_on_one_hot_sequences():

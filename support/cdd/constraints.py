@@ -21,9 +21,6 @@ from typing import Callable, Sequence
 
 import torch
 
-Decode = Callable[[torch.Tensor], list[str]]  # token ids [B, L] -> strings
-
-
 class Constraint:
     """Base class: ``n_terms`` violation terms per sample and an exact check."""
 
@@ -159,17 +156,6 @@ def word_token_weights(texts: list[str], word: str, contains: bool = False) -> t
     if contains:
         return torch.tensor([float(word in t.lower()) for t in texts])
     return torch.tensor([float(t.strip().lower() == word and t.strip() != "") for t in texts])
-
-
-WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
-
-
-def word_start_weights(texts: list[str]) -> torch.Tensor:
-    """1 for tokens that start a new word (a letter after a space or punctuation at the token's start) [V]."""
-    starts = []
-    for t in texts:
-        starts.append(float(bool(re.match(r"^[^A-Za-z']*[A-Za-z]", t)) and not t[:1].isalpha()))
-    return torch.tensor(starts)
 
 
 def word_piece_tables(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -55,16 +55,15 @@ def kl_to(x_prime: torch.Tensor, log_y: torch.Tensor, free: torch.Tensor) -> tor
     return (terms.sum(-1) * free).sum(-1)
 
 
-def _adam(z, grad, state, lr, active_rows, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One Adam step on z [B, L, V] for the active samples only (others keep z and their moments)."""
+def _adam(z, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step on the rows z [a, L, V] being solved; ``state`` holds their (m, v, step count [a])."""
     m, v, count = state
-    keep = active_rows[:, None, None]
-    count = count + active_rows.to(count.dtype)
-    m = torch.where(keep, beta1 * m + (1 - beta1) * grad, m)
-    v = torch.where(keep, beta2 * v + (1 - beta2) * grad * grad, v)
-    c = count.clamp_min(1)[:, None, None]
+    count = count + 1
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    c = count[:, None, None]
     step = lr * (m / (1 - beta1 ** c)) / ((v / (1 - beta2 ** c)).sqrt() + eps)
-    return torch.where(keep, z - step, z), (m, v, count)
+    return z - step, (m, v, count)
 
 
 def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constraint,
@@ -121,9 +120,7 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
                 loss = kl_to(x_act, log_y, fr[act]) + ((shifted * shifted - lam_a * lam_a) / (2 * mu_a)).sum(-1)
                 grad, = torch.autograd.grad(loss.sum(), z_var)
             grad = torch.where(mov, grad, torch.zeros_like(grad))
-            everyone = torch.ones(len(act), dtype=torch.bool, device=z.device)
-            z_new, (m, v, count) = _adam(z_var.detach(), grad, (state[0][act], state[1][act], state[2][act]), lr,
-                                         everyone)
+            z_new, (m, v, count) = _adam(z_var.detach(), grad, (state[0][act], state[1][act], state[2][act]), lr)
             z[act] = torch.where(mov, z_new, z_fixed[act])
             state[0][act], state[1][act], state[2][act] = m, v, count
             if not settings.deterministic:
