@@ -8,6 +8,7 @@ under the cache directory and written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -25,8 +26,12 @@ from .cache import atomic_dir, cache_dir, is_complete, stable_hash
 from .progress import tqdm
 
 TRAINER_VERSION = 1  # bump when training code changes what a config produces
+#: Torch threads while a tiny model trains. CPU kernels split their reductions by thread count: on
+#: this project's machines 1 and 2 threads gave bitwise-equal weights and 3 did not, so training
+#: pins the count instead of taking whatever the machine has (see :func:`deterministic_training`).
+TRAIN_THREADS = 2
 SPECIAL_TOKENS = ("<|endoftext|>", "<|pad|>", "<|mask|>")
-CORPORA = ("austen", "factworld")  # factworld: the synthetic facts of support.factworld + Austen
+CORPORA = ("austen", "factworld", "factworld-smoke")  # factworld: the facts of support.factworld + Austen
 
 
 def _quiet_transformers() -> None:
@@ -38,6 +43,25 @@ def _quiet_transformers() -> None:
 
 class HubUnavailable(RuntimeError):
     """A hub model was asked for on a machine that cannot reach the hub."""
+
+
+@contextlib.contextmanager
+def deterministic_training(threads: int = TRAIN_THREADS):
+    """Inside the block: a fixed torch thread count and torch's deterministic kernels; restored after.
+
+    What still varies between machines is the CPU's instruction set: torch picks AVX-512 or AVX2
+    kernels at run time, and the two round differently (README, "Reproducibility").
+    """
+    threads_before = torch.get_num_threads()
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    warn_only_before = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)  # warn, not fail, where CUDA has no such kernel
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads_before)
+        torch.use_deterministic_algorithms(deterministic_before, warn_only=warn_only_before)
 
 
 # --------------------------------------------------------------------------- one loading path
@@ -182,6 +206,7 @@ class TinyLMConfig:
 
 
 FACTWORLD_PASSES = 16  # passes over every fact sentence in the factworld corpus
+SMOKE_WORLD_SUBJECTS, SMOKE_WORLD_PASSES = 96, 8  # factworld-smoke: a small world alone, learned in a minute
 
 
 def corpus_text(corpus: str) -> str:
@@ -192,6 +217,10 @@ def corpus_text(corpus: str) -> str:
         from . import factworld
 
         return factworld.training_text(passes=FACTWORLD_PASSES) + "\n\n" + resources.english_corpus()
+    if corpus == "factworld-smoke":
+        from . import factworld
+
+        return factworld.training_text(n_subjects=SMOKE_WORLD_SUBJECTS, passes=SMOKE_WORLD_PASSES)
     raise ValueError(f"corpus={corpus!r} must be one of {CORPORA}")
 
 
@@ -202,6 +231,10 @@ def corpus_fingerprint(corpus: str) -> dict:
 
         return {"austen": resources.get("austen").sha256, "world": factworld.WORLD_VERSION,
                 "passes": FACTWORLD_PASSES}
+    if corpus == "factworld-smoke":
+        from . import factworld
+
+        return {"world": factworld.WORLD_VERSION, "subjects": SMOKE_WORLD_SUBJECTS, "passes": SMOKE_WORLD_PASSES}
     return {"sha": resources.get(corpus).sha256}
 
 
@@ -374,7 +407,7 @@ def tiny_lm(cfg: TinyLMConfig, revision: str | None = None, device: str = "cpu",
     """
     folder = tiny_lm_path(cfg)
     if not is_complete(folder):
-        with atomic_dir(folder, {"config": asdict(cfg)}) as scratch:
+        with atomic_dir(folder, {"config": asdict(cfg)}) as scratch, deterministic_training():
             train_tiny_lm(cfg, scratch, device=device, progress=progress)
     if revision is not None:
         steps = [f"step{s}" for s in cfg.checkpoint_steps if s != cfg.steps]
@@ -643,7 +676,7 @@ def tiny_mdlm(cfg: TinyMDLMConfig, device: str = "cpu", progress: bool = True):
     """``(denoiser, tokenizer)`` of a tiny MDLM trained on a shipped corpus: trained once, then loaded."""
     folder = tiny_mdlm_path(cfg)
     if not is_complete(folder):
-        with atomic_dir(folder, {"config": asdict(cfg)}) as scratch:
+        with atomic_dir(folder, {"config": asdict(cfg)}) as scratch, deterministic_training():
             train_tiny_mdlm(cfg, scratch, device=device, progress=progress)
     return load_denoiser(folder, device=device)
 

@@ -30,9 +30,14 @@ PREFIXES = ["The day was long. ", "I think so. "]
 
 @pytest.fixture(scope="module")
 def world():
-    """The smoke world model (20 training steps: code paths, not knowledge) and its tokenizer."""
+    """The smoke world model (a small world learned in about a minute, edits take) and its tokenizer."""
     model, tokenizer = zoo.tiny_lm(study.SMOKE_WORLD_MODEL, progress=False)
     return model, tokenizer
+
+
+def smoke_cases(n: int, seed: int):
+    """``n`` edit cases of the smoke world (the facts the smoke model learned)."""
+    return world_cases(n, seed=seed, n_subjects=zoo.SMOKE_WORLD_SUBJECTS)
 
 
 def _tiny(kind: str):
@@ -126,18 +131,12 @@ def test_second_moment_equals_a_brute_force_sum(world):
     torch.testing.assert_close(c0, keys.T @ keys / len(keys), rtol=1e-5, atol=1e-8)
 
 
-@pytest.fixture(scope="module")
-def trained():
-    """The chapters' world model (trained once, ~11 min on 2 cores, then cached): it has learned the facts."""
-    return zoo.tiny_lm(study.WORLD_MODEL, progress=False)
-
-
 @pytest.mark.parametrize("mpes", [None, 1])
-def test_batched_z_equals_one_edit_at_a_time(trained, mpes):
+def test_batched_z_equals_one_edit_at_a_time(world, mpes):
     # float64: Adam divides by sqrt(v) + 1e-8, so float32 rounding in gradients near 1e-8 would be amplified
-    model, tokenizer = copy.deepcopy(trained[0]).double(), trained[1]
+    model, tokenizer = copy.deepcopy(world[0]).double(), world[1]
     anat = anatomy(model)
-    cases = world_cases(4, seed=2)
+    cases = smoke_cases(4, seed=2)
     cfg = ZConfig(steps=25, mpes_extra=mpes)
     together = compute_z(anat, tokenizer, cases, 1, PREFIXES, cfg)
     alone = [compute_z(anat, tokenizer, [case], 1, PREFIXES, cfg) for case in cases]
@@ -145,29 +144,49 @@ def test_batched_z_equals_one_edit_at_a_time(trained, mpes):
     assert together.steps.tolist() == [int(a.steps[0]) for a in alone]
 
 
-def test_one_memit_edit_makes_the_new_object_top1(trained):
-    model, tokenizer = trained
-    anat = anatomy(model)
-    texts = factworld.training_text(passes=1).split("\n")[:1000]
-    c0 = second_moment(anat, tokenizer, texts, [0, 1], progress=False)
-    for case in world_cases(3, seed=3):
-        saved = {k: v.clone() for k, v in model.state_dict().items()}
+def _new_object_is_top1(model, tokenizer, cases) -> np.ndarray:
+    """Per case: is the first token of the new object the argmax after the rewrite prompt?"""
+    hits = []
+    for case in cases:
         ids = tokenizer(case.prompt, return_tensors="pt")["input_ids"]
         new_first = tokenizer(case.prompt + case.target_new)["input_ids"][ids.shape[1]]
         with torch.no_grad():
-            assert int(model(input_ids=ids).logits[0, -1].argmax()) != new_first
-        state = EditorState(anat, [0, 1], c0, lam_p=100.0)
-        run_sequential(state, tokenizer, [case], Method("MEMIT", "memit"), PREFIXES, 1, 1, progress=False)
-        with torch.no_grad():
-            assert int(model(input_ids=ids).logits[0, -1].argmax()) == new_first
-        model.load_state_dict(saved)
+            hits.append(int(model(input_ids=ids).logits[0, -1].argmax()) == new_first)
+    return np.array(hits)
+
+
+# One MEMIT batch of 20 edits of the smoke world at layers (0, 1), lam_p = 100, measured over 8 case seeds on two
+# models: weights trained with AVX-512 kernels (2 or 3 threads: identical) and with AVX2 kernels (ATEN_CPU_CAPABILITY=
+# avx2, what a machine without AVX-512 runs). New object top-1 before: 0-3 of 20; gain after - before: 6-13 of 20;
+# ES after: 60-90. The bounds are about half the worst measured value, so another machine's rounding cannot break them.
+MAX_TOP1_BEFORE = 0.3
+MIN_TOP1_GAIN = 0.15
+MIN_ES = 45.0
+
+
+def test_a_batch_of_20_memit_edits_makes_most_new_objects_top1(world):
+    model, tokenizer = world
+    anat = anatomy(model)
+    texts = factworld.training_text(n_subjects=zoo.SMOKE_WORLD_SUBJECTS, passes=1).split("\n")[:1000]
+    c0 = second_moment(anat, tokenizer, texts, [0, 1], progress=False)
+    cases = smoke_cases(20, seed=3)
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    before = _new_object_is_top1(model, tokenizer, cases)
+    state = EditorState(anat, [0, 1], c0, lam_p=100.0)
+    run_sequential(state, tokenizer, cases, Method("MEMIT", "memit"), PREFIXES, 20, 20, progress=False)
+    after = _new_object_is_top1(model, tokenizer, cases)
+    scores = metrics.edit_scores(model, tokenizer, cases)
+    model.load_state_dict(saved)
+    assert before.mean() <= MAX_TOP1_BEFORE, f"{before.sum()} of 20 new objects were top-1 before any edit"
+    assert after.mean() - before.mean() >= MIN_TOP1_GAIN, f"top-1 new objects: {before.sum()} -> {after.sum()} of 20"
+    assert scores["ES"] >= MIN_ES, f"efficacy {scores['ES']:.0f}% after one batch of MEMIT edits"
 
 
 def test_memit_spread_reaches_the_target_on_the_last_layer(world):
     model, tokenizer = world
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     anat = anatomy(model)
-    cases = world_cases(3, seed=4)
+    cases = smoke_cases(3, seed=4)
     z = compute_z(anat, tokenizer, cases, 1, [], ZConfig(steps=5)).z
     eye = torch.eye(anat.weight(1).shape[1], dtype=torch.float64)
     # one layer, bare prompts only (keys = the bare prompt's), tiny lam_p: dW K = R almost exactly
@@ -183,7 +202,7 @@ def test_gradient_editors_lower_the_loss_on_the_new_facts(world, editor):
     model, tokenizer = world
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     anat = anatomy(model)
-    cases = world_cases(4, seed=5)
+    cases = smoke_cases(4, seed=5)
     nll_before = metrics.continuation_nll(model, tokenizer, [c.prompt for c in cases], [c.target_new for c in cases])
     w_before = anat.weight(1)
     if editor == "ft":
@@ -203,7 +222,7 @@ def test_gradient_editors_lower_the_loss_on_the_new_facts(world, editor):
 
 def test_edit_scores_on_the_unedited_model_and_hub_format_reload(world, tmp_path):
     model, tokenizer = world
-    cases = world_cases(10, seed=6)
+    cases = smoke_cases(10, seed=6)
     scores = metrics.edit_scores(model, tokenizer, cases)
     assert set(scores) == {"ES", "PS", "NS", "S"} and all(0 <= v <= 100 for v in scores.values())
     locality = metrics.baseline_locality(model, tokenizer, cases)

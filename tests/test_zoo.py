@@ -127,3 +127,24 @@ def test_smollm2_answers_a_known_question():
     model, tok = zoo.smollm2()
     assert model.config.num_hidden_layers == 30 and model.config.hidden_size == 576
     assert "Paris" in zoo.chat(model, tok, "What is the capital of France?", max_new_tokens=16)
+
+
+def test_training_gives_the_same_weights_whatever_the_thread_count(fresh_model_cache, tmp_path, monkeypatch):
+    # the training pins its own thread count (zoo.TRAIN_THREADS), so the caller's setting cannot change the weights;
+    # without the pin this config's weights differ in the last bits between 1 and 3 threads
+    cfg = TinyLMConfig(vocab_size=2048, d_model=64, n_layers=1, n_heads=2, d_ff=256, seq_len=64, batch_size=16, steps=6,
+                       warmup_steps=2, log_every=2)
+    weights = []
+    for threads in (1, 3):
+        monkeypatch.setenv("TRUSTML_CACHE", str(tmp_path / f"cache{threads}"))
+        (tmp_path / f"cache{threads}").mkdir()
+        for name in ("resources", "tokenizers"):
+            (tmp_path / f"cache{threads}" / name).symlink_to(fresh_model_cache / name)
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            model, _ = zoo.tiny_lm(cfg, progress=False)
+        finally:
+            torch.set_num_threads(before)
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

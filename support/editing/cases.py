@@ -42,7 +42,8 @@ def world_cases(n: int, seed: int = 0, n_neighbours: int = 5, n_subjects: int = 
         objects = factworld.RELATIONS[fact.relation][1]
         new = rng.choice([o for o in objects if o != fact.obj])
         others = [s for s in by_object[(fact.relation, fact.obj)] if s != fact.subject]
-        neighbour_facts = [factworld.Fact(s, fact.relation, fact.obj) for s in rng.sample(others, n_neighbours)]
+        neighbour_facts = [factworld.Fact(s, fact.relation, fact.obj)
+                           for s in rng.sample(others, min(n_neighbours, len(others)))]
         cases.append(EditCase(fact.subject, fact.relation, fact.prompt(0), " " + new, " " + fact.obj,
                               (fact.prompt(1), fact.prompt(2)), tuple(f.prompt(0) for f in neighbour_facts),
                               alternatives=tuple(" " + o for o in objects)))

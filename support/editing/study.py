@@ -46,9 +46,10 @@ from .sequential import (
 #: The tiny Llama of the synthetic world (trained once by the zoo: 691 s measured on 2 cores).
 WORLD_MODEL = zoo.TinyLMConfig(corpus="factworld", vocab_size=4096, d_model=128, n_layers=4, n_heads=4, d_ff=512,
                                seq_len=64, batch_size=32, steps=3000, lr=3e-3, warmup_steps=100, log_every=50)
-#: The smoke profile's and the tests' world model: same data, 200 steps (~20 s; few facts learned).
-SMOKE_WORLD_MODEL = zoo.TinyLMConfig(corpus="factworld", vocab_size=4096, d_model=64, n_layers=2, n_heads=2,
-                                     d_ff=256, seq_len=64, batch_size=16, steps=200, warmup_steps=20, log_every=50)
+#: The smoke profile's and the tests' world model: a small world alone (96 people), learned in about a minute so
+#: that edits of it take (the earlier 200-step model of the whole world had learned nothing an edit could move).
+SMOKE_WORLD_MODEL = zoo.TinyLMConfig(corpus="factworld-smoke", vocab_size=1024, d_model=64, n_layers=4, n_heads=4,
+                                     d_ff=256, seq_len=64, batch_size=16, steps=800, warmup_steps=30, log_every=50)
 
 
 @dataclass
@@ -88,10 +89,11 @@ def world_setting(num_edits: int, layers: str, seed: int = 0, smoke: bool = Fals
                   n_probe: int = 400, n_c0: int = 4000, n_calibration: int = 50) -> Setting:
     """The synthetic-world setting: its tiny Llama, ``num_edits`` cases, never-edited probe facts, C0 texts."""
     model, tokenizer = zoo.tiny_lm(SMOKE_WORLD_MODEL if smoke else WORLD_MODEL, device=device)
-    cases = world_cases(num_edits + n_probe + n_calibration, seed=seed)
+    n_subjects = zoo.SMOKE_WORLD_SUBJECTS if smoke else 1250
+    cases = world_cases(num_edits + n_probe + n_calibration, seed=seed, n_subjects=n_subjects)
     edited, probe = cases[:num_edits], cases[num_edits:num_edits + n_probe]
     rng = random.Random(seed)
-    sentences = factworld.training_text(passes=1).split("\n")
+    sentences = factworld.training_text(n_subjects=n_subjects, passes=1).split("\n")
     austen = [p for p in resources.english_corpus().split("\n\n") if len(p) > 200]
     heldout = austen[-200:]  # the tail of Persuasion, outside the training split
     c0_texts = rng.sample(sentences, n_c0 // 2) + rng.sample(austen[:-200], n_c0 // 2)
