@@ -9,7 +9,10 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup fetch book test clean-book
+# `make book CHAPTERS="05 10"` executes only those chapters (the others are listed without outputs).
+CHAPTERS ?=
+
+.PHONY: setup fetch prepare book test clean-book
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
@@ -23,13 +26,17 @@ setup: $(STAMP)
 fetch: setup
 	$(BIN)/python -m support fetch --all
 
-# Builds the book in the `local` profile; executed notebooks are cached in _build/.jupyter_cache.
-# The cache keys on notebook sources only, so a change under support/ clears it.
+# Fetches every chapter's resources and trains its cached models, one at a time, with progress.
+prepare: setup
+	$(BIN)/python -m support prepare $(CHAPTERS)
+
+# Builds the book in the `local` profile after `prepare`; executed notebooks are cached in
+# _build/.jupyter_cache. That cache keys on notebook sources only, so a change under support/ clears it.
 SUPPORT_STAMP := _build/.support-stamp
-book: fetch
+book: prepare
 	@if [ -f $(SUPPORT_STAMP) ] && [ -n "$$(find support pyproject.toml -newer $(SUPPORT_STAMP) -name '*.py' -o -newer $(SUPPORT_STAMP) -name pyproject.toml)" ]; then \
 		echo "support/ changed since the last build: re-executing every chapter"; rm -rf _build/.jupyter_cache; fi
-	$(BIN)/jupyter-book build . -W
+	$(BIN)/python -m support book $(CHAPTERS)
 	@touch $(SUPPORT_STAMP)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 

@@ -11,7 +11,9 @@ import argparse
 import torch
 from timing import best_seconds
 
-from support import zoo
+from support import models
+from support.models import TinyLMConfig, next_token_loss
+from support.models.training import adamw
 from support.device import pick_device
 
 
@@ -22,18 +24,19 @@ def forward_tokens_per_second(model, batch: int, seq_len: int, repeats: int, dev
     return batch * seq_len / best_seconds(lambda: model(input_ids=ids), repeats)
 
 
-def training_tokens_per_second(cfg: zoo.TinyLMConfig, steps: int, device) -> float:
-    """Tokens per second of AdamW training steps of a freshly built tiny LM (as ``train_tiny_lm`` runs them)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(zoo.tokenizer_path(cfg.corpus, cfg.vocab_size))
-    train_ids, _ = zoo.corpus_splits(cfg.corpus, cfg.vocab_size)
-    model = zoo.build_model(cfg, tokenizer).to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+def training_tokens_per_second(cfg: TinyLMConfig, steps: int, device) -> float:
+    """Tokens per second of AdamW training steps of a freshly built tiny LM (the steps ``models.train_loop`` runs)."""
+    model = models.build_causal_lm(cfg, cfg.tokenizer()).to(device).train()
+    optimizer = adamw(model, cfg.lr, cfg.weight_decay, (0.9, 0.95))
+    sample = cfg.corpus.sampler(cfg.vocab_size, cfg.seq_len, cfg.batch_size)
     generator = torch.Generator().manual_seed(0)
 
     def step():
-        zoo.training_step(model, optimizer, zoo.sample_windows(train_ids, cfg.batch_size, cfg.seq_len, generator).to(device))
+        loss = next_token_loss(model, sample(generator).to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
 
     seconds = best_seconds(lambda: [step() for _ in range(steps)], repeats=2)
     return steps * cfg.batch_size * cfg.seq_len / seconds
@@ -49,11 +52,11 @@ def main() -> None:
     device = pick_device(args.device)
     print(f"device={device}, torch threads={torch.get_num_threads()}, torch {torch.__version__}")
 
-    model, _ = zoo.smollm2(device=device)
+    model, _ = models.smollm2(device=device)
     b1 = forward_tokens_per_second(model, 1, args.seq_len, args.repeats, device)
     b16 = forward_tokens_per_second(model, 16, args.seq_len, args.repeats, device)
-    local_tiny = zoo.TinyLMConfig(vocab_size=2048, d_model=128, n_layers=4, n_heads=4, d_ff=512, seq_len=128,
-                                  batch_size=16)
+    local_tiny = TinyLMConfig(vocab_size=2048, d_model=128, n_layers=4, n_heads=4, d_ff=512, seq_len=128,
+                              batch_size=16)
     train = training_tokens_per_second(local_tiny, steps=10, device=device)
 
     print(f"SmolLM2-135M forward, batch 1,  seq {args.seq_len}: {b1:10.0f} tokens/s")

@@ -16,7 +16,7 @@ import time
 import torch
 
 from support.cdd import diffusion
-from support.cdd import study as S
+from support.cdd import study
 from support.cdd.projection import kl_projection, project_each
 from support.profiles import resolve
 
@@ -30,23 +30,23 @@ def main() -> None:
     parser.add_argument("--profile", default="local", choices=("smoke", "local"))
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    cfg = resolve(args.profile, S.PARAMS, n_text=args.samples, text_steps=args.steps)
-    models = S.text_models(cfg, args.device)
-    settings = S.alm_settings(cfg)
+    cfg = resolve(args.profile, study.PARAMS, n_text=args.samples, text_steps=args.steps)
+    models = study.text_models(cfg, args.device)
+    settings = study.alm_settings(cfg)
     print(f"device {args.device}, {args.samples} samples x {cfg.text_len} tokens, {args.steps} reverse steps")
-    _, plain = S.run_sampler(models.mdlm, models.tokenizer, args.samples, cfg.text_len, args.steps, seed=0,
+    _, plain = study.run_sampler(models.mdlm, models.tokenizer, args.samples, cfg.text_len, args.steps, seed=0,
                              device=args.device)
     base = plain.seconds / args.samples
     print(f"{'unconstrained':28s} {1e3 * base:8.2f} ms/sample")
-    for name, con in S.lexical_constraints(cfg, models.tokenizer).items():
-        _, trace = S.run_sampler(models.mdlm, models.tokenizer, args.samples, cfg.text_len, args.steps, con, settings,
+    for name, con in study.lexical_constraints(cfg, models.tokenizer).items():
+        _, trace = study.run_sampler(models.mdlm, models.tokenizer, args.samples, cfg.text_len, args.steps, con, settings,
                                  seed=0, device=args.device)
         per = trace.seconds / args.samples
         print(f"{'CDD ' + name:28s} {1e3 * per:8.2f} ms/sample  ratio {per / base:5.2f}x  "
               f"(projection {100 * trace.projection_seconds / trace.seconds:.0f}% of the time)")
 
     # Part 2: one reverse step's predictions, halfway through sampling
-    con = S.lexical_constraints(cfg, models.tokenizer)[f"contains '{cfg.include_word}'"]
+    con = study.lexical_constraints(cfg, models.tokenizer)[f"contains '{cfg.include_word}'"]
     noisy = torch.full((args.samples, cfg.text_len), models.tokenizer.mask_token_id, device=args.device)
     noisy[:, ::2] = torch.randint(3, len(models.tokenizer), (args.samples, (cfg.text_len + 1) // 2))
     x_theta = diffusion.clean_token_probs(models.mdlm, noisy, models.tokenizer.mask_token_id)

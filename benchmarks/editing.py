@@ -16,8 +16,9 @@ import time
 import torch
 
 from support.editing import compute_z, context_prefixes, encore_methods
-from support.editing import study as E
 from support.editing.compute import ZConfig
+from support.editing.settings import make_editor, smollm2_setting, world_setting
+from support.encore.study import run_methods
 
 
 def main() -> None:
@@ -30,25 +31,25 @@ def main() -> None:
     parser.add_argument("--skip-editors", action="store_true", help="only time the batched z")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    layers = "0,1" if args.model == "world" else "4-8"
+    layers = (0, 1) if args.model == "world" else (4, 5, 6, 7, 8)
     lam_p = args.lam_p or (100.0 if args.model == "world" else 15000.0)
     if args.model == "world":
-        setting = E.world_setting(args.edits, layers, device=args.device)
+        setting = world_setting(args.edits, layers, device=args.device)
     else:
-        setting = E.smollm2_setting(args.edits, layers, device=args.device, n_probe=10, n_c0=300, n_mc=5)
-    state = E.make_state(setting, lam_p, 2e-2, progress=False)
+        setting = smollm2_setting(args.edits, layers, device=args.device, n_probe=10, n_c0=300, n_mc=5)
+    editor = make_editor(setting, lam_p, 2e-2, progress=False)
     prefixes = context_prefixes(setting.model, setting.tokenizer, n_tokens=10 if args.model == "world" else 5)
 
     if not args.skip_editors:
-        runs = E.run_methods(setting, encore_methods(20.0, 1), state, prefixes, args.batch, args.edits,
-                             with_downstream=False, progress=False)
-        per_edit = {r["method"]: r["seconds_per_edit"] for r in runs}
+        runs = run_methods(setting, encore_methods(20.0, 1), editor, prefixes, args.batch, args.edits,
+                           with_downstream=False, progress=False)
+        final = runs.final.set_index("method")
+        per_edit = final.ms_per_edit / 1000
         print(f"{args.model}: {args.edits} edits in batches of {args.batch}, seconds per edit")
         print(f"{'method':<16}{'s/edit':>10}{'z steps':>9}{'MEMIT/x':>9}{'AlphaEdit/x':>13}")
-        for r in runs:
-            name = r["method"]
-            print(f"{name:<16}{per_edit[name]:>10.4f}{r['z_steps']:>9.1f}{per_edit['MEMIT'] / per_edit[name]:>9.2f}"
-                  f"{per_edit['AlphaEdit'] / per_edit[name]:>13.2f}")
+        for name in final.index:
+            print(f"{name:<16}{per_edit[name]:>10.4f}{final.z_steps[name]:>9.1f}"
+                  f"{per_edit['MEMIT'] / per_edit[name]:>9.2f}{per_edit['AlphaEdit'] / per_edit[name]:>13.2f}")
 
     cases = setting.cases[: args.batch]
     cfg = ZConfig()

@@ -12,8 +12,8 @@ import argparse
 import torch
 from timing import best_seconds
 
-from support import resources, zoo
-from support.quantization import QuantConfig, quantize_gptq, quantize_gptq_reference, quantize_model, quantize_rtn
+from support import models, resources
+from support.qid.quantization import QuantConfig, quantize_gptq, quantize_gptq_reference, quantize_model, quantize_rtn
 
 
 def layer_benchmark(rows: int, cols: int, bits: int) -> dict[str, float]:
@@ -39,7 +39,7 @@ def main() -> None:
         print(f"layer {rows}x{cols}: rtn {t['rtn'] * 1e3:7.1f} ms  gptq {t['gptq'] * 1e3:7.1f} ms  "
               f"column loop {t['gptq_column_loop'] * 1e3:7.1f} ms  | gptq/rtn {t['gptq'] / t['rtn']:6.1f}x  "
               f"column loop/gptq {t['gptq_column_loop'] / t['gptq']:5.2f}x")
-    model, tokenizer = zoo.smollm2()
+    model, tokenizer = models.smollm2()
     text = resources.english_corpus()[:200_000]
     ids = tokenizer(text, return_tensors="pt")["input_ids"][0]
     calibration = ids[: args.calibration_windows * 128].view(args.calibration_windows, 128)

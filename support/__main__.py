@@ -1,9 +1,10 @@
-"""Command line: ``python -m support fetch|list|batch``."""
+"""Command line: ``python -m support fetch|list|prepare|book|batch``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--verify", action="store_true", help="check every cached file's sha256")
 
     sub.add_parser("list", help="list the registered resources and whether they are cached")
+
+    prep = sub.add_parser("prepare", help="fetch each chapter's resources and train its cached models, one at a time")
+    prep.add_argument("chapters", nargs="*", help="chapters by number or name (default: every chapter)")
+    prep.add_argument("--profile", default="local", choices=("smoke", "local", "paper"))
+    prep.add_argument("--device", default="cpu", help="torch device to train on")
+
+    book = sub.add_parser("book", help="build the book (every chapter, or only the named ones) with progress lines")
+    book.add_argument("chapters", nargs="*", help="chapters to execute (default: all, with warnings as errors)")
 
     from .batch import add_batch_arguments
 
@@ -45,6 +54,24 @@ def main(argv: list[str] | None = None) -> int:
             state = "cached" if is_complete(res.folder) else "not cached"
             print(f"{res.name:14s} {res.client:4s} {res.spec:32s} {res.size_mb:>6g} MB  {state}  {res.description}")
         return 0
+    if args.command == "prepare":
+        from .models import ModelNotPrepared
+        from .prepare import prepare
+        from .resources import ResourceError
+
+        started = time.perf_counter()
+        try:
+            table = prepare(args.chapters or None, profile=args.profile, device=args.device)
+        except (ValueError, ModelNotPrepared, ResourceError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(table.drop(columns=["folder"]).to_string(index=False))
+        print(f"prepared {len(table)} models in {time.perf_counter() - started:.0f} s")
+        return 0
+    if args.command == "book":
+        from .book import build
+
+        return build(args.chapters or None)
     from .batch import run_batch_from_args
 
     return run_batch_from_args(args)

@@ -4,10 +4,15 @@ and ``paper`` (the paper's models and sizes on a GPU), resolved into one frozen 
 A chapter declares its parameters once as ``{name: Param(type, smoke=..., local=..., paper=...)}``;
 :func:`resolve` picks the profile's values, applies the notebook's overrides (``None`` keeps the
 profile default) and validates each value's type and range, naming the parameter on error.
+A list-valued parameter (``Param(int, many=True, ...)``, e.g. bit widths) takes a list, a tuple
+or a comma-separated string and becomes a tuple whose every item is checked. NaN and infinities
+are refused. ``$SUPPORT_PROFILE`` forces a profile on every notebook (the tests use it); the
+notebook's output then says so.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -28,6 +33,7 @@ class Param:
     high: float | None = None
     choices: tuple | None = None
     help: str = ""
+    many: bool = False  # a list of values of ``kind`` (stored as a tuple), each checked against the range
 
     def default(self, profile: str) -> Any:
         """The value this parameter takes in ``profile``."""
@@ -85,7 +91,7 @@ class Config(Mapping):
         return pd.DataFrame(rows, columns=["parameter", "value"]).set_index("parameter")
 
 
-def _check_value(name: str, value: Any, param: Param) -> Any:
+def _check_scalar(name: str, value: Any, param: Param) -> Any:
     """Validate one value against its Param, converting an int to float where a float is wanted."""
     kinds = param.kind if isinstance(param.kind, tuple) else (param.kind,)
     if value is None and type(None) in kinds:
@@ -96,6 +102,8 @@ def _check_value(name: str, value: Any, param: Param) -> Any:
     if not isinstance(value, kinds) or (is_bool and bool not in kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise ValueError(f"parameter {name}={value!r} has type {type(value).__name__}; expected {names}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"parameter {name}={value!r} must be a finite number")
     if param.choices is not None and value not in param.choices:
         raise ValueError(f"parameter {name}={value!r} is not one of {param.choices}")
     if isinstance(value, (int, float)) and not is_bool:
@@ -106,13 +114,42 @@ def _check_value(name: str, value: Any, param: Param) -> Any:
     return value
 
 
+def _parse_item(name: str, text: str, param: Param) -> Any:
+    """One item of a comma-separated list-valued parameter, converted to the parameter's type."""
+    kinds = param.kind if isinstance(param.kind, tuple) else (param.kind,)
+    text = text.strip()
+    if str in kinds:
+        return text
+    for kind in (k for k in (int, float) if k in kinds):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    names = " or ".join(k.__name__ for k in kinds)
+    raise ValueError(f"parameter {name}: item {text!r} is not a {names}")
+
+
+def _check_value(name: str, value: Any, param: Param) -> Any:
+    """Validate a value (each item of a list-valued parameter) and return it, lists as tuples."""
+    if not param.many:
+        return _check_scalar(name, value, param)
+    if isinstance(value, str):
+        value = [_parse_item(name, item, param) for item in value.split(",") if item.strip()]
+    elif not isinstance(value, (list, tuple)):
+        value = [value]
+    if not value:
+        raise ValueError(f"parameter {name} is an empty list; give at least one value")
+    return tuple(_check_scalar(f"{name}[{i}]", item, param) for i, item in enumerate(value))
 def resolve(profile: str, spec: Mapping[str, Param] | None = None, **overrides: Any) -> Config:
     """Resolve ``profile`` plus ``overrides`` against a chapter's parameter ``spec`` into a Config.
 
-    ``$SUPPORT_PROFILE``, when set, replaces ``profile`` (used by the tests and smoke book builds).
-    An override of ``None`` keeps the profile's default.
+    ``$SUPPORT_PROFILE``, when set, replaces ``profile`` (used by the tests and smoke book builds),
+    and a line in the output says so. An override of ``None`` keeps the profile's default.
     """
-    profile = os.environ.get(PROFILE_ENV) or profile
+    forced = os.environ.get(PROFILE_ENV)
+    if forced and forced != profile:
+        print(f"profile {forced!r} forced by ${PROFILE_ENV} (the parameters cell asked for {profile!r})")
+    profile = forced or profile
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} is unknown; choose one of {PROFILES}")
     full_spec = {**COMMON, **(spec or {})}

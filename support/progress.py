@@ -1,5 +1,14 @@
-"""The book's progress bar: tqdm.auto (widgets in Jupyter, text elsewhere) without the no-widgets warning."""
+"""The book's progress bars: tqdm.auto in Jupyter and terminals, plain dated lines in logs.
 
+In a notebook or a terminal the bar redraws in place. Where standard error is neither (``make book``
+piped into a log, CI), a redrawn bar would be one endless line, so the same bar prints one line at
+most every ``LOG_INTERVAL`` seconds instead: a newcomer watching a long ``prepare`` sees it move.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
 import warnings
 
 from tqdm import TqdmExperimentalWarning, TqdmWarning
@@ -10,4 +19,35 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", category=TqdmExperimentalWarning)
     from tqdm.auto import tqdm
 
-__all__ = ["tqdm"]
+LOG_INTERVAL = 30.0  # seconds between progress lines in a log
+
+
+class _LineWriter:
+    """A file-like target for tqdm that turns each redraw into one stamped line."""
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").strip()
+        if text:
+            sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
+            sys.stderr.flush()
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def interactive() -> bool:
+    """Whether progress can redraw in place (a Jupyter kernel or a terminal)."""
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
+def bar(iterable=None, **kwargs):
+    """A tqdm bar that redraws in place where it can and prints a line every 30 s where it cannot."""
+    if not interactive() and not kwargs.get("disable"):
+        kwargs.setdefault("mininterval", LOG_INTERVAL)
+        kwargs.update(file=_LineWriter(), ascii=True, ncols=100, dynamic_ncols=False)
+    else:
+        kwargs.setdefault("mininterval", 1.0)
+    return tqdm(iterable, **kwargs)
+
+
+__all__ = ["bar", "interactive", "tqdm"]

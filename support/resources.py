@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 import zipfile
 import zlib
@@ -31,7 +32,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .cache import atomic_dir, cache_dir, is_complete, read_marker, sha256_file
-from .progress import tqdm
+from .progress import bar as progress_bar
 
 
 class ResourceError(RuntimeError):
@@ -163,19 +164,33 @@ def fetch_command(name: str) -> str:
 
 # --------------------------------------------------------------------------- download
 
+CLIENT_HEARTBEAT = 30.0  # seconds between "still downloading" lines while a package client runs
+
+
 def _run_client(cmd: list[str], cwd: Path) -> None:
-    """Run a package client, raising with its last error lines when it fails."""
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise OSError(f"`{' '.join(cmd)}` failed: {tail}")
+    """Run a package client (a line on stderr every 30 s while it runs), raising with its last error lines."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True)
+        started = time.perf_counter()
+        while True:
+            try:
+                proc.wait(timeout=CLIENT_HEARTBEAT)
+                break
+            except subprocess.TimeoutExpired:
+                size = sum(f.stat().st_size for f in Path(cwd).rglob("*") if f.is_file()) / 1e6
+                print(f"[fetch {time.strftime('%H:%M:%S')}] `{' '.join(cmd[:4])} ...` still running after "
+                      f"{time.perf_counter() - started:.0f} s ({size:.0f} MB so far)", file=sys.stderr, flush=True)
+        if proc.returncode != 0:
+            out.seek(0)
+            tail = "\n".join(out.read().strip().splitlines()[-3:])
+            raise OSError(f"`{' '.join(cmd)}` failed: {tail}")
 
 
 def _download_url(url: str, dest: Path) -> None:
     """Stream ``url`` to ``dest`` with a progress bar in bytes."""
     with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False, mininterval=1.0) as bar:
+        with progress_bar(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False) as bar:
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
                 bar.update(len(block))
@@ -293,8 +308,8 @@ def _unpack(res: Resource, archive: Path, dest: Path) -> dict[str, list]:
     """Copy the kept members of ``archive`` into ``dest``; return {relpath: [size, sha256]}."""
     manifest = {}
     try:
-        for member, size, opener in tqdm(_archive_members(archive), desc=f"unpack {res.name}",
-                                         unit=" files", leave=False, mininterval=1.0):
+        for member, size, opener in progress_bar(_archive_members(archive), desc=f"unpack {res.name}",
+                                                 unit=" files", leave=False):
             rel = res.keep(member, size)
             if rel is None:
                 continue
@@ -361,10 +376,10 @@ def path(name: str) -> Path:
 def fetch_many(names: list[str], force: bool = False, check: bool = False) -> list[Path]:
     """Fetch several resources with a progress bar (the ``python -m support fetch`` command)."""
     folders = []
-    bar = tqdm(names, desc="resources", unit=" resource")
+    bar = progress_bar(names, desc="resources", unit=" resource")
     for name in bar:
         res = get(name)
-        bar.set_postfix_str(f"{name} ({res.client} {res.spec}, {res.size_mb:g} MB)")
+        bar.set_postfix_str(f"{name} ({res.client} {res.spec}, {res.size_mb:g} MB)", refresh=False)
         folders.append(fetch(name, force=force))
         verify(name, full=check)
     return folders

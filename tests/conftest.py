@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from support import resources, zoo
+from support import resources
 from support.cache import cache_dir, sha256_file
+from support.models import AUSTEN
 from support.resources import Resource, keep_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ def tmp_cache(tmp_path, monkeypatch):
 def fresh_model_cache(tmp_path, monkeypatch):
     """A cache with the real resources and tokenizers linked in but no trained models."""
     shared = cache_dir()
-    zoo.tokenizer_path("austen", 2048)  # make sure the shared tokenizer exists
+    AUSTEN.tokenizer_folder(2048)  # make sure the shared tokenizer exists
     fresh = tmp_path / "cache"
     fresh.mkdir()
     for name in ("resources", "tokenizers"):

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from support import zoo
+from support import models
 from support.cdd import constraints as C
 from support.cdd import diffusion, metrics
 from support.cdd.projection import ALMSettings, cvxpy_projection, kl_projection, project_each
+from support.cdd.smiles import smiles_rows, smiles_tokens
 
 
 class RandomDenoiser(torch.nn.Module):
@@ -81,7 +82,7 @@ def test_masked_diffusion_loss_by_hand():
     clean = torch.tensor([[0, 2]])
     is_masked = torch.tensor([[True, False]])
     t = torch.tensor([0.5])
-    loss = zoo.masked_diffusion_loss(logits, clean, is_masked, t, mask)
+    loss = models.masked_diffusion_loss(logits, clean, is_masked, t, mask)
     assert loss.item() == pytest.approx(math.log(4) / 0.5 / 2)
 
 
@@ -259,10 +260,10 @@ def test_invalid_smiles_are_counted_invalid_without_crashing_the_batch():
 
 
 def test_smiles_tokens_round_trip_and_reject_foreign_characters():
-    assert zoo.smiles_tokens("CC(=O)N[C@@H](Cl)c1ccccc1Br") == [
+    assert smiles_tokens("CC(=O)N[C@@H](Cl)c1ccccc1Br") == [
         "C", "C", "(", "=", "O", ")", "N", "[C@@H]", "(", "Cl", ")", "c", "1", "c", "c", "c", "c", "c", "1", "Br"]
     with pytest.raises(ValueError):
-        zoo.smiles_tokens("CC&C")
+        smiles_tokens("CC&C")
 
 
 def test_perplexity_of_a_uniform_judge_is_the_vocabulary_size():
@@ -275,7 +276,7 @@ def test_perplexity_of_a_uniform_judge_is_the_vocabulary_size():
             return SimpleNamespace(logits=torch.zeros(*input_ids.shape, 11))
 
     ids = torch.randint(0, 11, (3, 9))
-    assert metrics.perplexity(Uniform(), ids, start=2) == pytest.approx(11.0)
+    assert models.perplexity(Uniform(), ids, start=2) == pytest.approx(11.0)
     assert metrics.distinct_n([[1, 2, 3], [1, 2, 4]], 2) == pytest.approx(3 / 4)
 
 
@@ -285,10 +286,10 @@ def test_perplexity_of_a_uniform_judge_is_the_vocabulary_size():
 def test_tiny_mdlm_trains_and_reloads_through_the_hub_path():
     from support.cdd import study as S
 
-    model, tokenizer = zoo.tiny_mdlm(S.SMOKE_TEXT_MDLM, progress=False)
-    log = zoo.mdlm_training_log(S.SMOKE_TEXT_MDLM)
+    model, tokenizer = models.tiny_mdlm(S.SMOKE_TEXT_MDLM, progress=False)
+    log = models.mdlm_training_log(S.SMOKE_TEXT_MDLM)
     assert log[-1]["loss"] < log[0]["loss"]
-    again, tok_again = S.hub_mdlm(str(zoo.tiny_mdlm_path(S.SMOKE_TEXT_MDLM)), "cpu")  # hub-format folder
+    again, tok_again = S.hub_mdlm(str(S.SMOKE_TEXT_MDLM.folder), "cpu")  # hub-format folder
     ids = torch.randint(3, len(tokenizer), (2, S.SMOKE_TEXT_MDLM.seq_len))
     with torch.no_grad():
         torch.testing.assert_close(model(input_ids=ids).logits, again(input_ids=ids).logits)
@@ -299,12 +300,12 @@ def test_tiny_mdlm_trains_and_reloads_through_the_hub_path():
 def test_smiles_mdlm_samples_decode_and_never_crash_the_scorer():
     from support.cdd import study as S
 
-    model, tokenizer = zoo.tiny_mdlm(S.SMOKE_MOLECULE_MDLM, progress=False)
+    model, tokenizer = models.tiny_mdlm(S.SMOKE_MOLECULE_MDLM, progress=False)
     ids, _ = diffusion.sample(model, 6, S.SMOKE_MOLECULE_MDLM.seq_len, 4, tokenizer.mask_token_id, seed=0)
     smiles = S.decode_smiles(tokenizer, ids)
     table = metrics.molecule_table(smiles + ["C1CC"])
     assert len(table) == 7 and not table.valid.iloc[-1]
-    rows = zoo.smiles_rows(["CCO", "C" * 100], tokenizer, S.SMOKE_MOLECULE_MDLM.seq_len)
+    rows = smiles_rows(["CCO", "C" * 100], tokenizer, S.SMOKE_MOLECULE_MDLM.seq_len)
     assert rows.shape == (1, S.SMOKE_MOLECULE_MDLM.seq_len)  # the over-long molecule is dropped
     assert S.decode_smiles(tokenizer, rows) == ["CCO"]
 
@@ -323,9 +324,9 @@ def test_perplexity_counts_every_scored_token_once():
 
     ids = torch.tensor([[0, 1, 0, 2]])
     # with a BOS (id 3) in front all four tokens are scored: NLL = 2 log 2 + 2 log 6
-    assert metrics.perplexity(Fixed(), ids, 0, bos_id=3) == pytest.approx(math.exp((2 * math.log(2) + 2 * math.log(6)) / 4))
+    assert models.perplexity(Fixed(), ids, 0, bos_id=3) == pytest.approx(math.exp((2 * math.log(2) + 2 * math.log(6)) / 4))
     # continuation after a 2-token prompt: tokens 0 and 2 -> log 2 + log 6
-    assert metrics.perplexity(Fixed(), ids, 2, bos_id=3) == pytest.approx(math.exp((math.log(2) + math.log(6)) / 2))
+    assert models.perplexity(Fixed(), ids, 2, bos_id=3) == pytest.approx(math.exp((math.log(2) + math.log(6)) / 2))
 
 
 def test_bag_of_tokens_equals_the_one_hot_sum_over_the_region():

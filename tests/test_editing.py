@@ -1,4 +1,4 @@
-"""Editing on real (tiny) models: model access, batched z, a MEMIT edit, C0, cases, gradient editors."""
+"""Editing on real (tiny) models: batched z, MEMIT edits, C0, cases, gradient editors, scores."""
 
 import copy
 
@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from support import factworld, zoo
+from support import models
 from support.editing import (
-    EditorState,
+    Editor,
     Method,
-    anatomy,
     compute_keys,
     compute_z,
     finetune,
@@ -18,12 +17,12 @@ from support.editing import (
     metrics,
     run_sequential,
     second_moment,
-    study,
     world_cases,
 )
+from support.editing import world as factworld
 from support.editing.cases import WIKIDATA_PARAPHRASES, wikidata_candidates
 from support.editing.compute import ZConfig, current_outputs
-from support.editing.tokens import encode
+from support.models import anatomy, continuation_nll, encode
 
 PREFIXES = ["The day was long. ", "I think so. "]
 
@@ -31,55 +30,13 @@ PREFIXES = ["The day was long. ", "I think so. "]
 @pytest.fixture(scope="module")
 def world():
     """The smoke world model (a small world learned in about a minute, edits take) and its tokenizer."""
-    model, tokenizer = zoo.tiny_lm(study.SMOKE_WORLD_MODEL, progress=False)
+    model, tokenizer = models.tiny_lm(factworld.SMOKE_WORLD_MODEL, progress=False)
     return model, tokenizer
 
 
 def smoke_cases(n: int, seed: int):
     """``n`` edit cases of the smoke world (the facts the smoke model learned)."""
-    return world_cases(n, seed=seed, n_subjects=zoo.SMOKE_WORLD_SUBJECTS)
-
-
-def _tiny(kind: str):
-    from transformers import (
-        AutoModelForCausalLM,
-        GPT2Config,
-        GPTNeoXConfig,
-        LlamaConfig,
-    )
-
-    torch.manual_seed(0)
-    config = {"llama": LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=24, num_hidden_layers=3,
-                                   num_attention_heads=2, num_key_value_heads=2),
-              "gpt2": GPT2Config(vocab_size=50, n_embd=16, n_layer=3, n_head=2, n_positions=32),
-              "gpt_neox": GPTNeoXConfig(vocab_size=50, hidden_size=16, intermediate_size=24, num_hidden_layers=3,
-                                        num_attention_heads=2)}[kind]
-    return AutoModelForCausalLM.from_config(config).eval()
-
-
-@pytest.mark.parametrize("kind", ["llama", "gpt2", "gpt_neox"])
-def test_run_blocks_reproduces_the_model_and_weight_edits_land(kind):
-    model = _tiny(kind)
-    anat = anatomy(model)
-    ids = torch.randint(0, 50, (2, 7))
-    with torch.no_grad():
-        expected = model(input_ids=ids).logits
-        got = anat.logits(anat.run_blocks(anat.embed_tokens(ids), 0, anat.n_layers))
-        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
-        half = anat.run_blocks(anat.embed_tokens(ids), 0, 1)
-        torch.testing.assert_close(anat.logits(anat.run_blocks(half, 1, anat.n_layers)), expected, rtol=1e-4, atol=1e-5)
-    w = anat.weight(1)
-    assert w.shape == (16, 24 if kind != "gpt2" else 64)  # [out = d_model, in = d_ff]
-    delta = torch.randn_like(w)
-    captured = {}
-    hook = anat.edit_module(1).register_forward_hook(lambda m, args, out: captured.update(k=args[0], v=out))
-    with torch.no_grad():
-        model(input_ids=ids)
-        before_k, before_v = captured["k"], captured["v"]
-        anat.add_to_weight(1, delta)
-        model(input_ids=ids)
-    hook.remove()
-    torch.testing.assert_close(captured["v"] - before_v, before_k @ delta.T, rtol=1e-4, atol=1e-5)  # v' = v + dW k
+    return world_cases(n, seed=seed, n_subjects=factworld.SMOKE_SUBJECTS)
 
 
 def test_encode_marks_subject_and_target_tokens(world):
@@ -167,13 +124,13 @@ MIN_ES = 45.0
 def test_a_batch_of_20_memit_edits_makes_most_new_objects_top1(world):
     model, tokenizer = world
     anat = anatomy(model)
-    texts = factworld.training_text(n_subjects=zoo.SMOKE_WORLD_SUBJECTS, passes=1).split("\n")[:1000]
+    texts = factworld.training_text(n_subjects=factworld.SMOKE_SUBJECTS, passes=1).split("\n")[:1000]
     c0 = second_moment(anat, tokenizer, texts, [0, 1], progress=False)
     cases = smoke_cases(20, seed=3)
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     before = _new_object_is_top1(model, tokenizer, cases)
-    state = EditorState(anat, [0, 1], c0, lam_p=100.0)
-    run_sequential(state, tokenizer, cases, Method("MEMIT", "memit"), PREFIXES, 20, 20, progress=False)
+    editor = Editor(anat, (0, 1), c0, lam_p=100.0)
+    run_sequential(editor, tokenizer, cases, Method("MEMIT", "memit"), PREFIXES, 20, 20, progress=False)
     after = _new_object_is_top1(model, tokenizer, cases)
     scores = metrics.edit_scores(model, tokenizer, cases)
     model.load_state_dict(saved)
@@ -203,7 +160,7 @@ def test_gradient_editors_lower_the_loss_on_the_new_facts(world, editor):
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     anat = anatomy(model)
     cases = smoke_cases(4, seed=5)
-    nll_before = metrics.continuation_nll(model, tokenizer, [c.prompt for c in cases], [c.target_new for c in cases])
+    nll_before = continuation_nll(model, tokenizer, [c.prompt for c in cases], [c.target_new for c in cases])
     w_before = anat.weight(1)
     if editor == "ft":
         finetune.ft_edit(anat, tokenizer, cases, 1, PREFIXES, steps=10, lr=1e-2)
@@ -211,7 +168,7 @@ def test_gradient_editors_lower_the_loss_on_the_new_facts(world, editor):
         finetune.lora_edit(anat, tokenizer, cases, [1], PREFIXES, steps=10, lr=5e-2)
     else:
         finetune.full_finetune(anat, tokenizer, cases, PREFIXES, steps=10, lr=1e-2)
-    nll_after = metrics.continuation_nll(model, tokenizer, [c.prompt for c in cases], [c.target_new for c in cases])
+    nll_after = continuation_nll(model, tokenizer, [c.prompt for c in cases], [c.target_new for c in cases])
     assert nll_after.mean() < nll_before.mean() - 0.1
     delta = anat.weight(1) - w_before
     assert float(delta.norm()) > 0
@@ -229,6 +186,6 @@ def test_edit_scores_on_the_unedited_model_and_hub_format_reload(world, tmp_path
     assert metrics.edit_scores(model, tokenizer, cases, locality)["NS"] == 100.0 or not locality.any()
     model.save_pretrained(tmp_path)  # the hub loading path of the paper profile, on a local folder
     tokenizer.save_pretrained(tmp_path)
-    loaded, loaded_tok = zoo.hub(str(tmp_path))
-    assert np.allclose(metrics.continuation_nll(loaded, loaded_tok, [cases[0].prompt], [cases[0].target_new]),
-                       metrics.continuation_nll(model, tokenizer, [cases[0].prompt], [cases[0].target_new]), atol=1e-5)
+    loaded, loaded_tok = models.hub(str(tmp_path))
+    assert np.allclose(continuation_nll(loaded, loaded_tok, [cases[0].prompt], [cases[0].target_new]),
+                       continuation_nll(model, tokenizer, [cases[0].prompt], [cases[0].target_new]), atol=1e-5)

@@ -105,13 +105,14 @@ def test_ngram_entropy_by_hand():
 
 def test_bad_parameters_name_what_is_valid():
     from support.editing import Method
-    from support.editing.study import parse_floats, parse_layers
+    from support.encore import study
+    from support.profiles import resolve
 
-    assert parse_layers("4-8") == [4, 5, 6, 7, 8] and parse_layers("0,1") == [0, 1]
-    with pytest.raises(ValueError, match="layers='a,b'"):
-        parse_layers("a,b")
-    with pytest.raises(ValueError, match="lam_p_grid"):
-        parse_floats("x", "lam_p_grid")
+    assert resolve("local", study.PARAMS, layers="4,5,6").layers == (4, 5, 6)
+    with pytest.raises(ValueError, match="layers: item 'a' is not a int"):
+        resolve("local", study.PARAMS, layers="a,b")
+    with pytest.raises(ValueError, match="lam_p_grid: item 'x' is not a float"):
+        resolve("local", study.PARAMS, lam_p_grid="x")
     with pytest.raises(ValueError, match="Method.kind"):
         Method("bad", "rome")
     with pytest.raises(ValueError, match="lam_n"):

@@ -80,3 +80,50 @@ def test_config_is_frozen_and_serialisable():
 def test_environment_forces_the_profile(monkeypatch):
     monkeypatch.setenv("SUPPORT_PROFILE", "smoke")
     assert resolve("local", SPEC).steps == 2
+
+
+LIST_SPEC = {
+    "bits": Param(int, many=True, smoke=(2,), local=(2, 4), paper=(2, 3, 4, 8), low=2, high=8),
+    "taus": Param(float, many=True, smoke=(0.5,), local=(0.25, 0.5), paper=(0.5,), low=0.0, high=1.0),
+    "sizes": Param(str, many=True, smoke=("16x1",), local=("32x2",), paper=("EleutherAI/pythia-70m",)),
+}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ([2, 3], (2, 3)), ((8,), (8,)), ("2, 3,4", (2, 3, 4)), (4, (4,)),
+])
+def test_list_parameter_takes_lists_tuples_strings_and_scalars(value, expected):
+    assert resolve("local", LIST_SPEC, bits=value).bits == expected
+
+
+def test_list_parameter_converts_and_checks_every_item():
+    cfg = resolve("local", LIST_SPEC, taus="0.25,1", sizes="16x1, 32x2")
+    assert cfg.taus == (0.25, 1.0) and all(isinstance(t, float) for t in cfg.taus)
+    assert cfg.sizes == ("16x1", "32x2")
+    assert resolve("local", LIST_SPEC).bits == (2, 4)  # profile defaults become tuples (the Config is frozen)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"bits": [2, 9]}, r"bits\[1\]=9 is above its maximum 8"),
+    ({"bits": "2,x"}, r"bits: item 'x' is not a int"),
+    ({"bits": []}, r"bits is an empty list"),
+    ({"bits": [2.5]}, r"bits\[0\]=2.5 has type float; expected int"),
+    ({"taus": [0.5, float("nan")]}, r"taus\[1\]=nan must be a finite number"),
+])
+def test_list_parameter_errors_name_the_item(override, message):
+    with pytest.raises(ValueError, match=message):
+        resolve("local", LIST_SPEC, **override)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinities_are_refused(value):
+    with pytest.raises(ValueError, match=r"parameter lr=.* must be a finite number"):
+        resolve("local", SPEC, lr=value)
+
+
+def test_a_forced_profile_is_announced(monkeypatch, capsys):
+    monkeypatch.setenv("SUPPORT_PROFILE", "smoke")
+    resolve("local", SPEC)
+    assert "profile 'smoke' forced by $SUPPORT_PROFILE (the parameters cell asked for 'local')" in capsys.readouterr().out
+    resolve("smoke", SPEC)
+    assert capsys.readouterr().out == ""  # nothing to announce when the notebook asked for it

@@ -5,17 +5,21 @@ import pandas as pd
 import pytest
 import torch
 
-from support import qid, zoo
+from support import models
 from support.profiles import resolve
-from support.quantization import QuantConfig
-from support.scaling import PAPER_UNIFIED, qid_law, tokens_for_qid
+from support.qid import study as qid
+from support.qid.quantization import QuantConfig
+from support.qid.scaling import PAPER_UNIFIED, qid_law, tokens_for_qid
 
 
-def test_parsers_name_bad_input():
-    assert qid.parse_ints("2, 3,4", "bits") == (2, 3, 4)
+def test_list_parameters_and_sizes_name_bad_input():
+    assert resolve("local", qid.PARAMS, bits="2, 3,4").bits == (2, 3, 4)
+    assert resolve("local", qid.PARAMS, bits=[2, 8]).bits == (2, 8)
+    with pytest.raises(ValueError, match=r"bits: item 'three' is not a int"):
+        resolve("local", qid.PARAMS, bits="2,three")
+    with pytest.raises(ValueError, match=r"bits\[1\]=1 is below its minimum 2"):
+        resolve("local", qid.PARAMS, bits=[4, 1])
     assert qid.parse_size("64x2") == (64, 2)
-    with pytest.raises(ValueError, match="bits"):
-        qid.parse_ints("2,three", "bits")
     with pytest.raises(ValueError, match="WIDTHxLAYERS"):
         qid.parse_size("64-2")
     with pytest.raises(ValueError, match="multiple of 16"):
@@ -64,7 +68,7 @@ def test_checkpoint_qid_is_near_zero_at_8_bits_and_grows_as_bits_fall():
     calibration = ids[:512].view(16, 32)
     configs = [QuantConfig(b) for b in (2, 4, 8)]
     full, deltas = qid.checkpoint_qid(model, configs, calibration, ids[512:], 32)
-    assert full == pytest.approx(zoo.eval_loss(model, ids[512:], 32))
+    assert full == pytest.approx(models.eval_loss(model, ids[512:], 32))
     assert abs(deltas[8]) < 1e-3
     assert deltas[2] > deltas[4] > deltas[8] - 1e-4
 
@@ -73,11 +77,11 @@ def test_checkpoint_qid_is_near_zero_at_8_bits_and_grows_as_bits_fall():
 def test_hub_member_loads_revisions_of_a_checkpoint_saved_in_hub_format(fresh_model_cache):
     cfg = resolve("smoke", qid.PARAMS)
     tiny = qid.tiny_config(cfg, "16x1")
-    zoo.tiny_lm(tiny, progress=False)
-    folder = str(zoo.tiny_lm_path(tiny))
+    models.tiny_lm(tiny, progress=False)
+    folder = str(tiny.folder)
     member = qid.Member("local-as-hub", "cosine", tiny.checkpoint_steps, 2_097_152, hub_id=folder)
     early, _ = member.load(tiny.checkpoint_steps[0])
-    reference, _ = zoo.tiny_lm(tiny, revision=f"step{tiny.checkpoint_steps[0]}")
+    reference, _ = models.tiny_lm(tiny, revision=f"step{tiny.checkpoint_steps[0]}")
     final, _ = member.load(tiny.steps)
     ids = torch.tensor([[5, 6, 7]])
     with torch.no_grad():

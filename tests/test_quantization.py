@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from support import zoo
-from support.quantization import (QuantConfig, collect_hessians, fake_quantize, minmax_grid, quantize_gptq,
+from support import models
+from support.qid.quantization import (QuantConfig, collect_hessians, fake_quantize, minmax_grid, quantize_gptq,
                                   quantize_gptq_reference, quantize_model, quantize_rtn, quantizable_linears)
 
 
@@ -77,10 +77,10 @@ def test_bad_options_are_clear_errors():
 
 def _smoke_lm():
     """A small Llama trained long enough (300 steps, ~10 s) that its layers, not just its embeddings, matter."""
-    cfg = zoo.TinyLMConfig(vocab_size=2048, d_model=64, n_layers=2, n_heads=2, d_ff=256, seq_len=64, batch_size=16,
+    cfg = models.TinyLMConfig(vocab_size=2048, d_model=64, n_layers=2, n_heads=2, d_ff=256, seq_len=64, batch_size=16,
                            steps=300, lr=1e-2, warmup_steps=20)
-    model, _ = zoo.tiny_lm(cfg, progress=False)
-    _, val = zoo.corpus_splits("austen", 2048)
+    model, _ = models.tiny_lm(cfg, progress=False)
+    _, val = models.AUSTEN.splits(2048)
     return model, val
 
 
@@ -88,8 +88,8 @@ def test_model_quantization_qid_is_near_zero_at_8_bits_and_grows_at_2():
     model, val = _smoke_lm()
     calibration = val[: 16 * 64].view(16, 64)
     held_out = val[16 * 64: 16 * 64 + 16384]
-    base = zoo.eval_loss(model, held_out, seq_len=64)
-    qid = {bits: zoo.eval_loss(quantize_model(model, QuantConfig(bits), calibration), held_out, 64) - base
+    base = models.eval_loss(model, held_out, seq_len=64)
+    qid = {bits: models.eval_loss(quantize_model(model, QuantConfig(bits), calibration), held_out, 64) - base
            for bits in (8, 2)}
     assert abs(qid[8]) < 1e-3  # measured ~1e-5
     assert qid[2] > 0.005  # measured ~0.011

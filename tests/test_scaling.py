@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from support.scaling import (PAPER_UNIFIED, fit_per_bits, fit_qid, pythia_loss_16bit, qid_law, tokens_for_qid)
+from support.qid.scaling import (PAPER_UNIFIED, fit_per_bits, fit_qid, pythia_loss_16bit, qid_law, tokens_for_qid)
 
 TRUE = {"k": 0.02, "alpha": 0.25, "beta": 0.5, "gamma": 5.0}
 
@@ -73,7 +73,7 @@ def test_bad_inputs_are_clear_errors(call, message):
 
 
 def test_one_factor_fit_recovers_each_exponent_despite_group_offsets():
-    from support.scaling import fit_one_factor
+    from support.qid.scaling import fit_one_factor
 
     n, d, p, y = _synthetic(0.0)
     rng = np.random.default_rng(3)
@@ -87,7 +87,7 @@ def test_one_factor_fit_recovers_each_exponent_despite_group_offsets():
 
 
 def test_one_factor_fit_refuses_a_factor_that_does_not_vary():
-    from support.scaling import fit_one_factor
+    from support.qid.scaling import fit_one_factor
 
     n, d, p, y = _synthetic(0.0)
     only_two_bits = p == 2

@@ -13,7 +13,7 @@ Where this differs from the references: the last step samples from x_theta like 
 would break an exactly-checked constraint is replaced by the projection's most likely token (the
 paper samples from the projected distribution and relies on it being feasible; our finite
 augmented-Lagrangian budget leaves a small chance that a draw is not), and the number of such
-replacements is reported. The training objective lives in :mod:`support.zoo` (``masked_diffusion_loss``).
+replacements is reported. The training objective lives in :mod:`support.models.denoiser` (``masked_diffusion_loss``).
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""Exact scorers of CDD's outputs: counters on decoded text, real toxicity, RDKit properties, FCD, perplexity.
+"""Exact scorers of CDD's outputs: counters on decoded text, real toxicity, RDKit properties, FCD.
 
 These are the measurements, never the surrogates the projection optimises: lexical and character
 constraints are counted on the decoded string, toxicity is alt-profanity-check's probability
 (the stand-in for Perspective API used by Cardei et al., 2025), molecular properties come from
-RDKit (SA score of Ertl & Schuffenhauer 2009, QED), FCD from the ``fcd`` package's ChemNet, and
-perplexity from a small autoregressive judge (the stand-in for GPT-2-XL).
+RDKit (SA score of Ertl & Schuffenhauer 2009, QED), FCD from the ``fcd`` package's ChemNet.
+Perplexity under the autoregressive judge (the stand-in for GPT-2-XL) is the book's one
+implementation, :func:`support.models.perplexity`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
-import torch
 
 WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 
@@ -50,26 +49,6 @@ def distinct_n(token_lists: Iterable[Sequence[int]], n: int = 2) -> float:
     """Share of distinct n-grams among all n-grams of the samples (diversity; 1 = no repeats)."""
     grams = [tuple(toks[i:i + n]) for toks in token_lists for i in range(len(toks) - n + 1)]
     return len(set(grams)) / max(1, len(grams))
-
-
-@torch.no_grad()
-def judge_nll(judge, ids: torch.Tensor, start: int) -> torch.Tensor:
-    """Per-sample summed next-token NLL [B] of tokens ``start:`` under an autoregressive ``judge``."""
-    device = next(judge.parameters()).device
-    ids = ids.to(device)
-    logits = judge(input_ids=ids).logits[:, :-1].float()
-    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
-    return nll[:, max(0, start - 1):].sum(-1).cpu()
-
-
-def perplexity(judge, ids: torch.Tensor, start: int, bos_id: int | None = None) -> float:
-    """Judge perplexity of tokens ``start:`` of each row (a BOS token is prepended when given)."""
-    if bos_id is not None:
-        ids = torch.cat([torch.full((ids.shape[0], 1), bos_id, dtype=ids.dtype), ids], 1)
-        start += 1
-    start = max(1, start)  # the first token has no context without a BOS
-    n_tokens = ids.shape[1] - start
-    return math.exp(float(judge_nll(judge, ids, start).sum()) / (n_tokens * ids.shape[0]))
 
 
 # --------------------------------------------------------------------------- molecules

@@ -11,18 +11,31 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .. import resources, zoo
+from .. import resources
 from ..cache import atomic_dir, cache_dir, is_complete, stable_hash
+from ..models import (
+    AUSTEN,
+    TinyLMConfig,
+    TinyMDLMConfig,
+    hub,
+    load_masked_lm,
+    perplexity,
+    require_hub,
+    sample_windows,
+    tiny_lm,
+    tiny_mdlm,
+)
 from ..profiles import Param
 from . import constraints as C
 from . import diffusion, metrics
 from .projection import ALMSettings, projector
+from .smiles import SmilesCorpus, smiles_rows
 
 #: The paper's numbers (arXiv 2503.09790: toxicity table, molecule tables), for the side-by-side tables.
 PAPER_TOXICITY = pd.DataFrame([
@@ -33,6 +46,8 @@ PAPER_TOXICITY = pd.DataFrame([
     {"method": "CDD", "tau": 0.50, "violations_%": 0.0, "ppl": 59.44},
     {"method": "CDD", "tau": 0.75, "violations_%": 0.0, "ppl": 54.87},
 ])
+#: Counts behind the molecule table's claims: valid of all UDLM samples, valid-and-novel without / with CDD.
+PAPER_MOLECULE_COUNTS = {"valid_udlm": 895, "samples_udlm": 1000, "novel_udlm": 345, "novel_cdd": 511}
 PAPER_MOLECULES = {"SA violations at tau 3.0-4.5 (CDD)": "0%", "valid molecules at SA tau 3.0 (CDD / UDLM)": "353 / 895",
                    "valid and novel molecules (CDD / UDLM)": "511 / 345"}
 
@@ -54,13 +69,15 @@ PARAMS = {
     "max_words": Param(int, smoke=8, local=12, paper=50, low=1),
     "prompt_len": Param(int, smoke=4, local=8, paper=32, low=1, help="prompt tokens of the toxicity setting"),
     "n_prompts": Param(int, smoke=8, local=128, paper=1000, low=2),
-    "tox_taus": Param(str, smoke="0.5", local="0.25,0.5,0.75", paper="0.25,0.5,0.75"),
+    "tox_taus": Param(float, many=True, smoke=(0.5,), local=(0.25, 0.5, 0.75), paper=(0.25, 0.5, 0.75), low=0.0,
+                      high=1.0, help="toxicity thresholds tau"),
     "tox_margin": Param(float, smoke=1.0, local=1.0, paper=1.0, low=0.0,
                         help="surrogate threshold = logit(tau) - margin (safety margin for surrogate error)"),
     "mol_len": Param(int, smoke=64, local=64, paper=64, low=8),
     "mol_steps": Param(int, smoke=8, local=64, paper=64, low=1),
     "n_mols": Param(int, smoke=8, local=256, paper=1000, low=2, help="molecules per molecule setting"),
-    "sa_taus": Param(str, smoke="3.5", local="3.0,3.5,4.0,4.5", paper="3.0,3.5,4.0,4.5"),
+    "sa_taus": Param(float, many=True, smoke=(3.5,), local=(3.0, 3.5, 4.0, 4.5), paper=(3.0, 3.5, 4.0, 4.5),
+                     low=1.0, high=10.0, help="synthetic-accessibility limits tau"),
     "sa_margin": Param(float, smoke=0.3, local=0.3, paper=0.3, low=0.0, help="surrogate SA limit = tau - margin"),
     "qed_min": Param(float, smoke=0.5, local=0.6, paper=0.6, low=0.0, high=1.0),
     "novelty_top_k": Param(int, smoke=2, local=3, paper=3, low=1),
@@ -70,27 +87,47 @@ PARAMS = {
     "alm_lr": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-4, help="Adam step size on the logits"),
 }
 
-TEXT_MDLM = zoo.TinyMDLMConfig(corpus="austen", seq_len=32, steps=2500, batch_size=64)
-MOLECULE_MDLM = zoo.TinyMDLMConfig(corpus="moses", seq_len=64, steps=3500, batch_size=64, lr=2e-3)
-SMOKE_TEXT_MDLM = zoo.TinyMDLMConfig(corpus="austen", seq_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64,
-                                     steps=30, batch_size=8, log_every=10)
-SMOKE_MOLECULE_MDLM = zoo.TinyMDLMConfig(corpus="moses", seq_len=64, d_model=32, n_layers=1, n_heads=2, d_ff=64,
-                                         steps=30, batch_size=8, n_molecules=2000, log_every=10)
-#: The autoregressive judge: chapter 5's 4-layer Austen Llama (shared cache entry).
-JUDGE = zoo.TinyLMConfig(d_model=128, n_layers=4, n_heads=4, d_ff=512, seq_len=128, batch_size=16, steps=3000,
-                         warmup_steps=100, checkpoint_steps=(25, 50, 100, 200, 400, 800, 1600, 3000), log_every=10)
-SMOKE_JUDGE = zoo.TinyLMConfig(d_model=32, n_layers=1, n_heads=1, d_ff=64, seq_len=64, batch_size=8, steps=40)
+RESOURCES = ("austen", "moses")
+
+TEXT_MDLM = TinyMDLMConfig(corpus=AUSTEN, seq_len=32, steps=2500, batch_size=64)
+MOLECULE_MDLM = TinyMDLMConfig(corpus=SmilesCorpus(200_000), seq_len=64, steps=3500, batch_size=64, lr=2e-3)
+SMOKE_TEXT_MDLM = TinyMDLMConfig(corpus=AUSTEN, seq_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64, steps=30,
+                                 batch_size=8, log_every=10)
+SMOKE_MOLECULE_MDLM = TinyMDLMConfig(corpus=SmilesCorpus(2000), seq_len=64, d_model=32, n_layers=1, n_heads=2,
+                                     d_ff=64, steps=30, batch_size=8, log_every=10)
+#: The autoregressive judge of perplexity: a 4-layer Llama trained here on Austen (stands in for GPT-2-XL).
+JUDGE = TinyLMConfig(d_model=128, n_layers=4, n_heads=4, d_ff=512, seq_len=128, batch_size=16, steps=3000,
+                     warmup_steps=100, log_every=10)
+SMOKE_JUDGE = TinyLMConfig(d_model=32, n_layers=1, n_heads=1, d_ff=64, seq_len=64, batch_size=8, steps=40)
 
 
-def parse_taus(text: str, name: str) -> list[float]:
-    """A comma-separated list of thresholds, e.g. '0.25,0.5'."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"parameter {name}={text!r} must be comma-separated numbers, e.g. '0.25,0.5'") from None
-    if not values:
-        raise ValueError(f"parameter {name}={text!r} lists no threshold")
-    return values
+def text_mdlm_config(cfg) -> TinyMDLMConfig | None:
+    """The tiny text MDLM the config names (its length set to ``text_len``), or None for a hub MDLM."""
+    if cfg.text_model not in ("tiny", "tiny-smoke"):
+        return None
+    base = TEXT_MDLM if cfg.text_model == "tiny" else SMOKE_TEXT_MDLM
+    return replace(base, seq_len=cfg.text_len)
+
+
+def judge_config(cfg) -> TinyLMConfig | None:
+    """The tiny judge the config names, or None for a hub judge."""
+    return {"tiny": JUDGE, "tiny-smoke": SMOKE_JUDGE}.get(cfg.judge_model)
+
+
+def molecule_mdlm_config(cfg) -> TinyMDLMConfig:
+    """The molecule MDLM (trained here; the paper's UDLM is a uniform-noise model this sampler does not run)."""
+    if cfg.molecule_model not in ("tiny", "tiny-smoke"):
+        raise NotImplementedError(
+            f"molecule_model={cfg.molecule_model!r}: the paper's molecule model is a uniform-noise diffusion "
+            "model (UDLM), whose reverse step this chapter does not implement; use molecule_model='tiny' "
+            "(a masked-diffusion model trained here on MOSES).")
+    base = MOLECULE_MDLM if cfg.molecule_model == "tiny" else SMOKE_MOLECULE_MDLM
+    return replace(base, seq_len=cfg.mol_len)
+
+
+def models(cfg) -> list:
+    """The cached models of the chapter: text MDLM, judge and molecule MDLM (those trained here)."""
+    return [m for m in (text_mdlm_config(cfg), judge_config(cfg), molecule_mdlm_config(cfg)) if m is not None]
 
 
 def alm_settings(cfg, seed: int = 0) -> ALMSettings:
@@ -108,23 +145,15 @@ class TextModels:
     tokenizer: object
     judge: object
     judge_tokenizer: object
-    mdlm_config: zoo.TinyMDLMConfig | None
+    mdlm_config: TinyMDLMConfig | None
 
 
 def text_models(cfg, device: str = "cpu") -> TextModels:
-    """Load (training once when needed) the text MDLM and the judge named by the config."""
-    if cfg.text_model in ("tiny", "tiny-smoke"):
-        mdlm_cfg = TEXT_MDLM if cfg.text_model == "tiny" else SMOKE_TEXT_MDLM
-        if mdlm_cfg.seq_len != cfg.text_len:
-            mdlm_cfg = zoo.TinyMDLMConfig(**{**mdlm_cfg.__dict__, "seq_len": cfg.text_len})
-        mdlm, tokenizer = zoo.tiny_mdlm(mdlm_cfg, device=device)
-    else:
-        mdlm_cfg = None
-        mdlm, tokenizer = hub_mdlm(cfg.text_model, device)
-    if cfg.judge_model in ("tiny", "tiny-smoke"):
-        judge, judge_tok = zoo.tiny_lm(JUDGE if cfg.judge_model == "tiny" else SMOKE_JUDGE, device=device)
-    else:
-        judge, judge_tok = zoo.hub(cfg.judge_model, device=device)
+    """Load the text MDLM and the judge named by the config (the tiny ones are made by ``prepare``)."""
+    mdlm_cfg = text_mdlm_config(cfg)
+    mdlm, tokenizer = tiny_mdlm(mdlm_cfg, device=device) if mdlm_cfg else hub_mdlm(cfg.text_model, device)
+    judge_cfg = judge_config(cfg)
+    judge, judge_tok = tiny_lm(judge_cfg, device=device) if judge_cfg else hub(cfg.judge_model, device=device)
     return TextModels(mdlm, tokenizer, judge, judge_tok, mdlm_cfg)
 
 
@@ -133,10 +162,8 @@ def hub_mdlm(model_id: str, device: str):
     from pathlib import Path
 
     if Path(model_id).is_dir():
-        return zoo.load_denoiser(model_id, device=device)
-    if not zoo.hub_reachable():
-        raise zoo.HubUnavailable(f"MDLM {model_id!r} needs the Hugging Face Hub, which this machine cannot reach; "
-                                 "run the chapter with profile='local' (tiny MDLMs trained here).")
+        return load_masked_lm(model_id, device=device)
+    require_hub(f"MDLM {model_id!r}")
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     model = AutoModelForMaskedLM.from_pretrained(model_id, trust_remote_code=True).to(device).eval()
@@ -146,16 +173,9 @@ def hub_mdlm(model_id: str, device: str):
 
 
 def molecule_model(cfg, device: str = "cpu"):
-    """The SMILES MDLM (trained here) and its tokenizer; the paper's UDLM is a uniform-noise model."""
-    if cfg.molecule_model not in ("tiny", "tiny-smoke"):
-        raise NotImplementedError(
-            f"molecule_model={cfg.molecule_model!r}: the paper's molecule model is a uniform-noise diffusion "
-            "model (UDLM), whose reverse step this chapter does not implement; use molecule_model='tiny' "
-            "(a masked-diffusion model trained here on MOSES).")
-    mol_cfg = MOLECULE_MDLM if cfg.molecule_model == "tiny" else SMOKE_MOLECULE_MDLM
-    if mol_cfg.seq_len != cfg.mol_len:
-        mol_cfg = zoo.TinyMDLMConfig(**{**mol_cfg.__dict__, "seq_len": cfg.mol_len})
-    model, tokenizer = zoo.tiny_mdlm(mol_cfg, device=device)
+    """The SMILES MDLM (trained here by ``prepare``), its tokenizer and its config."""
+    mol_cfg = molecule_mdlm_config(cfg)
+    model, tokenizer = tiny_mdlm(mol_cfg, device=device)
     return model, tokenizer, mol_cfg
 
 
@@ -257,7 +277,7 @@ def text_row(name, method, ids, trace, models: TextModels, ok: np.ndarray, start
     """One table row: violation rate, judge perplexity, diversity, KL moved, time per sample."""
     bos = models.judge_tokenizer.bos_token_id
     return {"constraint": name, "method": method, "violations_%": 100 * (1 - ok.mean()),
-            "ppl": metrics.perplexity(models.judge, ids.cpu(), start, bos_id=bos),
+            "ppl": perplexity(models.judge, ids.cpu(), start, bos_id=bos),
             "distinct_2": metrics.distinct_n(ids[:, start:].tolist(), 2),
             "kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
             "repairs": trace.repairs if trace else 0, "searched": getattr(trace, "searched", 0),
@@ -308,12 +328,12 @@ def autoregressive_baseline(cfg, models: TextModels, seed: int = 0) -> tuple[pd.
 def corpus_windows(models: TextModels, n: int, length: int, split: str, seed: int) -> torch.Tensor:
     """``n`` random windows [n, length] of Austen in the denoiser's tokens (train part or the held-out tail)."""
     if models.mdlm_config is not None:
-        train, val = zoo.corpus_splits("austen", models.mdlm_config.vocab_size)
+        train, val = models.mdlm_config.corpus.splits(models.mdlm_config.vocab_size)
     else:  # a hub tokenizer: tokenize the novels once
         ids = torch.tensor(models.tokenizer(resources.english_corpus())["input_ids"])
         cut = int(0.95 * len(ids))
         train, val = ids[:cut], ids[cut:]
-    return zoo.sample_windows(train if split == "train" else val, n, length, torch.Generator().manual_seed(seed))
+    return sample_windows(train if split == "train" else val, n, length, torch.Generator().manual_seed(seed))
 
 
 def toxicity_surrogate(cfg, models: TextModels, n_windows: int, extra_ids: torch.Tensor | None = None,
@@ -350,8 +370,7 @@ def toxic_prompts(cfg, models: TextModels, n_candidates: int = 20000, seed: int 
 
 def realtoxicityprompts(cfg, tokenizer) -> torch.Tensor:
     """The first ``n_prompts`` 'challenging' RealToxicityPrompts prompts with >= prompt_len tokens, cut to prompt_len."""
-    if not zoo.hub_reachable():
-        raise zoo.HubUnavailable("RealToxicityPrompts needs the Hugging Face Hub; run with profile='local'.")
+    require_hub("RealToxicityPrompts")
     from datasets import load_dataset
 
     rows = []
@@ -375,7 +394,7 @@ def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, 
                                        prefix=prompts, seed=seed, device=device)
     base_tox = metrics.toxicity(decode_text(models.tokenizer, base_ids, start))
     rows = []
-    for tau in parse_taus(cfg.tox_taus, "tox_taus"):
+    for tau in cfg.tox_taus:
         limit = 1 / (1 + math.exp(-(math.log(tau / (1 - tau)) - cfg.tox_margin)))
         con = C.LinearScore(w, b, region, limit, name=f"toxicity <= {tau}")
         ids, trace = run_sampler(models.mdlm, models.tokenizer, len(prompts), cfg.text_len, cfg.text_steps, con,
@@ -392,20 +411,21 @@ def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, 
 
 # --------------------------------------------------------------------------- molecules
 
-def property_surrogate(cfg, tokenizer, mol_cfg: zoo.TinyMDLMConfig, extra_smiles=(), seed: int = 0):
+def property_surrogate(cfg, tokenizer, mol_cfg: TinyMDLMConfig, extra_smiles=(), seed: int = 0):
     """A :class:`~support.cdd.constraints.PropertyNet` predicting (SA, QED), trained on RDKit labels (cached).
 
     Training molecules: ``surrogate_molecules`` MOSES molecules from beyond the MDLM's training rows,
     plus ``extra_smiles`` (valid generated molecules), labelled by RDKit.
     """
     train = resources.moses_smiles("train")
-    pool = list(train[mol_cfg.n_molecules: mol_cfg.n_molecules + cfg.surrogate_molecules]) + list(extra_smiles)
+    first = mol_cfg.corpus.n_molecules
+    pool = list(train[first: first + cfg.surrogate_molecules]) + list(extra_smiles)
     key = stable_hash({"pool": stable_hash(pool), "len": cfg.mol_len, "vocab": len(tokenizer), "seed": seed})
     folder = cache_dir() / "models" / f"cdd-property-net-{key}"
     if not is_complete(folder):
         table = metrics.molecule_table(pool)
         table = table[table.valid].reset_index(drop=True)
-        ids = zoo.smiles_rows(table.smiles.tolist(), tokenizer, cfg.mol_len)
+        ids = smiles_rows(table.smiles.tolist(), tokenizer, cfg.mol_len)
         fits = [len(tokenizer(s, add_special_tokens=False)["input_ids"]) <= cfg.mol_len for s in table.smiles]
         targets = torch.tensor(table.loc[fits, ["sa", "qed"]].to_numpy(), dtype=torch.float32)
         net = C.train_property_net(ids, targets, len(tokenizer), steps=1500 if len(ids) > 2000 else 200, seed=seed)
@@ -421,7 +441,7 @@ def surrogate_fit(net, tokenizer, smiles, seq_len: int) -> dict:
     """Correlation of the surrogate's SA and QED with RDKit's on held-out molecules."""
     table = metrics.molecule_table(smiles)
     table = table[table.valid]
-    ids = zoo.smiles_rows(table.smiles.tolist(), tokenizer, seq_len)
+    ids = smiles_rows(table.smiles.tolist(), tokenizer, seq_len)
     fits = np.array([len(tokenizer(s, add_special_tokens=False)["input_ids"]) <= seq_len for s in table.smiles])
     with torch.no_grad():
         pred = net(torch.nn.functional.one_hot(ids, len(tokenizer)).float()).numpy()
@@ -473,7 +493,7 @@ def molecule_experiment(cfg, model, tokenizer, net, training: frozenset, setting
     base_smiles = decode_smiles(tokenizer, base_ids)
     rows = []
     targets = [(f"SA <= {tau}", dict(sa_tau=tau), lambda v, tau=tau: (v.sa <= tau).to_numpy())
-               for tau in parse_taus(cfg.sa_taus, "sa_taus")]
+               for tau in cfg.sa_taus]
     targets.append((f"QED >= {cfg.qed_min}", dict(qed_min=cfg.qed_min),
                     lambda v: (v.qed >= cfg.qed_min).to_numpy()))
     for name, kwargs, ok_fn in (progress or (lambda x, **k: x))(targets, desc="molecule constraints"):

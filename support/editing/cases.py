@@ -1,6 +1,6 @@
 """Edit cases in the CounterFact shape: a rewrite prompt, paraphrases, neighbourhood prompts.
 
-Two sources: the synthetic world of :mod:`support.factworld` (ground truth known, any number of
+Two sources: the synthetic world of :mod:`support.editing.world` (ground truth known, any number of
 cases up to its 10,000 facts) and BIG-bench ``qa_wikidata`` (real Wikidata facts for SmolLM2),
 where the new object is another object of the same relation, as in CounterFact's recipe.
 """
@@ -11,7 +11,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from .. import factworld, resources
+from .. import resources
+from . import world
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,18 @@ class EditCase:
 
 def world_cases(n: int, seed: int = 0, n_neighbours: int = 5, n_subjects: int = 1250) -> list[EditCase]:
     """``n`` edits of distinct facts of the synthetic world, in a seeded random order."""
-    world = list(factworld.facts(n_subjects))
-    if n > len(world):
-        raise ValueError(f"num_edits={n} exceeds the {len(world)} facts of the synthetic world")
+    facts = list(world.facts(n_subjects))
+    if n > len(facts):
+        raise ValueError(f"num_edits={n} exceeds the {len(facts)} facts of the synthetic world")
     rng = random.Random(f"world-cases-{seed}")
-    rng.shuffle(world)
-    by_object = factworld.subjects_by_object(tuple(world))
+    rng.shuffle(facts)
+    by_object = world.subjects_by_object(tuple(facts))
     cases = []
-    for fact in world[:n]:
-        objects = factworld.RELATIONS[fact.relation][1]
+    for fact in facts[:n]:
+        objects = world.RELATIONS[fact.relation][1]
         new = rng.choice([o for o in objects if o != fact.obj])
         others = [s for s in by_object[(fact.relation, fact.obj)] if s != fact.subject]
-        neighbour_facts = [factworld.Fact(s, fact.relation, fact.obj)
+        neighbour_facts = [world.Fact(s, fact.relation, fact.obj)
                            for s in rng.sample(others, min(n_neighbours, len(others)))]
         cases.append(EditCase(fact.subject, fact.relation, fact.prompt(0), " " + new, " " + fact.obj,
                               (fact.prompt(1), fact.prompt(2)), tuple(f.prompt(0) for f in neighbour_facts),

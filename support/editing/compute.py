@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..progress import tqdm
-from .anatomy import Anatomy
+from ..models.anatomy import Anatomy
+from ..models.scoring import Batch, encode
+from ..progress import bar
 from .cases import EditCase
-from .tokens import Batch, encode
 
 PREFIX_STARTS = ("The", "Therefore", "Because", "I", "You")
 
@@ -214,7 +214,7 @@ def second_moment(anatomy: Anatomy, tokenizer, texts: list[str], layers: list[in
     hooks = [anatomy.edit_module(layer).register_forward_pre_hook(
         lambda m, args, layer=layer: captured.__setitem__(layer, args[0])) for layer in layers]
     try:
-        for start in tqdm(range(0, len(texts), batch_size), desc="C0 = E[k k^T]", disable=not progress):
+        for start in bar(range(0, len(texts), batch_size), desc="C0 = E[k k^T]", disable=not progress):
             chunk = texts[start:start + batch_size]
             enc = tokenizer(chunk, truncation=True, max_length=max_len, padding=True, return_tensors="pt",
                             add_special_tokens=False, padding_side="right")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .anatomy import Anatomy
+from ..models.anatomy import Anatomy
 
 
 def weight_norms(anatomy: Anatomy, layers: list[int], originals: dict[int, torch.Tensor], top_k: int = 3) -> dict:

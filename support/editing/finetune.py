@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import torch
 
-from .anatomy import Anatomy
+from ..models.anatomy import Anatomy
+from ..models.scoring import Batch, encode
 from .cases import EditCase
 from .compute import frozen_weights, hidden_at, rewrite_rows
-from .tokens import Batch, encode
 
 
 def rewrite_loss(anatomy: Anatomy, batch: Batch, base: torch.Tensor | None, start: int) -> torch.Tensor:

@@ -6,6 +6,7 @@ the new object; PS = the same averaged over paraphrases; NS = share of neighbour
 still prefer the true object, counted over the neighbourhood prompts the unedited model got right
 (locality is measured against the original model); S = harmonic mean of ES, PS, NS.
 Generation entropy = weighted 2-/3-gram entropy (weights 2/3, 4/3) of sampled text, averaged.
+The NLL underneath is the book's one implementation, :func:`support.models.continuation_nll`.
 """
 
 from __future__ import annotations
@@ -16,28 +17,8 @@ from collections import Counter
 import numpy as np
 import torch
 
+from ..models.scoring import continuation_nll, encode, preference
 from .cases import EditCase
-from .tokens import encode
-
-
-@torch.no_grad()
-def continuation_nll(model, tokenizer, prompts: list[str], continuations: list[str], batch_size: int = 64) -> np.ndarray:
-    """Mean per-token NLL of each continuation given its prompt, batched."""
-    device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(prompts), batch_size):
-        batch = encode(tokenizer, prompts[start:start + batch_size], continuations[start:start + batch_size]).to(device)
-        logits = model(input_ids=batch.input_ids).logits
-        logp = torch.log_softmax(logits.float(), -1).gather(2, batch.next_ids[..., None])[..., 0]
-        mask = batch.predict_mask.float()
-        out.append((-(logp * mask).sum(1) / mask.sum(1).clamp_min(1)).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0)
-
-
-def preference(model, tokenizer, prompts: list[str], first: list[str], second: list[str]) -> np.ndarray:
-    """Boolean per prompt: does the model prefer ``first`` over ``second`` (lower normalised NLL)?"""
-    nll = continuation_nll(model, tokenizer, prompts + prompts, first + second)
-    return nll[: len(prompts)] < nll[len(prompts):]
 
 
 def harmonic_mean(values) -> float:
@@ -119,35 +100,3 @@ def ngram_entropy(text: str, n: int) -> float:
 def generation_entropy(texts: list[str]) -> float:
     """ROME's fluency score: mean over texts of (2/3) H_2 + (4/3) H_3, word n-grams, in bits."""
     return float(np.mean([(2 / 3) * ngram_entropy(t, 2) + (4 / 3) * ngram_entropy(t, 3) for t in texts]))
-
-
-@torch.no_grad()
-def sample_texts(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, seed: int = 0) -> list[str]:
-    """Top-k (k=5) sampled continuations of each prompt, seeded, batched with left padding."""
-    device = next(model.parameters()).device
-    torch.manual_seed(seed)
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False, padding_side="left")
-    out = model.generate(enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device),
-                         max_new_tokens=max_new_tokens, do_sample=True, top_k=5,
-                         pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-    return tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-
-
-def multiple_choice_accuracy(model, tokenizer, examples: list[dict], shots: list[dict] = ()) -> float:
-    """Accuracy on BIG-bench-style multiple choice (``input``, ``target_scores``) by normalised option NLL."""
-    context = "".join(f"Q: {s['input']}\nA: {max(s['target_scores'], key=s['target_scores'].get)}\n\n"
-                      for s in shots)
-    prompts, options, owner = [], [], []
-    for i, example in enumerate(examples):
-        for option in example["target_scores"]:
-            prompts.append(f"{context}Q: {example['input']}\nA:")
-            options.append(" " + option)
-            owner.append(i)
-    nll = continuation_nll(model, tokenizer, prompts, options, batch_size=16)
-    owner = np.array(owner)
-    hits = []
-    for i, example in enumerate(examples):
-        names = list(example["target_scores"])
-        choice = names[int(np.argmin(nll[owner == i]))]
-        hits.append(example["target_scores"][choice] == max(example["target_scores"].values()))
-    return float(np.mean(hits))

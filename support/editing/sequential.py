@@ -1,10 +1,13 @@
 """Sequential editing: batches of edits applied one after another to the same model, with measurements.
 
 A :class:`Method` names one editor and its settings (MEMIT, ENCORE = MEMIT + MPES + norm
-penalty, AlphaEdit, fine-tuning, LoRA, ...). :func:`run_sequential` applies ``cases`` in batches,
-keeps the running K_p K_p^T per layer (earlier edits' keys, as in the ENCORE/AlphaEdit sequential
-setting), times the editing work alone, and calls ``measure(model, n_done)`` every ``eval_every``
-edits. :func:`restore` puts the original weights back so methods compare on one model.
+penalty, AlphaEdit, fine-tuning, LoRA, ...). An :class:`Editor` holds what every batch needs and
+never changes during a run (the model's anatomy, the edited layers, C0 per layer, the settings);
+the one thing that accumulates, K_p K_p^T per layer (the keys of all earlier edits, as in the
+ENCORE/AlphaEdit sequential setting), is passed in and returned explicitly. :func:`run_sequential`
+applies ``cases`` in batches to the model it is given (that model ends up edited, which is the
+point), times the editing work alone, and calls ``measure(n_done)`` every ``eval_every`` edits;
+:func:`snapshot` / :func:`restore` let callers compare methods on one unedited model.
 """
 
 from __future__ import annotations
@@ -15,15 +18,16 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..progress import tqdm
+from ..models.anatomy import Anatomy
+from ..progress import bar
 from . import finetune
 from .alphaedit import alphaedit_delta, null_space_projector
-from .anatomy import Anatomy
 from .cases import EditCase
 from .compute import ZConfig, ZResult, compute_keys, compute_z, current_outputs
 from .memit import memit_delta
 
 KINDS = ("memit", "alphaedit", "ft", "lora", "full_ft")
+KeptKeys = dict[int, torch.Tensor]  # layer -> K_p K_p^T of every edit made so far in this run
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,13 @@ def encore_methods(lam_n: float, mpes_extra: int) -> list[Method]:
             Method("AlphaEdit", "alphaedit"), Method("AlphaEdit+MPES", "alphaedit", mpes_extra=mpes_extra)]
 
 
-@dataclass
-class EditorState:
-    """What persists across batches: C0 and projectors per layer, earlier keys, original weights."""
+@dataclass(frozen=True, eq=False)
+class Editor:
+    """What every batch of edits needs, fixed for a run: model handles, edited layers, C0, settings."""
 
     anatomy: Anatomy
-    layers: list[int]
-    c0: dict[int, torch.Tensor]
+    layers: tuple[int, ...]
+    c0: dict[int, torch.Tensor] = field(repr=False)
     lam_p: float = 15000.0
     alpha: float = 10.0
     null_threshold: float = 2e-2
@@ -63,51 +67,58 @@ class EditorState:
     ft_lr: float = 5e-3
     full_lr: float = 1e-4
     lora_rank: int = 4
-
-    def __post_init__(self):
-        self.prev_kkt: dict[int, torch.Tensor] = {}
-        self.originals = {layer: self.anatomy.weight(layer) for layer in self.layers}
-        self.projectors: dict[int, torch.Tensor] = {}
+    _projectors: dict = field(default_factory=dict, repr=False, compare=False)  # memo of projector()
 
     def projector(self, layer: int) -> torch.Tensor:
-        """AlphaEdit's null-space projector of ``layer`` (computed once)."""
-        if layer not in self.projectors:
-            self.projectors[layer] = null_space_projector(self.c0[layer], self.null_threshold).float()
-        return self.projectors[layer]
+        """AlphaEdit's null-space projector of ``layer`` (computed once per editor)."""
+        if layer not in self._projectors:
+            self._projectors[layer] = null_space_projector(self.c0[layer], self.null_threshold).float()
+        return self._projectors[layer]
+
+    def with_settings(self, **changes) -> "Editor":
+        """A copy with other settings (e.g. ``lam_p``); projectors are kept when C0 and the threshold are."""
+        kept = {} if {"c0", "null_threshold", "layers"} & set(changes) else self._projectors
+        return replace(self, **changes, _projectors=kept)
 
 
-def locate_then_edit(state: EditorState, tokenizer, cases: list[EditCase], method: Method,
-                     prefixes: list[str], zres: ZResult | None = None) -> dict:
-    """One batch of MEMIT / ENCORE / AlphaEdit edits spread over ``state.layers`` (``zres``: reuse targets)."""
-    anatomy, layers = state.anatomy, state.layers
+def locate_then_edit(editor: Editor, tokenizer, cases: list[EditCase], method: Method, prefixes: list[str],
+                     kept: KeptKeys, zres: ZResult | None = None) -> tuple[dict, KeptKeys]:
+    """One batch of MEMIT / ENCORE / AlphaEdit edits spread over the layers; returns (stats, updated K_p K_p^T).
+
+    ``zres`` reuses value targets computed earlier (the calibration of lam_p edits one batch many ways).
+    """
+    anatomy, layers = editor.anatomy, editor.layers
     if zres is None:
         zres = compute_z(anatomy, tokenizer, cases, layers[-1], prefixes,
-                         replace(state.zcfg, mpes_extra=method.mpes_extra))
+                         replace(editor.zcfg, mpes_extra=method.mpes_extra))
+    kept = dict(kept)
     for i, layer in enumerate(layers):
         keys = compute_keys(anatomy, tokenizer, cases, layer, prefixes)  # [d_in, B]
         resid = (zres.z - current_outputs(anatomy, tokenizer, cases, layers[-1])) / (len(layers) - i)
-        prev = state.prev_kkt.get(layer)
+        prev = kept.get(layer)
         if method.kind == "memit":
-            delta = memit_delta(keys, resid, state.c0[layer], prev, state.lam_p, method.lam_n)
+            delta = memit_delta(keys, resid, editor.c0[layer], prev, editor.lam_p, method.lam_n)
         else:
-            delta = alphaedit_delta(keys, resid, state.projector(layer), prev, state.alpha)
+            delta = alphaedit_delta(keys, resid, editor.projector(layer), prev, editor.alpha)
         anatomy.add_to_weight(layer, delta)
-        state.prev_kkt[layer] = (prev if prev is not None else 0) + (keys @ keys.T).double()
-    return {"z_steps": float(zres.steps.float().mean()), "z_prob_new": float(zres.prob_new.mean())}
+        kept[layer] = (prev if prev is not None else 0) + (keys @ keys.T).double()
+    return {"z_steps": float(zres.steps.float().mean()), "z_prob_new": float(zres.prob_new.mean())}, kept
 
 
-def edit_batch(state: EditorState, tokenizer, cases: list[EditCase], method: Method, prefixes: list[str]) -> dict:
-    """Apply one batch of edits with ``method``; returns per-batch statistics."""
+def edit_batch(editor: Editor, tokenizer, cases: list[EditCase], method: Method, prefixes: list[str],
+               kept: KeptKeys) -> tuple[dict, KeptKeys]:
+    """Apply one batch of edits with ``method``; returns (per-batch statistics, updated K_p K_p^T)."""
     if method.kind in ("memit", "alphaedit"):
-        return locate_then_edit(state, tokenizer, cases, method, prefixes)
+        return locate_then_edit(editor, tokenizer, cases, method, prefixes, kept)
+    anatomy, steps = editor.anatomy, editor.zcfg.steps
     if method.kind == "ft":
-        return {"z_steps": finetune.ft_edit(state.anatomy, tokenizer, cases, state.layers[-1], prefixes,
-                                            steps=state.zcfg.steps, lr=state.ft_lr)}
-    if method.kind == "lora":
-        return {"z_steps": finetune.lora_edit(state.anatomy, tokenizer, cases, state.layers, prefixes,
-                                              rank=state.lora_rank, steps=state.zcfg.steps)}
-    return {"z_steps": finetune.full_finetune(state.anatomy, tokenizer, cases, prefixes, steps=state.zcfg.steps,
-                                              lr=state.full_lr)}
+        used = finetune.ft_edit(anatomy, tokenizer, cases, editor.layers[-1], prefixes, steps=steps, lr=editor.ft_lr)
+    elif method.kind == "lora":
+        used = finetune.lora_edit(anatomy, tokenizer, cases, list(editor.layers), prefixes, rank=editor.lora_rank,
+                                  steps=steps)
+    else:
+        used = finetune.full_finetune(anatomy, tokenizer, cases, prefixes, steps=steps, lr=editor.full_lr)
+    return {"z_steps": used}, kept
 
 
 def snapshot(model) -> dict[str, torch.Tensor]:
@@ -122,27 +133,29 @@ def restore(model, saved: dict[str, torch.Tensor]) -> None:
         p.copy_(saved[name])
 
 
-def run_sequential(state: EditorState, tokenizer, cases: list[EditCase], method: Method, prefixes: list[str],
+def run_sequential(editor: Editor, tokenizer, cases: list[EditCase], method: Method, prefixes: list[str],
                    batch_size: int, eval_every: int, measure: Callable[[int], dict] | None = None,
                    progress: bool = True, after_batch: Callable[[list[EditCase]], dict] | None = None) -> dict:
-    """Apply ``cases`` in batches of ``batch_size``; measure every ``eval_every`` edits and after the last.
+    """Apply ``cases`` in batches of ``batch_size`` to the editor's model; measure every ``eval_every`` edits.
 
-    ``after_batch(chunk)`` runs right after each batch (untimed), e.g. to read the just-edited facts' probability.
+    Returns ``{"history": [rows of measure()], "batches": [per-batch statistics], "seconds_per_edit",
+    "z_steps"}``. ``after_batch(chunk)`` runs right after each batch (untimed), e.g. to read the
+    just-edited facts' probability.
     """
-    state.prev_kkt = {}
+    kept: KeptKeys = {}
     history = [dict(edits=0, **(measure(0) if measure else {}))]
     edit_seconds, stats = 0.0, []
-    bar = tqdm(range(0, len(cases), batch_size), desc=f"{method.name}: {len(cases)} edits", disable=not progress)
-    for start in bar:
+    for start in bar(range(0, len(cases), batch_size), desc=f"{method.name}: {len(cases)} edits",
+                     disable=not progress):
         chunk = cases[start:start + batch_size]
         began = time.perf_counter()
-        stats.append(edit_batch(state, tokenizer, chunk, method, prefixes))
+        batch_stats, kept = edit_batch(editor, tokenizer, chunk, method, prefixes, kept)
         edit_seconds += time.perf_counter() - began
         if after_batch:
-            stats[-1].update(after_batch(chunk))
+            batch_stats.update(after_batch(chunk))
+        stats.append({"batch": len(stats), **batch_stats})
         done = start + len(chunk)
         if measure and (done % eval_every == 0 or done == len(cases)):
             history.append(dict(edits=done, **measure(done)))
-    return {"method": method.name, "history": history, "seconds_per_edit": edit_seconds / max(1, len(cases)),
-            "z_steps": float(sum(s["z_steps"] for s in stats) / max(1, len(stats))),
-            "batches": stats}
+    return {"history": history, "batches": stats, "seconds_per_edit": edit_seconds / max(1, len(cases)),
+            "z_steps": float(sum(s["z_steps"] for s in stats) / max(1, len(stats)))}

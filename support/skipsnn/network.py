@@ -1,4 +1,4 @@
-"""Chapter 10: SkipSNN, spiking networks that learn to skip noise (Yin et al., IEEE BigData 2024, arXiv 2411.05806).
+"""SkipSNN, spiking networks that learn to skip noise (Yin et al., IEEE BigData 2024, arXiv 2411.05806).
 
 A two-layer spiking MLP of leaky integrate-and-fire (LIF) neurons reads a long spike train in
 which a short signal (an image encoded as spikes) sits at a random offset inside background
@@ -30,178 +30,19 @@ in the neuron). Everything is batched over samples; the reference runs one sampl
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 
-import numpy as np
 import snntorch as snn
 import torch
 from snntorch import surrogate
 from torch import nn
 
-from .profiles import Param
-from .progress import tqdm
+from ..progress import bar
+from .task import TaskConfig, noisy_batch
 
 GATES = ("always", "controller", "skiprnn", "fixed", "random")
 VARIANTS = ("mask_input", "freeze_membrane")
 TICK_PERIODS = (1, 2, 10, 100)
 
-PARAMS = {
-    "dataset": Param(str, smoke="fashion-mnist", local="fashion-mnist", paper="nmnist",
-                     choices=("fashion-mnist", "nmnist", "dvsgesture"),
-                     help="images encoded as spikes here, or neuromorphic recordings through tonic (paper)"),
-    "encoding": Param(str, smoke="rate", local="rate", paper="rate", choices=("rate", "latency"),
-                      help="how images become spike trains (ignored for neuromorphic data)"),
-    "image_side": Param(int, smoke=7, local=14, paper=34, low=4, high=34, help="frames are 2 x side x side"),
-    "signal_len": Param(int, smoke=8, local=20, paper=50, low=1, help="frames of the signal"),
-    "seq_len": Param(int, smoke=32, local=100, paper=300, low=2, help="frames of the whole noisy sequence"),
-    "noise_events": Param(int, smoke=2, local=2, paper=2, low=0, help="noise events per frame (both polarities)"),
-    "max_rate": Param(float, smoke=0.5, local=0.5, paper=0.5, low=0.0, high=1.0,
-                      help="spike probability of a white pixel per frame (rate coding)"),
-    "hidden": Param(int, smoke=32, local=128, paper=800, low=1),
-    "train_samples": Param(int, smoke=256, local=3000, paper=60000, low=1),
-    "test_samples": Param(int, smoke=128, local=1000, paper=10000, low=1),
-    "epochs": Param(int, smoke=1, local=4, paper=100, low=1),
-    "batch_size": Param(int, smoke=64, local=64, paper=128, low=1),
-    "lr": Param(float, smoke=5e-3, local=5e-3, paper=1e-3, low=1e-6, high=1.0),
-    "temperature": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-3, help="surrogate sigmoid temperature"),
-    "anneal_every": Param(int, smoke=1, local=1, paper=10, low=1, help="epochs between temperature x0.9 steps"),
-    "variant": Param(str, smoke="mask_input", local="mask_input", paper="mask_input", choices=VARIANTS),
-    "controller_init": Param(str, smoke="scaled", local="scaled", paper="scaled", choices=("scaled", "reference"),
-                             help="controller weights uniform(0, 1/fan_in) ('scaled') or uniform(0, 1) as the reference"),
-    "lambdas": Param(str, smoke="0.3", local="0.1,0.3,0.6", paper="0.05,0.1,0.3,0.6",
-                     help="budget penalties of the sweep (SkipSNN and Skip-RNN+SNN)"),
-}
-
-
-# --------------------------------------------------------------------------- data
-
-def downsample(images: np.ndarray, side: int) -> torch.Tensor:
-    """uint8 images [n, H, W] -> float [n, side, side] in [0, 1] (area interpolation)."""
-    x = torch.tensor(np.asarray(images), dtype=torch.float32)[:, None] / 255.0
-    return nn.functional.interpolate(x, size=(side, side), mode="area")[:, 0]
-
-
-def encode_rate(images: torch.Tensor, steps: int, max_rate: float, generator: torch.Generator) -> torch.Tensor:
-    """Rate code [n, steps, 2, h, w]: ON spikes with probability max_rate*x, OFF where the object is dark."""
-    on = images * max_rate
-    off = (1 - images) * max_rate * (images > 0.05)  # dark pixels inside the object's silhouette
-    probs = torch.stack([on, off], dim=1)[:, None].expand(-1, steps, -1, -1, -1)
-    return torch.bernoulli(probs, generator=generator)
-
-
-def encode_latency(images: torch.Tensor, steps: int) -> torch.Tensor:
-    """Latency code [n, steps, 2, h, w]: one ON spike per bright pixel (brighter = earlier), one OFF per dark object pixel."""
-    n, h, w = images.shape
-    out = torch.zeros(n, steps, 2, h, w)
-    inside = images > 0.05
-    on_time = ((1 - images) * (steps - 1)).round().long()
-    off_time = (images * (steps - 1)).round().long()
-    for polarity, times, mask in ((0, on_time, images > 0.2), (1, off_time, inside & (images <= 0.2))):
-        idx = mask.nonzero(as_tuple=True)
-        out[idx[0], times[idx], polarity, idx[1], idx[2]] = 1.0
-    return out
-
-
-def noise_frames(n: int, length: int, side: int, events: int, generator: torch.Generator) -> torch.Tensor:
-    """Background noise [n, length, 2, side, side]: ``events`` per frame (alternating polarity) in a 4x4 patch.
-
-    As in the reference: each frame draws one random centre and scatters its events within +-2 pixels of it.
-    """
-    out = torch.zeros(n, length, 2, side, side)
-    if events == 0:
-        return out
-    centre = torch.randint(2, max(3, side - 2), (n, length, 1, 2), generator=generator)
-    offset = torch.randint(-2, 2, (n, length, events, 2), generator=generator)
-    where = (centre + offset).clamp(0, side - 1)
-    sample = torch.arange(n)[:, None, None].expand(n, length, events)
-    frame = torch.arange(length)[None, :, None].expand(n, length, events)
-    polarity = (torch.arange(events) % 2)[None, None, :].expand(n, length, events)
-    out[sample, frame, polarity, where[..., 0], where[..., 1]] = 1.0
-    return out
-
-
-def embed(signal: torch.Tensor, seq_len: int, noise_events: int, generator: torch.Generator
-          ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Place each signal [n, S, 2, h, w] at a random onset inside noise of ``seq_len`` frames; (x, onsets)."""
-    n, length, _, side, _ = signal.shape
-    if length > seq_len:
-        raise ValueError(f"signal_len={length} does not fit in seq_len={seq_len}")
-    x = noise_frames(n, seq_len, side, noise_events, generator)
-    onsets = torch.randint(0, seq_len - length + 1, (n,), generator=generator)
-    frames = onsets[:, None] + torch.arange(length)
-    x[torch.arange(n)[:, None], frames] = signal  # the signal overwrites the noise in its window
-    return x, onsets
-
-
-@dataclass(frozen=True)
-class TaskConfig:
-    """How a noisy spike-train task is built from images."""
-
-    side: int = 14
-    signal_len: int = 20
-    seq_len: int = 100
-    noise_events: int = 2
-    encoding: str = "rate"
-    max_rate: float = 0.5
-
-
-def noisy_batch(images: torch.Tensor, task: TaskConfig, generator: torch.Generator
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flattened noisy spike trains [n, seq_len, 2*side*side] and onsets, from images [n, side, side] or
-    from recorded event frames [n, signal_len, 2, side, side] (neuromorphic data)."""
-    if images.ndim == 5:
-        signal = images.float()
-    elif task.encoding == "rate":
-        signal = encode_rate(images, task.signal_len, task.max_rate, generator)
-    elif task.encoding == "latency":
-        signal = encode_latency(images, task.signal_len)
-    else:
-        raise ValueError(f"encoding={task.encoding!r} must be 'rate' or 'latency'")
-    x, onsets = embed(signal, task.seq_len, task.noise_events, generator)
-    return x.flatten(2), onsets
-
-
-def neuromorphic_frames(name: str, split: str, signal_len: int, side: int, limit: int, root: str
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Event frames [n, signal_len, 2, side, side] (uint8) and labels of N-MNIST or DVS-Gesture, through ``tonic``.
-
-    N-MNIST: the first ``signal_len`` ms in 1 ms bins, as the reference code reads it. DVS-Gesture:
-    the recording cut into ``signal_len`` equal bins and downsampled to ``side``. Needs the network.
-    """
-    try:
-        import tonic
-    except ImportError:
-        raise ImportError("the 'paper' profile reads N-MNIST / DVS-Gesture with `tonic`: pip install tonic") from None
-    if name == "nmnist":
-        sensor = tonic.datasets.NMNIST.sensor_size
-        transform = tonic.transforms.Compose([tonic.transforms.Downsample(spatial_factor=side / sensor[0]),
-                                              tonic.transforms.ToFrame(sensor_size=(side, side, 2), time_window=1000)])
-        make = lambda: tonic.datasets.NMNIST(save_to=root, train=split == "train", transform=transform)  # noqa: E731
-    elif name == "dvsgesture":
-        sensor = tonic.datasets.DVSGesture.sensor_size
-        transform = tonic.transforms.Compose([tonic.transforms.Downsample(spatial_factor=side / sensor[0]),
-                                              tonic.transforms.ToFrame(sensor_size=(side, side, 2), n_time_bins=signal_len)])
-        make = lambda: tonic.datasets.DVSGesture(save_to=root, train=split == "train", transform=transform)  # noqa: E731
-    else:
-        raise ValueError(f"dataset={name!r} must be 'nmnist' or 'dvsgesture' here")
-    try:
-        dataset = make()
-    except Exception as error:  # tonic downloads on first use; offline this fails in several ways
-        raise RuntimeError(f"{name} could not be loaded ({type(error).__name__}: {error}); it is downloaded from its "
-                           "authors' servers, which this machine cannot reach. Use profile='local' "
-                           "(Fashion-MNIST encoded as spikes) instead.") from error
-    frames, labels = [], []
-    for i in range(min(limit, len(dataset))):
-        frame, label = dataset[i]
-        clip = torch.zeros(signal_len, 2, side, side, dtype=torch.uint8)
-        clip[: min(signal_len, len(frame))] = torch.as_tensor(frame[:signal_len] > 0, dtype=torch.uint8)
-        frames.append(clip)
-        labels.append(int(label))
-    return torch.stack(frames), torch.tensor(labels)
-
-
-# --------------------------------------------------------------------------- model
 
 def tick_inputs(steps: int, periods: tuple[int, ...] = TICK_PERIODS) -> torch.Tensor:
     """Periodic tick channels [steps, len(periods)]: channel k is 1 when t % periods[k] == 0."""
@@ -322,20 +163,6 @@ def skipsnn_loss(out: dict[str, torch.Tensor], labels: torch.Tensor, budget: flo
 
 # --------------------------------------------------------------------------- training and evaluation
 
-@dataclass
-class RunResult:
-    """A trained model's test metrics."""
-
-    method: str
-    budget: float
-    accuracy: float
-    awake_fraction: float
-    macs: float
-    macs_by_layer: dict
-    seconds: float
-    history: list
-
-
 def train(model: SkipSNN, images: torch.Tensor, labels: torch.Tensor, task: TaskConfig, epochs: int,
           batch_size: int, lr: float, budget: float = 0.0, anneal_every: int = 1, seed: int = 0,
           device: str = "cpu", progress: bool = True, desc: str = "train") -> list[dict]:
@@ -345,7 +172,7 @@ def train(model: SkipSNN, images: torch.Tensor, labels: torch.Tensor, task: Task
     generator = torch.Generator().manual_seed(seed)
     history = []
     n_batches = math.ceil(len(images) / batch_size)
-    bar = tqdm(total=epochs * n_batches, desc=desc, disable=not progress, mininterval=1.0)
+    steps = bar(total=epochs * n_batches, desc=desc, disable=not progress)
     for epoch in range(epochs):
         if epoch and epoch % anneal_every == 0:
             model.set_temperature(model.temperature * 0.9)
@@ -357,10 +184,10 @@ def train(model: SkipSNN, images: torch.Tensor, labels: torch.Tensor, task: Task
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            bar.update(1)
+            steps.update(1)
         history.append({"epoch": epoch + 1, "loss": loss.item(), "awake": out["awake"].mean().item()})
-        bar.set_postfix(loss=f"{loss.item():.3f}", awake=f"{out['awake'].mean().item():.2f}")
-    bar.close()
+        steps.set_postfix(loss=f"{loss.item():.3f}", awake=f"{out['awake'].mean().item():.2f}")
+    steps.close()
     return history
 
 
@@ -383,14 +210,6 @@ def evaluate(model: SkipSNN, images: torch.Tensor, labels: torch.Tensor, task: T
     macs = {k: v / len(images) for k, v in macs.items()}
     return {"accuracy": torch.cat(correct).mean().item(), "awake_fraction": awake.mean().item(),
             "macs": sum(macs.values()), "macs_by_layer": macs, "awake": awake, "onsets": torch.cat(onsets)}
-
-
-def signal_coverage(awake: torch.Tensor, onsets: torch.Tensor, signal_len: int) -> tuple[float, float]:
-    """(fraction of signal frames the network was awake for, fraction of noise frames it was awake for)."""
-    steps = awake.shape[1]
-    t = torch.arange(steps)[None]
-    in_signal = (t >= onsets[:, None]) & (t < onsets[:, None] + signal_len)
-    return awake[in_signal].mean().item(), awake[~in_signal].mean().item()
 
 
 # --------------------------------------------------------------------------- gathered inference (real skipping)
@@ -435,54 +254,3 @@ def infer_gathered(model: SkipSNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"rate": out_sum / awake_count[:, None]}
 
 
-# --------------------------------------------------------------------------- the chapter's runs
-
-def task_config(cfg) -> TaskConfig:
-    """The noisy task a chapter config describes."""
-    return TaskConfig(side=cfg.image_side, signal_len=cfg.signal_len, seq_len=cfg.seq_len,
-                      noise_events=cfg.noise_events, encoding=cfg.encoding, max_rate=cfg.max_rate)
-
-
-def load_data(cfg) -> dict[str, torch.Tensor]:
-    """Train/test signals (images [n, side, side] or event frames) and labels for the chapter's dataset."""
-    if cfg.dataset == "fashion-mnist":
-        from . import resources
-
-        data = {}
-        for split, limit in (("train", cfg.train_samples), ("test", cfg.test_samples)):
-            images, labels = resources.fashion_mnist(split)
-            data[f"{split}_x"] = downsample(images[:limit], cfg.image_side)
-            data[f"{split}_y"] = torch.as_tensor(labels[:limit]).long()
-        return data
-    from .cache import cache_dir
-
-    data = {}
-    for split, limit in (("train", cfg.train_samples), ("test", cfg.test_samples)):
-        frames, labels = neuromorphic_frames(cfg.dataset, split, cfg.signal_len, cfg.image_side, limit,
-                                             str(cache_dir() / "tonic"))
-        data[f"{split}_x"], data[f"{split}_y"] = frames, labels
-    return data
-
-
-def run_method(method: str, data: dict, cfg, variant: str, budget: float = 0.0, fraction: float = 1.0,
-               device: str = "cpu", progress: bool = True) -> tuple[SkipSNN, dict]:
-    """Train one method ('always', 'controller', 'skiprnn', 'fixed', 'random') and return (model, test metrics row)."""
-    task = task_config(cfg)
-    n_classes = int(data["train_y"].max()) + 1
-    torch.manual_seed(cfg.seed)
-    model = SkipSNN(2 * cfg.image_side**2, cfg.hidden, n_classes, gate=method, variant=variant,
-                    temperature=cfg.temperature, awake_fraction=fraction, controller_init=cfg.controller_init)
-    start = time.perf_counter()
-    learned_budget = budget if method in ("controller", "skiprnn") else 0.0
-    history = train(model, data["train_x"], data["train_y"], task, cfg.epochs, cfg.batch_size, cfg.lr,
-                    budget=learned_budget, anneal_every=cfg.anneal_every, seed=cfg.seed, device=device,
-                    progress=progress, desc=f"{method} {variant} lambda={budget:g} f={fraction:.2f}")
-    seconds = time.perf_counter() - start
-    result = evaluate(model, data["test_x"], data["test_y"], task, seed=cfg.seed, device=device)
-    signal_awake, noise_awake = signal_coverage(result["awake"], result["onsets"], cfg.signal_len)
-    row = {"method": method, "variant": variant, "lambda": learned_budget, "target_fraction": fraction,
-           "accuracy": result["accuracy"], "awake_fraction": result["awake_fraction"], "macs": result["macs"],
-           **{f"macs_{k}": v for k, v in result["macs_by_layer"].items()},
-           "awake_on_signal": signal_awake, "awake_on_noise": noise_awake, "train_seconds": seconds,
-           "final_loss": history[-1]["loss"]}
-    return model, row

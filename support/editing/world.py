@@ -5,8 +5,8 @@ subject has, which paraphrases say the same thing, which other subjects share an
 neighbourhood). This module invents such a world from a seed: invented people (``"Dorin
 Mavrel"``), eight relations with real English objects (cities, languages, instruments, ...)
 and three sentence templates per relation. :func:`training_text` writes every fact in every
-template many times in shuffled order; the zoo mixes it with Austen to train a tiny Llama that
-has learned the facts (corpus ``"factworld"``).
+template many times in shuffled order; :data:`WORLD_CORPUS` mixes it with Austen, and
+:data:`WORLD_MODEL` is the tiny Llama chapters 2 and 3 train on it (``prepare`` makes it once).
 
 Template 0 of a relation is the rewrite prompt of an edit; templates 1 and 2 are its paraphrases.
 All three appear in training, as CounterFact's paraphrases are things the model has seen said.
@@ -17,6 +17,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from functools import lru_cache
+
+from .. import resources
+from ..models import TextCorpus, TinyLMConfig
 
 WORLD_VERSION = 1  # bump when the generator changes what a seed produces
 
@@ -110,3 +113,33 @@ def subjects_by_object(world: tuple[Fact, ...]) -> dict[tuple[str, str], list[st
     for fact in world:
         table.setdefault((fact.relation, fact.obj), []).append(fact.subject)
     return table
+
+
+WORLD_PASSES = 16  # passes over every fact sentence in the training corpus
+
+
+def world_corpus(n_subjects: int = 1250, passes: int = WORLD_PASSES, austen: bool = True) -> TextCorpus:
+    """A training corpus of the world of ``n_subjects`` people: ``passes`` shuffled passes, then Austen if asked."""
+    def text() -> str:
+        facts_text = training_text(n_subjects=n_subjects, passes=passes)
+        return facts_text + "\n\n" + resources.english_corpus() if austen else facts_text
+
+    def fingerprint() -> dict:
+        return {"world": WORLD_VERSION, "subjects": n_subjects, "passes": passes,
+                "austen": resources.get("austen").sha256 if austen else None}
+
+    name = "factworld" if (n_subjects, austen) == (1250, True) else f"factworld{n_subjects}{'' if austen else '-only'}"
+    return TextCorpus(name, text, fingerprint)
+
+
+#: The fact world mixed with Austen; the held-out tail (5%) is the end of Persuasion.
+WORLD_CORPUS = world_corpus()
+#: The tiny Llama of the synthetic world (trained once by ``prepare``; about nine minutes on two cores).
+WORLD_MODEL = TinyLMConfig(corpus=WORLD_CORPUS, vocab_size=4096, d_model=128, n_layers=4, n_heads=4, d_ff=512,
+                           seq_len=64, batch_size=32, steps=3000, lr=3e-3, warmup_steps=100, log_every=50)
+#: The smoke profile's and the tests' world: its first people only, no Austen, so that a small model learns
+#: it in about a minute and edits of it take (a model that has learned nothing cannot be edited).
+SMOKE_SUBJECTS = 96
+SMOKE_WORLD_MODEL = TinyLMConfig(corpus=world_corpus(SMOKE_SUBJECTS, passes=8, austen=False), vocab_size=1024,
+                                 d_model=64, n_layers=4, n_heads=4, d_ff=256, seq_len=64, batch_size=16, steps=800,
+                                 warmup_steps=30, log_every=50)

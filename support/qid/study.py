@@ -3,8 +3,9 @@
 The pipeline of the chapter: a Pythia-style family (same data in the same order for every size,
 log-spaced checkpoints, cosine decay) plus one learning-rate-schedule arm (warmup-stable-decay,
 whose stable phase is a constant-LR run), every checkpoint quantized with GPTQ or RTN
-(:mod:`support.quantization`) at several bit widths, and QiD = loss(quantized) - loss(full
-precision) on a fixed held-out split, ready for the fits of :mod:`support.scaling`.
+(:mod:`support.qid.quantization`) at several bit widths, and QiD = loss(quantized) - loss(full
+precision) on a fixed held-out split, ready for the fits of :mod:`support.qid.scaling`. Every
+function returns a tidy DataFrame or plain numbers; nothing is kept between calls.
 
 Where this differs from the paper: ``local`` trains GPT-NeoX models of 25k-790k non-embedding
 parameters on 1.1 M tokens of Austen (several epochs) instead of Pythia-70M..12B on 300 B tokens of
@@ -18,31 +19,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import torch
 
-from . import zoo
-from .profiles import Config, Param
-from .progress import tqdm
+from ..models import HubUnavailable, TinyLMConfig, eval_loss, hub, non_embedding_params, sample_windows, tiny_lm
+from ..profiles import Config, Param
+from ..progress import bar
 from .quantization import QuantConfig, collect_hessians, quantize_model
 from .scaling import (
     PAPER_ONE_FACTOR,
     PAPER_UNIFIED,
+    PYTHIA_NON_EMBEDDING,
     PYTHIA_TOKENS_PER_STEP,
     Fit,
     fit_one_factor,
     fit_per_bits,
     fit_qid,
+    qid_law,
     tokens_for_qid,
 )
 
-PYTHIA_SUITE = "EleutherAI/pythia-70m,EleutherAI/pythia-160m,EleutherAI/pythia-410m,EleutherAI/pythia-1b"
-PYTHIA_STEPS = "1000,2000,4000,8000,16000,32000,64000,100000,143000"
-LOCAL_STEPS = "16,32,64,128,256,512,750,1000,1250,1500,1750,2000,2250,2500,2750,3000"
+PYTHIA_SUITE = ("EleutherAI/pythia-70m", "EleutherAI/pythia-160m", "EleutherAI/pythia-410m", "EleutherAI/pythia-1b")
+PYTHIA_STEPS = (1000, 2000, 4000, 8000, 16000, 32000, 64000, 100000, 143000)
+LOCAL_STEPS = (16, 32, 64, 128, 256, 512, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500, 2750, 3000)
 
 PARAMS = {
-    "sizes": Param(str, smoke="16x1,32x1", local="32x2,48x2,64x2,96x3,128x4", paper=PYTHIA_SUITE,
-                   help="family members: 'WIDTHxLAYERS' tiny GPT-NeoX models trained here, or hub ids"),
-    "checkpoints": Param(str, smoke="10,20,40", local=LOCAL_STEPS, paper=PYTHIA_STEPS,
+    "sizes": Param(str, many=True, smoke=("16x1", "32x1"), local=("32x2", "48x2", "64x2", "96x3", "128x4"),
+                   paper=PYTHIA_SUITE, help="family members: 'WIDTHxLAYERS' tiny GPT-NeoX models trained here, or hub ids"),
+    "checkpoints": Param(int, many=True, smoke=(10, 20, 40), local=LOCAL_STEPS, paper=PYTHIA_STEPS, low=1,
                          help="training steps whose checkpoints are quantized (the last is the final model)"),
     "train_steps": Param(int, smoke=40, local=3000, paper=143000, low=1, help="steps of each tiny run"),
     "batch_size": Param(int, smoke=8, local=16, paper=1024, low=1, help="sequences per training step"),
@@ -53,13 +58,14 @@ PARAMS = {
     "schedule_arm": Param(str, smoke="wsd", local="wsd", paper="none", choices=("wsd", "constant", "none"),
                           help="extra arm of one size trained with another learning-rate schedule"),
     "arm_size": Param(str, smoke="16x1", local="64x2", paper="", help="the member the schedule arm retrains"),
-    "bits": Param(str, smoke="2,4,8", local="2,3,4,8", paper="2,3,4,8", help="bit widths, each in 2..8"),
+    "bits": Param(int, many=True, smoke=(2, 4, 8), local=(2, 3, 4, 8), paper=(2, 3, 4, 8), low=2, high=8,
+                  help="bit widths, each in 2..8"),
     "method": Param(str, smoke="gptq", local="gptq", paper="gptq", choices=("gptq", "rtn")),
     "group_size": Param(int, smoke=0, local=0, paper=128, low=0,
                         help="0 = one grid per output channel; paper: 128, AutoGPTQ's default (assumed)"),
     "calibration_windows": Param(int, smoke=4, local=32, paper=128, low=1, help="GPTQ calibration windows"),
     "eval_tokens": Param(int, smoke=2048, local=16384, paper=262144, low=64, help="held-out tokens per loss"),
-    "fit_bits": Param(str, smoke="2,4", local="2,3,4", paper="2,3,4",
+    "fit_bits": Param(int, many=True, smoke=(2, 4), local=(2, 3, 4), paper=(2, 3, 4), low=2, high=8,
                       help="bit widths in the fits (8-bit QiD sits in the evaluation noise; logs of noise mislead)"),
     "fit_min_step": Param(int, smoke=1, local=256, paper=1000, low=1,
                           help="checkpoints before this step are shown but left out of the fits"),
@@ -67,17 +73,7 @@ PARAMS = {
                                help="2-bit QiD taken as 'fully trained' when inverting the law (Table 1)"),
     "bootstrap": Param(int, smoke=50, local=1000, paper=1000, low=10, help="bootstrap resamples per fit"),
 }
-
-
-def parse_ints(text: str, name: str) -> tuple[int, ...]:
-    """``"2,3,4"`` -> (2, 3, 4), with an error naming the parameter on bad input."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ValueError(f"parameter {name}={text!r} must be comma-separated integers") from None
-    if not values:
-        raise ValueError(f"parameter {name} is empty")
-    return values
+RESOURCES = ("austen",)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -99,25 +95,25 @@ class Member:
     arm: str
     steps: tuple[int, ...]
     tokens_per_step: int
-    tiny: zoo.TinyLMConfig | None = None
+    tiny: TinyLMConfig | None = None
     hub_id: str | None = None
 
     def load(self, step: int, device: str = "cpu"):
         """``(model, tokenizer)`` at checkpoint ``step``."""
         if self.tiny is not None:
-            return zoo.tiny_lm(self.tiny, revision=f"step{step}", device=device)
-        return zoo.hub(self.hub_id, revision=f"step{step}", device=device)
+            return tiny_lm(self.tiny, revision=f"step{step}", device=device)
+        return hub(self.hub_id, revision=f"step{step}", device=device)
 
     def tokens(self, step: int) -> int:
         """Training tokens seen at ``step``."""
         return step * self.tokens_per_step
 
 
-def tiny_config(cfg: Config, size: str, schedule: str = "cosine") -> zoo.TinyLMConfig:
+def tiny_config(cfg: Config, size: str, schedule: str = "cosine") -> TinyLMConfig:
     """The GPT-NeoX config of one local family member (every member shares data order and seed)."""
     width, layers = parse_size(size)
-    steps = tuple(s for s in parse_ints(cfg.checkpoints, "checkpoints") if s <= cfg.train_steps)
-    return zoo.TinyLMConfig(arch="gpt_neox", vocab_size=cfg.vocab_size, d_model=width, n_layers=layers,
+    steps = tuple(s for s in cfg.checkpoints if s <= cfg.train_steps)
+    return TinyLMConfig(arch="gpt_neox", vocab_size=cfg.vocab_size, d_model=width, n_layers=layers,
                             n_heads=max(1, width // 16), d_ff=4 * width, seq_len=cfg.seq_len,
                             batch_size=cfg.batch_size, steps=cfg.train_steps, lr=cfg.lr,
                             warmup_steps=cfg.warmup_steps, schedule=schedule, seed=cfg.seed, data_seed=cfg.seed,
@@ -132,9 +128,9 @@ def tiny_member(cfg: Config, size: str, schedule: str = "cosine") -> Member:
 
 def family(cfg: Config) -> list[Member]:
     """The chapter's members: every size on the cosine schedule, plus the schedule arm if asked for."""
-    steps = parse_ints(cfg.checkpoints, "checkpoints")
+    steps = cfg.checkpoints
     members = []
-    for size in (s.strip() for s in cfg.sizes.split(",") if s.strip()):
+    for size in cfg.sizes:
         if "/" in size:  # a hub id (paper profile): Pythia's revisions
             members.append(Member(size.split("/")[-1], "cosine", steps, PYTHIA_TOKENS_PER_STEP, hub_id=size))
         else:
@@ -147,20 +143,18 @@ def family(cfg: Config) -> list[Member]:
     return members
 
 
-def train_family(members: list[Member], device: str = "cpu") -> None:
-    """Train (or find cached) every tiny member; hub members are left to the hub."""
-    for member in members:
-        if member.tiny is not None:
-            zoo.tiny_lm(member.tiny, device=device)
+def models(cfg: Config) -> list[TinyLMConfig]:
+    """The family members trained here (``prepare`` trains them); hub members come from the hub."""
+    return [member.tiny for member in family(cfg) if member.tiny is not None]
 
 
 # --------------------------------------------------------------------------- measurement data
 
-def corpus_data(tiny: zoo.TinyLMConfig, n_windows: int, eval_tokens: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def corpus_data(tiny: TinyLMConfig, n_windows: int, eval_tokens: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(calibration windows [n, seq_len] drawn from the training split, held-out token ids) of a tiny member's corpus."""
-    train, held_out = zoo.corpus_splits(tiny.corpus, tiny.vocab_size)
+    train, held_out = tiny.corpus.splits(tiny.vocab_size)
     generator = torch.Generator().manual_seed(seed + 1)  # not the training order's seed
-    return zoo.sample_windows(train, n_windows, tiny.seq_len, generator), held_out[: eval_tokens + 1]
+    return sample_windows(train, n_windows, tiny.seq_len, generator), held_out[: eval_tokens + 1]
 
 
 def wikitext_data(tokenizer, n_windows: int, seq_len: int, eval_tokens: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,11 +166,11 @@ def wikitext_data(tokenizer, n_windows: int, seq_len: int, eval_tokens: int, see
     try:
         wiki = datasets.load_dataset("wikitext", "wikitext-2-raw-v1")
     except Exception as error:  # offline: datasets raises several types
-        raise zoo.HubUnavailable(f"WikiText-2 could not be loaded ({type(error).__name__}); the 'paper' profile needs "
+        raise HubUnavailable(f"WikiText-2 could not be loaded ({type(error).__name__}); the 'paper' profile needs "
                                  "the Hugging Face Hub. Run the chapter with profile='local' instead.") from error
     ids = {split: torch.tensor(tokenizer("\n\n".join(wiki[split]["text"]))["input_ids"]) for split in ("train", "test")}
     generator = torch.Generator().manual_seed(seed + 1)
-    return zoo.sample_windows(ids["train"], n_windows, seq_len, generator), ids["test"][: eval_tokens + 1]
+    return sample_windows(ids["train"], n_windows, seq_len, generator), ids["test"][: eval_tokens + 1]
 
 
 def measurement_data(member: Member, tokenizer, cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,38 +185,62 @@ def measurement_data(member: Member, tokenizer, cfg: Config) -> tuple[torch.Tens
 def quant_configs(cfg: Config) -> list[QuantConfig]:
     """One QuantConfig per requested bit width (bits outside 2..8 are refused by QuantConfig)."""
     group = cfg.group_size or None
-    return [QuantConfig(bits, method=cfg.method, group_size=group) for bits in parse_ints(cfg.bits, "bits")]
+    return [QuantConfig(bits, method=cfg.method, group_size=group) for bits in cfg.bits]
 
 
 @torch.no_grad()
 def checkpoint_qid(model, configs: list[QuantConfig], calibration: torch.Tensor, held_out: torch.Tensor,
                    seq_len: int) -> tuple[float, dict[int, float]]:
     """Full-precision held-out loss of ``model`` and QiD = loss(quantized) - loss(full) for each config."""
-    full = zoo.eval_loss(model, held_out, seq_len)
+    full = eval_loss(model, held_out, seq_len)
     hessians = collect_hessians(model, calibration) if any(c.method == "gptq" for c in configs) else None
     qid = {}
     for config in configs:
         quantized = quantize_model(model, config, calibration, hessians=hessians)
-        qid[config.bits] = zoo.eval_loss(quantized, held_out, seq_len) - full
+        qid[config.bits] = eval_loss(quantized, held_out, seq_len) - full
     return full, qid
+
+
+def member_table(members: list[Member], device: str = "cpu") -> pd.DataFrame:
+    """One row per member at its last checkpoint: N, final tokens, tokens per parameter, training time and loss."""
+    from ..models import training_record
+
+    rows = []
+    for member in members:
+        model, _ = member.load(member.steps[-1], device)
+        n_params = non_embedding_params(model)
+        row = {"member": member.name, "schedule": member.arm, "n_params": n_params,
+               "tokens": member.tokens(member.steps[-1])}
+        row["tokens_per_param"] = row["tokens"] / n_params
+        if member.tiny is not None:
+            record = training_record(member.tiny)
+            row["train_seconds"] = record["seconds"]
+            row["val_loss"] = record["history"][-1]["val_loss"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pythia_table() -> pd.DataFrame:
+    """Pythia's sizes and tokens per non-embedding parameter after its 300 B tokens (the paper's regime)."""
+    tokens = 143_000 * PYTHIA_TOKENS_PER_STEP
+    return pd.DataFrame([{"model": name, "n_params": n, "tokens_per_param": tokens / n}
+                         for name, n in PYTHIA_NON_EMBEDDING.items()])
 
 
 def measure_family(members: list[Member], cfg: Config, device: str = "cpu", progress: bool = True):
     """A DataFrame with one row per (member, checkpoint, bits): N, D, tokens/param, losses and QiD."""
-    import pandas as pd
-
     configs = quant_configs(cfg)
     rows, data = [], {}
     jobs = [(member, step) for member in members for step in member.steps]
-    for member, step in tqdm(jobs, desc="quantize checkpoints", disable=not progress, mininterval=1.0):
+    for member, step in bar(jobs, desc="quantize checkpoints", disable=not progress):
         model, tokenizer = member.load(step, device)
-        key = member.tiny.corpus if member.tiny is not None else "wikitext"
+        key = member.tiny.corpus.name if member.tiny is not None else "wikitext"
         if key not in data:
             data[key] = measurement_data(member, tokenizer, cfg)
         calibration, held_out = data[key]
         seq_len = member.tiny.seq_len if member.tiny is not None else cfg.seq_len
         full, qid = checkpoint_qid(model, configs, calibration, held_out, seq_len)
-        n_params = zoo.non_embedding_params(model)
+        n_params = non_embedding_params(model)
         for bits, value in qid.items():
             rows.append({"member": member.name, "arm": member.arm, "n_params": n_params, "step": step,
                          "tokens": member.tokens(step), "tokens_per_param": member.tokens(step) / n_params,
@@ -234,7 +252,7 @@ def measure_family(members: list[Member], cfg: Config, device: str = "cpu", prog
 
 def fit_points(table, cfg: Config):
     """The rows the laws are fitted on: the cosine family, bit widths in ``fit_bits``, steps >= ``fit_min_step``."""
-    bits = parse_ints(cfg.fit_bits, "fit_bits")
+    bits = list(cfg.fit_bits)
     keep = (table["arm"] == "cosine") & table["bits"].isin(bits) & (table["step"] >= cfg.fit_min_step)
     return table[keep]
 
@@ -264,8 +282,6 @@ def _with_interval(fit: Fit, name: str) -> str:
 
 def exponent_table(fits: dict[str, Fit]):
     """Fitted exponents with 95% bootstrap intervals beside the paper's, one row per fit."""
-    import pandas as pd
-
     rows = [{"fit": "paper, unified (Pythia)", "k": PAPER_UNIFIED["k"],
              **{f: f"{PAPER_UNIFIED[f]:.4f}" for f in ("alpha", "beta", "gamma")}, "R2 (log)": None, "points": None},
             {"fit": "paper, one-factor (Pythia)", "k": None,
@@ -279,15 +295,11 @@ def exponent_table(fits: dict[str, Fit]):
 
 def predict(fit: Fit, points):
     """The unified law's QiD at each row of ``points``."""
-    from .scaling import qid_law
-
     return qid_law(points["n_params"], points["tokens"], points["bits"], **fit.params)
 
 
 def training_tokens_table(laws: dict[str, dict], sizes: dict[str, float], bits=(2, 3, 4), qid: float = 0.2):
     """Tokens at which each law reaches ``qid`` for each model size and bit width (the paper's Table 1 inversion)."""
-    import pandas as pd
-
     rows = []
     for law, params in laws.items():
         for size, n_params in sizes.items():
@@ -296,3 +308,46 @@ def training_tokens_table(laws: dict[str, dict], sizes: dict[str, float], bits=(
                 row[f"{b}-bit"] = float(tokens_for_qid(n_params, b, qid, **params))
             rows.append(row)
     return pd.DataFrame(rows).set_index(["law", "model"])
+
+
+def log_slope(rows: pd.DataFrame) -> float:
+    """Exponent of QiD in D (least squares in log-log) over the rows with QiD > 0 (NaN below three points)."""
+    rows = rows[rows["qid"] > 0]
+    if len(rows) < 3:
+        return float("nan")
+    return float(np.polyfit(np.log(rows["tokens"]), np.log(rows["qid"]), 1)[0])
+
+
+def schedule_arm_summary(table: pd.DataFrame, members: list[Member], cfg: Config) -> pd.DataFrame:
+    """Tokens or learning-rate decay? One row per fitted bit width comparing the schedule arm with its cosine twin.
+
+    ``decay_step`` is the arm's first checkpoint past warmup with a reduced learning rate; ``before``
+    the last checkpoint before it and ``last`` the final one. ``forecast_last`` extends the arm's
+    stable-phase growth (its exponent in D) to the final tokens: what tokens alone would predict.
+    """
+    arm = next((m for m in members if m.arm != "cosine"), None)
+    if arm is None:
+        return pd.DataFrame()
+    twin = next(m for m in members if m.arm == "cosine" and m.name == arm.name)
+    schedule = arm.tiny.lr_schedule()
+    # a constant arm never decays: every checkpoint is in its stable phase
+    decay_step = min((s for s in arm.steps if schedule.factor(s - 1) < 1 and s > arm.tiny.warmup_steps),
+                     default=max(arm.steps) + 1)
+    both = table[table["member"] == arm.name]
+    rows = []
+    for bits in cfg.fit_bits:
+        window = both[(both["bits"] == bits) & (both["step"] >= cfg.fit_min_step)]
+        stable = window[window["step"] < decay_step]
+        if stable.empty:  # fit_min_step at or past the decay: no stable phase to compare
+            continue
+        before, last = int(stable["step"].max()), int(window["step"].max())
+        value = {a: window[window["arm"] == a].set_index("step")["qid"] for a in ("cosine", arm.arm)}
+        beta_stable = log_slope(stable[stable["arm"] == arm.arm])
+        rows.append({"bits": bits, "arm": arm.arm, "member": arm.name, "decay_step": decay_step, "before": before,
+                     "last": last, "beta_cosine": log_slope(stable[stable["arm"] == "cosine"]),
+                     "beta_arm_stable": beta_stable, "qid_cosine_before": value["cosine"].get(before),
+                     "qid_arm_before": value[arm.arm].get(before), "qid_arm_last": value[arm.arm].get(last),
+                     "forecast_last": value[arm.arm].get(before) * (last / before) ** beta_stable,
+                     "qid_cosine_last": value["cosine"].get(last),
+                     "lr_factor_cosine_before": twin.tiny.lr_schedule().factor(before - 1)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,212 @@
+"""The editing chapters' shared recipes: a model with its edit cases, C0 texts and downstream checks.
+
+A :class:`Setting` bundles one model with everything its experiments need. ``world`` is the tiny
+Llama trained on :mod:`support.editing.world` (ground truth known, thousands of edits on a CPU);
+``smollm2`` is SmolLM2-135M (a real pretrained Llama) with cases from BIG-bench qa_wikidata; a hub
+id (``paper``) loads e.g. ``gpt2-xl`` or ``meta-llama/Meta-Llama-3-8B`` with CounterFact from the
+hub. Downstream ability is what a reader would check after editing: recall of facts that were
+never edited (top-1 among the relation's objects) and held-out loss for the world model; few-shot
+BIG-bench multiple choice and held-out loss for SmolLM2. Functions that edit the model to measure
+something (:func:`calibrate_lam_p`) put the original weights back before they return.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+import torch
+
+from .. import resources
+from ..models import hub, multiple_choice_accuracy, require_hub, smollm2, text_loss, tiny_lm
+from ..models.anatomy import Anatomy, anatomy
+from . import metrics, world
+from .cases import EditCase, wikidata_candidates, world_cases
+from .compute import compute_z, context_prefixes, second_moment
+from .sequential import Editor, Method, locate_then_edit, restore, snapshot
+from .world import SMOKE_WORLD_MODEL, WORLD_MODEL
+
+
+@dataclass
+class Setting:
+    """One model and what the experiments on it need."""
+
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+    layers: tuple[int, ...]
+    cases: list[EditCase]
+    c0_texts: list[str]
+    heldout_texts: list[str]
+    probe_cases: list[EditCase]  # facts never edited: downstream recall (world) / locality checks
+    mc_examples: list[dict] = field(default_factory=list)  # few-shot multiple choice (SmolLM2 / paper)
+    mc_shots: list[dict] = field(default_factory=list)
+    calibration_cases: list[EditCase] = field(default_factory=list)  # one held-out batch to choose lam_p on
+
+    @property
+    def anatomy(self) -> Anatomy:
+        """Handles into the model."""
+        return anatomy(self.model)
+
+
+def world_setting(num_edits: int, layers: tuple[int, ...], seed: int = 0, smoke: bool = False, device: str = "cpu",
+                  n_probe: int = 400, n_c0: int = 4000, n_calibration: int = 50) -> Setting:
+    """The synthetic-world setting: its tiny Llama, ``num_edits`` cases, never-edited probe facts, C0 texts."""
+    n_subjects = world.SMOKE_SUBJECTS if smoke else 1250
+    n_facts = len(world.facts(n_subjects))
+    if num_edits + n_probe + n_calibration > n_facts:
+        raise ValueError(f"num_edits={num_edits} with the world model leaves too few never-edited facts: the world "
+                         f"has {n_facts} facts and {n_probe + n_calibration} are kept for probes and calibration; "
+                         f"use num_edits <= {n_facts - n_probe - n_calibration}")
+    model, tokenizer = tiny_lm(SMOKE_WORLD_MODEL if smoke else WORLD_MODEL, device=device)
+    cases = world_cases(num_edits + n_probe + n_calibration, seed=seed, n_subjects=n_subjects)
+    edited, probe = cases[:num_edits], cases[num_edits:num_edits + n_probe]
+    rng = random.Random(seed)
+    sentences = world.training_text(n_subjects=n_subjects, passes=1).split("\n")
+    austen = [p for p in resources.english_corpus().split("\n\n") if len(p) > 200]
+    heldout = austen[-200:]  # the tail of Persuasion, outside the training split
+    c0_texts = rng.sample(sentences, n_c0 // 2) + rng.sample(austen[:-200], n_c0 // 2)
+    return Setting("world", model, tokenizer, tuple(layers), edited, c0_texts, heldout, probe,
+                   calibration_cases=cases[num_edits + n_probe:])
+
+
+def wikipedia_like_texts(n: int, seed: int = 0) -> list[str]:
+    """``n`` Wikipedia-style paragraphs from BIG-bench (contexts of contextual_parametric_knowledge_conflicts)."""
+    texts = [e["input"].split("Context:", 1)[-1].strip()
+             for e in resources.bigbench_examples("contextual_parametric_knowledge_conflicts")]
+    return random.Random(seed).sample(texts, min(n, len(texts)))
+
+
+@torch.no_grad()
+def known_cases(model, tokenizer, candidates: list[EditCase], n: int) -> list[EditCase]:
+    """The first ``n`` candidates whose true object the model prefers to the new one (CounterFact's filter)."""
+    prefers = metrics.preference(model, tokenizer, [c.prompt for c in candidates], [c.target_true for c in candidates],
+                                 [c.target_new for c in candidates])
+    kept = [c for c, ok in zip(candidates, prefers) if ok]
+    if len(kept) < n:
+        raise ValueError(f"only {len(kept)} of {len(candidates)} qa_wikidata candidates are known to the model; "
+                         f"ask for num_edits <= {len(kept)}")
+    return kept[:n]
+
+
+def smollm2_setting(num_edits: int, layers: tuple[int, ...], seed: int = 0, device: str = "cpu", n_probe: int = 100,
+                    n_c0: int = 2000, n_mc: int = 60) -> Setting:
+    """SmolLM2-135M with qa_wikidata cases it already knows, Wikipedia-style C0 texts, BIG-bench MC."""
+    model, tokenizer = smollm2(device=device)
+    candidates = wikidata_candidates(4 * (num_edits + n_probe) + 200, seed=seed)
+    cases = known_cases(model, tokenizer, candidates, num_edits + n_probe)
+    texts = wikipedia_like_texts(n_c0 + 100, seed)
+    mc = resources.bigbench_examples("general_knowledge")
+    return Setting("smollm2", model, tokenizer, tuple(layers), cases[:num_edits], texts[:n_c0], texts[n_c0:],
+                   cases[num_edits:], mc[1:1 + n_mc], mc[:1])
+
+
+def counterfact_cases(n: int, n_neighbours: int = 5) -> list[EditCase]:
+    """The first ``n`` CounterFact records from the hub (``paper`` profile; needs ``datasets`` and network)."""
+    from datasets import load_dataset
+
+    records = load_dataset("azhx/counterfact", split="train").select(range(n))
+    cases = []
+    for record in records:
+        rewrite = record["requested_rewrite"]
+        subject = rewrite["subject"]
+        cases.append(EditCase(subject, rewrite["relation_id"], rewrite["prompt"].format(subject),
+                              " " + rewrite["target_new"]["str"], " " + rewrite["target_true"]["str"],
+                              tuple(record["paraphrase_prompts"]), tuple(record["neighborhood_prompts"][:n_neighbours])))
+    return cases
+
+
+def hub_setting(model_id: str, num_edits: int, layers: tuple[int, ...], device: str = "cpu", n_c0: int = 10000,
+                n_mc: int = 60) -> Setting:
+    """A hub model (e.g. ``meta-llama/Meta-Llama-3-8B``) with CounterFact cases and Wikipedia C0 texts."""
+    require_hub(f"model={model_id!r} (with CounterFact and Wikipedia)")
+    from datasets import load_dataset
+
+    model, tokenizer = hub(model_id, device=device)  # float32: the z loop's Adam and the solves need it
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    cases = counterfact_cases(num_edits + 200)
+    wiki = load_dataset("wikimedia/wikipedia", "20231101.en", split="train", streaming=True)
+    texts = [row["text"] for _, row in zip(range(n_c0 + 200), wiki)]
+    mc = resources.bigbench_examples("general_knowledge")
+    return Setting(model_id, model, tokenizer, tuple(layers), cases[:num_edits], texts[:n_c0], texts[n_c0:],
+                   cases[num_edits:], mc[3:3 + n_mc], mc[:3], calibration_cases=cases[num_edits:num_edits + 100])
+
+
+def setting_for(model: str, num_edits: int, layers: tuple[int, ...], seed: int, device: str) -> Setting:
+    """``"world"``, ``"world-smoke"``, ``"smollm2"`` or a hub id -> its :class:`Setting`."""
+    if model in ("world", "world-smoke"):
+        small = model == "world-smoke"
+        return world_setting(num_edits, layers, seed, smoke=small, device=device, n_probe=40 if small else 400,
+                             n_c0=200 if small else 4000, n_calibration=10 if small else 50)
+    if model == "smollm2":
+        return smollm2_setting(num_edits, layers, seed, device=device)
+    return hub_setting(model, num_edits, layers, device=device)
+
+
+def setting_models(model: str) -> list:
+    """The cached models a setting named ``model`` loads (for ``prepare``)."""
+    from ..models import SMOLLM2
+
+    return {"world": [WORLD_MODEL], "world-smoke": [SMOKE_WORLD_MODEL], "smollm2": [SMOLLM2]}.get(model, [])
+
+
+def downstream(setting: Setting) -> dict[str, float]:
+    """Downstream ability now: held-out loss, plus probe-fact recall (world) or MC accuracy (SmolLM2)."""
+    out = {"heldout_loss": text_loss(setting.model, setting.tokenizer, setting.heldout_texts)}
+    if setting.mc_examples:
+        out["mc_accuracy"] = multiple_choice_accuracy(setting.model, setting.tokenizer, setting.mc_examples,
+                                                      setting.mc_shots)
+    else:
+        out["probe_recall"] = metrics.top1_recall(setting.model, setting.tokenizer, setting.probe_cases)
+    return out
+
+
+def make_editor(setting: Setting, lam_p: float, null_threshold: float, progress: bool = True, **kwargs) -> Editor:
+    """An :class:`Editor` with C0 measured on the setting's ordinary text at each edited layer."""
+    c0 = second_moment(setting.anatomy, setting.tokenizer, setting.c0_texts, list(setting.layers), progress=progress)
+    return Editor(setting.anatomy, setting.layers, c0, lam_p=lam_p, null_threshold=null_threshold, **kwargs)
+
+
+def calibrate_lam_p(setting: Setting, editor: Editor, prefixes: list[str], grid: tuple[float, ...],
+                    min_efficacy: float) -> tuple[pd.DataFrame, float]:
+    """One held-out batch edited by MEMIT at each lam_p (same z); the largest lam_p with ES >= ``min_efficacy``.
+
+    Returns (one row per lam_p: ES/PS/NS/S and downstream, the chosen lam_p); the model is restored.
+    """
+    cases = setting.calibration_cases
+    original = snapshot(setting.model)
+    zres = compute_z(editor.anatomy, setting.tokenizer, cases, editor.layers[-1], prefixes, editor.zcfg)
+    rows = []
+    for lam in sorted(grid, reverse=True):
+        restore(setting.model, original)
+        locate_then_edit(editor.with_settings(lam_p=lam), setting.tokenizer, cases, Method("MEMIT", "memit"),
+                         prefixes, {}, zres)
+        rows.append({"lam_p": lam, **metrics.edit_scores(setting.model, setting.tokenizer, cases),
+                     **downstream(setting)})
+    restore(setting.model, original)
+    passing = [r["lam_p"] for r in rows if r["ES"] >= min_efficacy]
+    return pd.DataFrame(rows), max(passing) if passing else min(grid)
+
+
+def editing_setup(cfg, device: str, progress: bool = True) -> tuple[Setting, Editor, list[str], pd.DataFrame]:
+    """Both chapters' first steps: setting, C0, context prefixes, and lam_p calibrated on a held-out batch.
+
+    Returns (setting, editor with the chosen lam_p and ``z_steps``, prefixes, calibration table).
+    """
+    setting = setting_for(cfg.model, cfg.num_edits, cfg.layers, cfg.seed, device)
+    editor = make_editor(setting, max(cfg.lam_p_grid), cfg.null_threshold, progress=progress)
+    editor = editor.with_settings(zcfg=replace(editor.zcfg, steps=cfg.z_steps))
+    prefixes = context_prefixes(setting.model, setting.tokenizer, seed=cfg.seed)
+    calibration, lam_p = calibrate_lam_p(setting, editor, prefixes, cfg.lam_p_grid, cfg.min_efficacy)
+    return setting, editor.with_settings(lam_p=lam_p), prefixes, calibration
+
+
+def weight_norm_rows(setting: Setting, originals: dict[int, torch.Tensor]) -> list[dict]:
+    """One row per edited layer: ||W||_F, ||W - W0||_F and the top singular value of the matrix now."""
+    from .diagnostics import weight_norms
+
+    norms = weight_norms(setting.anatomy, list(setting.layers), originals, top_k=1)
+    return [{"layer": layer, "fro": v["fro"], "delta_fro": v["delta_fro"], "sv1": v["sv"][0]}
+            for layer, v in norms.items()]
