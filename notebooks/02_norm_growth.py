@@ -27,12 +27,13 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/02_norm_growth.ipynb)
 #
-# **What runs where.** `local`: the tiny Llama of the synthetic fact world (trained once by the
-# zoo, about 11 minutes on 2 CPU cores, shared with chapter 3), 24 successive updates of each of
-# six kinds; about 9 minutes on 2 cores. `paper`: Llama-3-8B with CounterFact and Wikipedia
-# statistics from the Hugging Face Hub, on a GPU.
+# **What runs where.** `local`: the tiny Llama of the synthetic fact world (trained once by
+# `python -m support prepare 02` in {glue:text}`world_train_minutes:.0f` minutes on two CPU
+# cores, shared with chapter 3), {glue:text}`n_updates` successive updates of each of six kinds;
+# this page took {glue:text}`chapter_minutes:.1f` minutes. `paper`: Llama-3-8B with CounterFact
+# and Wikipedia statistics from the Hugging Face Hub, on a GPU.
 
-# %%
+# %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
 import importlib.util
 import subprocess
@@ -42,7 +43,7 @@ if importlib.util.find_spec("support") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
                            "trustml-book-support[paper] @ git+https://github.com/trustml-book/trustml-book"])
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + hub)
 seed = None  # None keeps the profile's default
 device = None
@@ -50,6 +51,7 @@ model = None
 layers = None
 num_edits = None
 batch_size = None
+memit_batch_sizes = None
 lam_p_grid = None
 min_efficacy = None
 null_threshold = None
@@ -57,22 +59,25 @@ z_steps = None
 cpt_lr = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
-# %%
+# %% tags=["hide-cell"]
 import time
+
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from support import plots
+from support import models, plots
 from support.device import pick_device
-from support.editing import study as E
+from support.editing.settings import downstream, editing_setup
+from support.glue import glue, glued
+from support.norm_growth import study
 from support.profiles import resolve
 from support.results import save_results
 from support.seed import seed_everything
 
-cfg = resolve(profile, E.NORM_PARAMS, seed=seed, device=device, model=model, layers=layers, num_edits=num_edits,
-              batch_size=batch_size, lam_p_grid=lam_p_grid, min_efficacy=min_efficacy, null_threshold=null_threshold,
+cfg = resolve(profile, study.PARAMS, seed=seed, device=device, model=model, layers=layers,
+              num_edits=num_edits, batch_size=batch_size, memit_batch_sizes=memit_batch_sizes,
+              lam_p_grid=lam_p_grid, min_efficacy=min_efficacy, null_threshold=null_threshold,
               z_steps=z_steps, cpt_lr=cpt_lr)
 seed_everything(cfg.seed)
 torch_device = str(pick_device(cfg.device))
@@ -83,8 +88,8 @@ cfg.table()
 # %% [markdown]
 # ## The model and the updates
 #
-# The model is chapter 3's tiny Llama (4 layers, d = 128), trained by the zoo on a synthetic world
-# of 10,000 subject-relation-object facts mixed with Austen, so that every edit has a known true
+# The model is chapter 3's tiny Llama, trained on a synthetic world of invented people and their
+# facts (city, language, instrument, ...) mixed with Austen, so that every edit has a known true
 # and new object. The edited matrices are the MLP output projections of layers `layers`. Six kinds
 # of update are applied `num_edits / batch_size` times each, every time to `batch_size` new facts
 # (or, for continued pretraining, `batch_size` windows of ordinary text):
@@ -93,106 +98,132 @@ cfg.table()
 # |---|---|---|
 # | continued pretraining | every parameter | next-token loss on ordinary text (Adam, `cpt_lr`) |
 # | full fine-tuning | every parameter | NLL of the new objects on the edit prompts |
-# | LoRA | a rank-4 adapter on each edited matrix, merged after each update | same |
+# | LoRA | a low-rank adapter on each edited matrix, merged after each update | same |
 # | fine-tuning (one layer) | the last edited matrix | same |
 # | MEMIT | the edited matrices, closed form | least squares to the value targets |
 # | AlphaEdit | the same, projected on the preserved null space | same |
 #
 # ROME is MEMIT's one-layer, one-fact special case and is not run separately. MEMIT's
-# $\lambda_p$ is chosen as in chapter 3 (largest value in `lam_p_grid` whose one held-out batch
-# reaches `min_efficacy`% efficacy).
+# $\lambda_p$ is chosen as in chapter 3 (the largest value in `lam_p_grid` whose one held-out
+# batch reaches `min_efficacy`% efficacy). MEMIT also makes the same edits in batches of each size
+# in `memit_batch_sizes`, chapter 3's batch size among them, to see whether norm growth follows
+# the number of edits or the number of updates.
 
 # %%
-setting, state, prefixes, _, lam_p = E.prepare(cfg, torch_device)
+setting, editor, prefixes, calibration = editing_setup(cfg, torch_device)
 n_updates = cfg.num_edits // cfg.batch_size
-unedited = E.downstream(setting)
-print(f"lam_p = {lam_p:g}; {n_updates} updates of {cfg.batch_size} facts (or text windows) each")
+unedited = downstream(setting)
+glue("lam_p", editor.lam_p)
+glue("n_updates", n_updates)
+glue("num_edits", cfg.num_edits)
+glue("batch_size", cfg.batch_size)
+world_models = study.models(cfg) if setting.name == "world" else []
+glue("world_train_minutes",
+     models.training_record(world_models[0])["seconds"] / 60 if world_models else float("nan"))
+calibration.round(3)
 
 # %%
-trajectories = {kind: E.norm_trajectory(setting, state, kind, n_updates, cfg.batch_size, prefixes,
-                                        cpt_lr=cfg.cpt_lr, seed=cfg.seed) for kind in E.NORM_GROWTH_KINDS}
+growth = study.norm_growth(setting, editor, prefixes, cfg.num_edits, cfg.batch_size,
+                           cfg.memit_batch_sizes, cpt_lr=cfg.cpt_lr, seed=cfg.seed)
+first, last = setting.layers[0], setting.layers[-1]
+summary = study.growth_summary(growth, last)
+main = summary[summary.batch_size == cfg.batch_size].set_index("kind")
+summary.round(3)
 
 # %% [markdown]
 # ## 1. The norm of the updated matrices only grows
 #
 # $\lVert W\rVert_F$ of each edited matrix after every update, relative to its value before the
-# first update (left: the first edited layer, middle: the last), and the distance travelled
-# $\lVert W - W_0\rVert_F$ (right).
+# first update (left: the first edited layer, right: the last), and below, the distance
+# travelled $\lVert W - W_0\rVert_F$ at the last edited layer.
 
 # %%
-first, last = setting.layers[0], setting.layers[-1]
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-for kind, out in trajectories.items():
-    rows = pd.DataFrame(out["rows"])
-    axes[0].plot(rows["update"], rows[f"fro_{first}"] / rows[f"fro_{first}"][0], label=kind)
-    axes[1].plot(rows["update"], rows[f"fro_{last}"] / rows[f"fro_{last}"][0], label=kind)
-    axes[2].plot(rows["update"], rows[f"delta_fro_{last}"], label=kind)
-plots.labelled(axes[0], f"Layer {first}: ||W|| / ||W0||", "update", "relative Frobenius norm")
-plots.labelled(axes[1], f"Layer {last}: ||W|| / ||W0||", "update", "relative Frobenius norm")
-plots.labelled(axes[2], f"Layer {last}: ||W - W0||", "update", "Frobenius distance")
-axes[2].set_yscale("symlog", linthresh=1e-2)
+norms = growth.norms[growth.norms.batch_size == cfg.batch_size]
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+for ax, layer in zip(axes, (first, last)):
+    for kind, rows in norms[norms.layer == layer].groupby("kind", sort=False):
+        ax.plot(rows["update"], rows.fro / rows.fro.iloc[0], label=kind)
+    plots.labelled(ax, f"Layer {layer}: ||W|| / ||W0||", "update", "relative Frobenius norm")
 axes[0].legend(fontsize=7)
 plt.tight_layout()
 plt.show()
 
-# %%
-def monotone_share(values):
-    """Share of updates after which the norm went up."""
-    steps = np.diff(np.asarray(values))
-    return float((steps > 0).mean()) if len(steps) else float("nan")
-
-
-growth = pd.DataFrame([{
-    "update": kind,
-    f"||W_{first}|| / ||W0||": out["rows"][-1][f"fro_{first}"] / out["rows"][0][f"fro_{first}"],
-    f"||W_{last}|| / ||W0||": out["rows"][-1][f"fro_{last}"] / out["rows"][0][f"fro_{last}"],
-    f"||W_{last} - W0||": out["rows"][-1][f"delta_fro_{last}"],
-    f"sigma_1 ratio (layer {last})": out["rows"][-1][f"sv1_{last}"] / out["rows"][0][f"sv1_{last}"],
-    "updates that raised ||W||": monotone_share([r[f"fro_{last}"] for r in out["rows"]]),
-    **{k: v for k, v in out["downstream"].items()}} for kind, out in trajectories.items()]).set_index("update")
-growth.round(3)
+fig, ax = plt.subplots(figsize=(6, 3.6))
+for kind, rows in norms[norms.layer == last].groupby("kind", sort=False):
+    ax.plot(rows["update"], rows.delta_fro, label=kind)
+ax.set_yscale("symlog", linthresh=1e-2)
+plots.labelled(ax, f"Layer {last}: ||W - W0||", "update", "Frobenius distance")
+ax.legend(fontsize=7)
+plt.show()
 
 # %% [markdown]
 # ## 2. Activation norms and the residual stream's shares
 #
-# On a fixed probe set of held-out Austen (32 passages, 64 tokens each) we record, for every
-# block, the norm of the residual stream after it and of its MLP output, and each block's
-# attention and MLP share of the summed norms of all components written into the residual
-# stream. "Importance hacking" is the edited layers' MLP share rising at the expense of the rest.
+# On a fixed probe set of held-out Austen passages we record, for every block, the norm of the
+# residual stream after it and of its MLP output, and each block's attention and MLP share of the
+# summed norms of all components written into the residual stream. "Importance hacking" is the
+# edited layers' MLP share rising at the expense of the rest. Columns of the table:
+# `resid_ratio` is the residual-stream norm after the block relative to the unedited model;
+# `mlp_share_change` the change of the block's MLP share (positive = the block takes up more of
+# the stream); `cka` the linear CKA between the unedited and updated residual streams (one = the
+# same representation up to rotation and scale).
 
 # %%
-base = trajectories[E.NORM_GROWTH_KINDS[0]]["before"]
-n_layers = len(base["act_norms"]["resid"])
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-x = np.arange(n_layers)
-width = 0.8 / (len(trajectories) + 1)
-axes[0].bar(x, base["act_norms"]["mlp"], width, label="unedited", color="black")
-axes[1].bar(x, base["shares"]["mlp"], width, label="unedited", color="black")
-for i, (kind, out) in enumerate(trajectories.items(), start=1):
-    axes[0].bar(x + i * width, out["after"]["act_norms"]["mlp"], width, label=kind)
-    axes[1].bar(x + i * width, out["after"]["shares"]["mlp"], width, label=kind)
-    axes[2].plot(x, out["after"]["subspace_cos"], marker="o", label=kind)
-plots.labelled(axes[0], "MLP output norm per block (probe set)", "block", "mean L2 norm")
-plots.labelled(axes[1], "MLP share of the residual stream", "block", "share of summed component norms")
-plots.labelled(axes[2], "Subspace kept: mean cos of principal angles", "block", "top-8 PCA subspaces, before vs after")
+change = study.activation_change(growth)
+change = change[change.batch_size == cfg.batch_size]
+acts = growth.activations[growth.activations.batch_size == cfg.batch_size]
+base = acts[(acts.stage == "before")].drop_duplicates("block")
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+kinds = list(study.NORM_GROWTH_KINDS)
+width = 0.8 / (len(kinds) + 1)
+axes[0].bar(base.block, base.mlp_share, width, label="unedited", color="black")
+for i, kind in enumerate(kinds, start=1):
+    after = acts[(acts.kind == kind) & (acts.stage == "after")]
+    axes[0].bar(after.block + i * width, after.mlp_share, width, label=kind)
+    axes[1].plot(after.block, after.subspace_cos, marker="o", label=kind)
+plots.labelled(axes[0], "MLP share of the residual stream", "block", "share of summed component norms")
+plots.labelled(axes[1], "Subspace kept: mean cos of principal angles", "block",
+               "top-8 PCA subspaces, before vs after")
 axes[0].legend(fontsize=6)
 plt.tight_layout()
 plt.show()
-
-# %%
-activation = pd.DataFrame([{
-    "update": kind,
-    **{f"resid norm L{i}": out["after"]["act_norms"]["resid"][i] / base["act_norms"]["resid"][i]
-       for i in range(n_layers)},
-    **{f"MLP share L{i}": out["after"]["shares"]["mlp"][i] - base["shares"]["mlp"][i] for i in setting.layers},
-    **{f"CKA L{i}": out["after"]["cka"][i] for i in range(n_layers)}} for kind, out in trajectories.items()])
-activation.set_index("update").round(3)
+change.pivot_table(index="kind", columns="block",
+                   values=["resid_ratio", "mlp_share_change", "cka"]).round(3)
 
 # %% [markdown]
-# Columns: `resid norm Li` is the residual-stream norm after block i relative to the unedited
-# model; `MLP share Li` the change of the edited blocks' MLP share (positive = the edited layer
-# takes up more of the stream); `CKA Li` the linear CKA between the unedited and updated
-# residual streams (1 = same representation up to rotation and scale).
+# ## 3. Growth per edit or per update?
+#
+# MEMIT made the same `num_edits` edits in batches of different sizes. If the norm grew with the
+# number of edits, every batch size would end at the same norm; if it grows with the number of
+# updates, fewer, larger batches grow it less.
+
+# %%
+memit = summary[summary.kind == "MEMIT"].sort_values("batch_size")
+memit_norms = growth.norms[(growth.norms.kind == "MEMIT") & (growth.norms.layer == last)]
+fig, ax = plt.subplots(figsize=(6, 3.6))
+for size, rows in memit_norms.groupby("batch_size"):
+    ax.plot(rows.edits, rows.fro / rows.fro.iloc[0], marker=".", label=f"batches of {size}")
+plots.labelled(ax, f"MEMIT, layer {last}: ||W|| / ||W0|| against edits made", "edits",
+               "relative Frobenius norm")
+ax.legend(fontsize=8)
+plt.show()
+small, large = memit.iloc[0], memit.iloc[-1]
+glue("memit_small_batch", int(small.batch_size))
+glue("memit_small_updates", int(small.updates))
+glue("memit_small_ratio", small.norm_ratio)
+glue("memit_large_batch", int(large.batch_size))
+glue("memit_large_updates", int(large.updates))
+glue("memit_large_ratio", large.norm_ratio)
+if large.norm_ratio < 0.8 * small.norm_ratio:
+    verdict = ("fewer, larger batches grew it less: the norm follows the number of closed-form "
+               "updates more than the number of facts written")
+elif large.norm_ratio > 1.25 * small.norm_ratio:
+    verdict = "larger batches grew it more: the norm follows the facts written, not the updates"
+else:
+    verdict = "the batch size made little difference: the norm follows the facts written"
+glue("batch_verdict", verdict)
+memit[[c for c in ("batch_size", "updates", "norm_ratio", "delta_fro", "probe_recall", "mc_accuracy")
+       if c in memit]].round(3)
 
 # %% [markdown]
 # ## The paper's findings beside ours
@@ -201,75 +232,108 @@ activation.set_index("update").round(3)
 # `num_edits` facts per update kind. We compare directions, not magnitudes.
 
 # %%
-act = activation.set_index("update")
-ratio = growth[f"||W_{last}|| / ||W0||"]
-paper_vs_run = pd.DataFrame([
+ratio = main.norm_ratio
+last_change = change[change.block == last].set_index("kind")
+glue("kinds_grown", int((ratio > 1).sum()))
+glue("n_kinds", len(ratio))
+glue("raised_min", main.raised_share.min())
+localized = ["LoRA", "fine-tuning (one layer)", "MEMIT", "AlphaEdit"]
+glue("raised_localized_min", main.loc[localized, "raised_share"].min())
+for kind, key in (("MEMIT", "memit"), ("LoRA", "lora"), ("fine-tuning (one layer)", "ft"),
+                  ("AlphaEdit", "alphaedit"), ("continued pretraining", "cpt"),
+                  ("full fine-tuning", "full_ft")):
+    glue(f"{key}_norm_ratio", main.loc[kind, "norm_ratio"])
+    glue(f"{key}_norm_growth_pct", 100 * (main.loc[kind, "norm_ratio"] - 1))
+    glue(f"{key}_mlp_share_change", last_change.loc[kind, "mlp_share_change"])
+    glue(f"{key}_resid_ratio", last_change.loc[kind, "resid_ratio"])
+    glue(f"{key}_cka", last_change.loc[kind, "cka"])
+    glue(f"{key}_recall", main.loc[kind, "probe_recall"] if "probe_recall" in main else float("nan"))
+glue("unedited_recall", unedited.get("probe_recall", float("nan")))
+glue("last_layer", last)
+glue("resid_fall_kinds", ", ".join(k for k in last_change.index if last_change.loc[k, "resid_ratio"] < 1)
+     or "none")
+findings = pd.DataFrame([
     {"finding": "||W|| grows under every update type", "paper": "yes, for every method studied",
-     "this run": f"{int((ratio > 1).sum())} of {len(ratio)} kinds; {ratio.min():.3f}x ({ratio.idxmin()}) to "
-                 f"{ratio.max():.1f}x ({ratio.idxmax()})"},
+     "this run": f"{int((ratio > 1).sum())} of {len(ratio)} kinds; {ratio.min():.3f}x "
+                 f"({ratio.idxmin()}) to {ratio.max():.1f}x ({ratio.idxmax()})"},
     {"finding": "the growth is monotone", "paper": "the norm only increases",
-     "this run": f"{100 * growth['updates that raised ||W||'].min():.0f}% to "
-                 f"{100 * growth['updates that raised ||W||'].max():.0f}% of updates raised it"},
+     "this run": f"{100 * main.raised_share.min():.0f}% to {100 * main.raised_share.max():.0f}% "
+                 "of updates raised it"},
     {"finding": "activation norms fall", "paper": "yes",
      "this run": f"residual norm after block {last}: " + ", ".join(
-         f"{k} {act.loc[k, f'resid norm L{last}']:.2f}x" for k in act.index)},
+         f"{k} {v:.2f}x" for k, v in last_change.resid_ratio.items())},
     {"finding": "activations move to other subspaces", "paper": "yes",
-     "this run": f"CKA at block {last}: " + ", ".join(f"{k} {act.loc[k, f'CKA L{last}']:.2f}" for k in act.index)},
+     "this run": f"CKA at block {last}: " + ", ".join(
+         f"{k} {v:.2f}" for k, v in last_change.cka.items())},
     {"finding": "edited layer's MLP share rises (importance hacking)", "paper": "yes",
-     "this run": ", ".join(f"{k} {act.loc[k, f'MLP share L{last}']:+.3f}" for k in act.index)},
+     "this run": ", ".join(f"{k} {v:+.3f}" for k, v in last_change.mlp_share_change.items())},
     {"finding": "downstream ability degrades", "paper": "yes, with the number of edits",
-     "this run": f"never-edited recall {unedited['probe_recall']:.2f} before; after: "
-                 + ", ".join(f"{k} {growth.loc[k, 'probe_recall']:.2f}" for k in growth.index)},
+     "this run": f"never-edited recall {unedited.get('probe_recall', float('nan')):.2f} before; "
+                 "after: " + ", ".join(f"{k} {v:.2f}" for k, v in main.get(
+                     "probe_recall", pd.Series(dtype=float)).items())},
 ]).set_index("finding")
 with pd.option_context("display.max_colwidth", None):
-    display(paper_vs_run)
+    display(findings)
 
 # %% [markdown]
 # ## Reading
 #
-# Numbers quoted here are from the `local` run (deterministic on a CPU).
-#
-# **Norm growth: reproduced for every update type, in very different amounts.** After 24
-# updates of 25 facts (600 edits), the last edited matrix has grown about 20x under MEMIT, 5.7x
-# under LoRA, 4.3x under one-layer fine-tuning and 4.2x under AlphaEdit, and only 0.2-0.6% under
+# **Norm growth: reproduced for every update type, in very different amounts.** After
+# {glue:text}`n_updates` updates of {glue:text}`batch_size` facts ({glue:text}`num_edits:,`
+# edits), the last edited matrix has grown to {glue:text}`memit_norm_ratio:.1f` times its norm
+# under MEMIT, {glue:text}`lora_norm_ratio:.1f`x under LoRA, {glue:text}`ft_norm_ratio:.1f`x
+# under one-layer fine-tuning and {glue:text}`alphaedit_norm_ratio:.1f`x under AlphaEdit, and only
+# by {glue:text}`cpt_norm_growth_pct:.1f`% and {glue:text}`full_ft_norm_growth_pct:.1f`% under
 # continued pretraining and full fine-tuning, which spread their change over every parameter.
-# In every case at least 92% of the updates raised the norm, and for the four localized updates
-# every single one did, as the paper says. The magnitudes depend on our learning rates (LoRA at
-# 1e-2, one-layer fine-tuning at 5e-3, full fine-tuning at 1e-4, none tuned), so compare
-# directions across rows, not sizes.
+# In every case at least {glue:text}`raised_min:.0%` of the updates raised the norm, and for the
+# four localized updates at least {glue:text}`raised_localized_min:.0%` did, as the paper says.
+# The magnitudes depend on our learning rates (none tuned), so compare directions across rows,
+# not sizes.
 #
-# **Importance hacking: reproduced.** The edited block's MLP output takes a larger share of the
-# residual stream after localized editing (+0.25 MEMIT, +0.17 one-layer fine-tuning, +0.16 LoRA),
-# hardly under AlphaEdit (+0.02), which writes only into the null space of ordinary keys.
+# **Per update, not per edit.** The same edits made by MEMIT in batches of
+# {glue:text}`memit_small_batch` ({glue:text}`memit_small_updates` updates) grew the matrix to
+# {glue:text}`memit_small_ratio:.1f`x, in batches of {glue:text}`memit_large_batch`
+# ({glue:text}`memit_large_updates` updates) to {glue:text}`memit_large_ratio:.1f`x:
+# {glue:text}`batch_verdict`. Chapter 3 edits more facts in larger batches (its own `batch_size`),
+# so its norm ratios are not comparable with this chapter's main runs; the figure above is the
+# bridge between the two.
 #
-# **Activation norms: not reproduced.** The paper finds internal activation norms falling; here
-# the residual stream grows after the edited blocks under MEMIT (1.9x after block 1), LoRA and
-# one-layer fine-tuning, and falls only under full fine-tuning (0.6x). A 4-layer model whose
-# edited matrix grew 20x has little depth in which layer norms could compensate; we report it as
-# we measured it.
+# **Importance hacking.** The edited block's MLP output takes a larger share of the residual
+# stream after localized editing ({glue:text}`memit_mlp_share_change:+.3f` MEMIT,
+# {glue:text}`ft_mlp_share_change:+.3f` one-layer fine-tuning,
+# {glue:text}`lora_mlp_share_change:+.3f` LoRA), and a change of
+# {glue:text}`alphaedit_mlp_share_change:+.3f` under AlphaEdit, which writes only into the null
+# space of ordinary keys.
+#
+# **Activation norms.** The paper finds internal activation norms falling; here the residual
+# stream after block {glue:text}`last_layer` changes by a factor of
+# {glue:text}`memit_resid_ratio:.2f` under MEMIT, {glue:text}`lora_resid_ratio:.2f` under LoRA
+# and {glue:text}`ft_resid_ratio:.2f` under one-layer fine-tuning, and falls only under:
+# {glue:text}`resid_fall_kinds`. A four-layer model whose edited matrix grew this much has little
+# depth in which layer norms could compensate; we report it as we measured it.
 #
 # **Subspace drift and downstream ability.** Linear CKA between the unedited and edited residual
-# streams falls to about 0.3 after MEMIT and LoRA, 0.75 after full and one-layer fine-tuning,
-# and stays near 0.99 after AlphaEdit and continued pretraining. Recall of never-edited facts
-# follows: from 0.99 to 0.13 (MEMIT), 0.16 (fine-tuning), 0.09 (LoRA, whose held-out loss
-# explodes), 0.60 (AlphaEdit) and 0.96 (continued pretraining).
+# streams at block {glue:text}`last_layer` ends at {glue:text}`memit_cka:.2f` after MEMIT,
+# {glue:text}`lora_cka:.2f` after LoRA, {glue:text}`full_ft_cka:.2f` after full fine-tuning,
+# {glue:text}`ft_cka:.2f` after one-layer fine-tuning, {glue:text}`alphaedit_cka:.2f` after
+# AlphaEdit and {glue:text}`cpt_cka:.2f` after continued pretraining. Recall of never-edited facts
+# follows: from {glue:text}`unedited_recall:.2f` to {glue:text}`memit_recall:.2f` (MEMIT),
+# {glue:text}`ft_recall:.2f` (one-layer fine-tuning), {glue:text}`lora_recall:.2f` (LoRA),
+# {glue:text}`alphaedit_recall:.2f` (AlphaEdit) and {glue:text}`cpt_recall:.2f` (continued
+# pretraining).
 #
-# What differs from the paper: one 4-layer model trained here on synthetic facts instead of
-# GPT-2-XL and Llama models, 600 edits instead of thousands, untuned learning rates for the
-# gradient-based updates, MEMIT's $\lambda_p$ calibrated to 100, one seed.
+# What differs from the paper: one four-layer model trained here on synthetic facts instead of
+# GPT-2-XL and Llama models, hundreds of edits instead of thousands, untuned learning rates for
+# the gradient-based updates, MEMIT's $\lambda_p$ calibrated to {glue:text}`lam_p:g`, one seed.
 
 # %% [markdown]
 # ## Results
 
 # %%
-metrics_out = {"lam_p": lam_p, "updates": n_updates, "chapter_seconds": time.perf_counter() - chapter_start}
-for kind in growth.index:
-    key = kind.split(" (")[0].replace(" ", "_").replace("-", "_").lower()
-    metrics_out[f"{key}_norm_ratio"] = float(growth.loc[kind, f"||W_{last}|| / ||W0||"])
-    metrics_out[f"{key}_monotone_share"] = float(growth.loc[kind, "updates that raised ||W||"])
-    metrics_out[f"{key}_probe_recall"] = float(growth.loc[kind].get("probe_recall", np.nan))
-    metrics_out[f"{key}_mlp_share_change"] = float(activation.set_index("update").loc[kind, f"MLP share L{last}"])
-saved = save_results("02_norm_growth", cfg, metrics_out, tables={"growth": growth.reset_index(),
-                                                                 "activation": activation}, path=results_path)
+glue("chapter_minutes", (time.perf_counter() - chapter_start) / 60)
+saved = save_results("02_norm_growth", cfg, glued(),
+                     tables={"summary": summary, "norms": growth.norms,
+                             "activations": growth.activations, "calibration": calibration},
+                     path=results_path)
 print(f"wrote {saved}")
-pd.Series(metrics_out)
+pd.Series(glued()).head(12)

@@ -18,28 +18,32 @@
 #
 # **Claim of the paper** {cite}`ouyang2025qid`. Quantization-induced degradation, QiD = loss of
 # the quantized model minus loss of the 16-bit model, is small for large models and for models that
-# have seen few tokens, and large for small models trained on many tokens. Over 1,500
-# GPTQ-quantized Pythia checkpoints {cite}`biderman2023pythia` the authors fit one law,
+# have seen few tokens, and large for small models trained on many tokens. Over
+# {glue:text}`paper_checkpoints:,`+ GPTQ-quantized Pythia checkpoints {cite}`biderman2023pythia`
+# the authors fit one law,
 #
 # $$\mathrm{QiD}(N, D, P) = k\,\frac{D^{\beta}}{N^{\alpha} P^{\gamma}},\qquad
 # k = 0.017,\ \beta = 0.5251,\ \alpha = 0.2261,\ \gamma = 5.4967,$$
 #
 # with $N$ non-embedding parameters, $D$ training tokens and $P$ bits, invert it to say how many
-# tokens make a model "fully trained", and warn that models trained on 100 T tokens may quantize
-# badly. A later study {cite}`catalantatjer2025dynamics` argues that the growth with $D$ comes from the
-# learning-rate decay that accompanies long training rather than from the tokens themselves.
-# This chapter trains its own Pythia-style family, quantizes every checkpoint, fits the laws, and
-# tests the learning-rate confound with an extra arm.
+# tokens make a model "fully trained", and warn that models trained on
+# {glue:text}`paper_warning_trillions:.0f` T tokens may quantize badly. A later study
+# {cite}`catalantatjer2025dynamics` argues that the growth with $D$ comes from the learning-rate
+# decay that accompanies long training rather than from the tokens themselves. This chapter
+# trains its own Pythia-style family, quantizes every checkpoint, fits the laws, and tests the
+# learning-rate confound with an extra arm.
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/05_quantization_scaling.ipynb)
 #
-# **What runs where.** `local`: training the family (six GPT-NeoX runs of 3,000 steps) takes about
-# 30 minutes on 2 CPU cores once and is cached; the chapter itself (GPTQ at four bit widths on 96
-# checkpoints, the fits) then runs in about 6 minutes. `paper`: the same code on
-# `EleutherAI/pythia-70m` ... `pythia-1b` at revisions `step1000` ... `step143000` with WikiText-2
-# (needs the Hugging Face Hub, the `datasets` package and a GPU).
+# **What runs where.** `local`: `python -m support prepare 05` trains the family
+# ({glue:text}`n_members` GPT-NeoX runs of {glue:text}`train_steps:,` steps) once, in
+# {glue:text}`family_train_minutes:.0f` minutes on two CPU cores; the chapter itself (GPTQ at
+# {glue:text}`n_bits` bit widths on {glue:text}`n_checkpoints` checkpoints, the fits) then ran in
+# {glue:text}`chapter_minutes:.1f` minutes. `paper`: the same code on `EleutherAI/pythia-70m` ...
+# `pythia-1b` at revisions `step1000` ... `step143000` with WikiText-2 (needs the Hugging Face
+# Hub, the `datasets` package and a GPU).
 
-# %%
+# %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
 import importlib.util
 import subprocess
@@ -49,7 +53,7 @@ if importlib.util.find_spec("support") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
                            "trustml-book-support[paper] @ git+https://github.com/trustml-book/trustml-book"])
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + hub)
 seed = None  # None keeps the profile's default
 device = None
@@ -74,120 +78,130 @@ fully_trained_qid = None
 bootstrap = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
-# %%
+# %% tags=["hide-cell"]
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
 
-from support import plots, qid, zoo
+from support import plots
 from support.device import pick_device
+from support.glue import glue, glued
 from support.profiles import resolve
+from support.qid import study
+from support.qid.scaling import PAPER_ONE_FACTOR, PAPER_UNIFIED, PYTHIA_TOKENS_PER_STEP
 from support.results import save_results
-from support.scaling import PAPER_UNIFIED, PYTHIA_NON_EMBEDDING, PYTHIA_TOKENS_PER_STEP
 from support.seed import seed_everything
 
-cfg = resolve(profile, qid.PARAMS, seed=seed, device=device, sizes=sizes, checkpoints=checkpoints,
-              train_steps=train_steps, batch_size=batch_size, seq_len=seq_len, lr=lr, warmup_steps=warmup_steps,
-              vocab_size=vocab_size, schedule_arm=schedule_arm, arm_size=arm_size, bits=bits, method=method,
-              group_size=group_size, calibration_windows=calibration_windows, eval_tokens=eval_tokens,
-              fit_bits=fit_bits, fit_min_step=fit_min_step, fully_trained_qid=fully_trained_qid,
-              bootstrap=bootstrap)
+cfg = resolve(profile, study.PARAMS, seed=seed, device=device, sizes=sizes,
+              checkpoints=checkpoints, train_steps=train_steps, batch_size=batch_size,
+              seq_len=seq_len, lr=lr, warmup_steps=warmup_steps, vocab_size=vocab_size,
+              schedule_arm=schedule_arm, arm_size=arm_size, bits=bits, method=method,
+              group_size=group_size, calibration_windows=calibration_windows,
+              eval_tokens=eval_tokens, fit_bits=fit_bits, fit_min_step=fit_min_step,
+              fully_trained_qid=fully_trained_qid, bootstrap=bootstrap)
 seed_everything(cfg.seed)
 torch_device = pick_device(cfg.device)
 plots.set_style()
+chapter_start = time.perf_counter()
+glue("paper_checkpoints", 1500)
+glue("paper_warning_trillions", 100)
+for name in ("alpha", "beta", "gamma"):
+    glue(f"paper_{name}", PAPER_UNIFIED[name])
+    glue(f"paper_one_factor_{name}", PAPER_ONE_FACTOR[name])
+glue("train_steps", cfg.train_steps)
+glue("n_bits", len(cfg.bits))
 cfg.table()
 
 # %% [markdown]
 # ## A Pythia-style family
 #
 # Pythia's suite is what made the paper possible: eight sizes trained on the same data in the same
-# order, with checkpoints at steps 1, 2, 4, ..., 512 and then every 1,000 steps. We build the same
-# thing in miniature: GPT-NeoX models (Pythia's architecture: parallel attention and MLP, partial
-# rotary embeddings, untied embeddings) of several widths and depths, all seeing the same Austen
-# windows in the same order, cosine learning-rate decay to 10% of the peak (as Pythia), and
-# checkpoints spaced logarithmically up to step 512 and then every 250 steps. One extra run
+# order, with checkpoints at log-spaced steps early on and then every thousand steps. We build the
+# same thing in miniature: GPT-NeoX models (Pythia's architecture: parallel attention and MLP,
+# partial rotary embeddings, untied embeddings) of several widths and depths, all seeing the same
+# Austen windows in the same order, cosine learning-rate decay to a tenth of the peak (as Pythia),
+# and checkpoints spaced logarithmically early on and then evenly (`checkpoints`). One extra run
 # repeats one size with a warmup-stable-decay (WSD) schedule: the learning rate stays at its peak
-# until 80% of training and then falls linearly, so its checkpoints before that point are those of
-# a constant-learning-rate run.
+# until the last fifth of training and then falls linearly, so its checkpoints before that point
+# are those of a constant-learning-rate run.
 
 # %%
-members = qid.family(cfg)
-start = time.perf_counter()
-qid.train_family(members, device=torch_device)
-print(f"family trained or loaded from the cache in {time.perf_counter() - start:.0f} s")
-
-
-def member_summary(member):
-    """One row describing a family member at its last checkpoint."""
-    model, _ = member.load(member.steps[-1], torch_device)
-    n_params = zoo.non_embedding_params(model)
-    row = {"member": member.name, "schedule": member.arm, "non-embedding N": n_params,
-           "tokens D (final)": member.tokens(member.steps[-1])}
-    row["tokens per parameter"] = row["tokens D (final)"] / n_params
-    if member.tiny is not None:
-        log = zoo.training_log(member.tiny)
-        row["training seconds"] = round(log[-1]["seconds"])
-        row["held-out loss (final)"] = round(log[-1]["val_loss"], 3)
-    return row
-
-
-summary = pd.DataFrame([member_summary(m) for m in members]).set_index(["member", "schedule"])
-summary
+members = study.family(cfg)
+summary = study.member_table(members, torch_device)
+glue("n_members", len(members))
+glue("family_train_minutes", summary["train_seconds"].sum() / 60 if "train_seconds" in summary else 0.0)
+glue("min_params", summary.n_params.min())
+glue("max_params", summary.n_params.max())
+glue("max_tokens_per_param", summary.tokens_per_param.max())
+glue("min_tokens_per_param", summary.tokens_per_param.min())
+summary.round(3)
 
 # %% [markdown]
 # Where this family sits relative to Pythia: the paper's effect lives where models see many
-# tokens per parameter. Pythia models all saw 300 B tokens, which is about 15,800 tokens per
-# non-embedding parameter for Pythia-70M, 3,500 for Pythia-160M, 370 for Pythia-1B and 27 for
-# Pythia-12B. In `local` our smallest model sees a few hundred tokens per parameter and the
-# largest fewer than ten: the family spans the undertrained end of Pythia and a little beyond,
-# but not Pythia-70M's extreme. Our corpus has only 1.1 M training tokens, so a 6 M-token run
-# repeats it about five times; Pythia saw each document at most 1.5 times. That is a real
-# difference in setting: on repeated data, the larger members may start to memorise.
+# tokens per parameter. Every Pythia model saw the same {glue:text}`pythia_btokens:.0f` B tokens,
+# so the smallest saw about
+# {glue:text}`pythia_max_tpp:,.0f` tokens per non-embedding parameter and the largest about
+# {glue:text}`pythia_min_tpp:,.0f` (table below). In this profile our models saw from
+# {glue:text}`min_tokens_per_param:,.0f` to {glue:text}`max_tokens_per_param:,.0f` tokens per
+# parameter: the family spans the undertrained end of Pythia, not Pythia-70M's extreme. Our
+# corpus has only {glue:text}`corpus_mtokens:.1f` M training tokens, so the longest run repeats it
+# about {glue:text}`corpus_epochs:.0f` times, where Pythia saw each document at most one and a
+# half times. That is a real difference in setting: on repeated data, the larger members may
+# start to memorise.
 
 # %%
-pythia = pd.DataFrame({"non-embedding N": PYTHIA_NON_EMBEDDING})
-pythia["tokens per parameter (300 B tokens)"] = 143_000 * PYTHIA_TOKENS_PER_STEP / pythia["non-embedding N"]
+pythia = study.pythia_table()
+glue("pythia_btokens", 143_000 * PYTHIA_TOKENS_PER_STEP / 1e9)
+glue("pythia_max_tpp", pythia.tokens_per_param.max())
+glue("pythia_min_tpp", pythia.tokens_per_param.min())
+if members[0].tiny is not None:
+    train_tokens = len(members[0].tiny.corpus.splits(cfg.vocab_size)[0])
+    glue("corpus_mtokens", train_tokens / 1e6)
+    glue("corpus_epochs", summary.tokens.max() / train_tokens)
 pythia.round(0)
 
 # %% [markdown]
 # ## Quantizing every checkpoint
 #
 # GPTQ {cite}`frantar2023gptq` quantizes one linear layer at a time. With calibration inputs $X$ it
-# builds $H = \tfrac{2}{n}\sum x x^\top$, damps it by 1% of its mean diagonal, and takes the upper
-# Cholesky factor $U$ of $H^{-1}$. Columns are then rounded left to right onto an asymmetric
-# min-max grid ($2^P$ levels per output channel), and each column's error
+# builds $H = \tfrac{2}{n}\sum x x^\top$, damps it by a hundredth of its mean diagonal, and takes
+# the upper Cholesky factor $U$ of $H^{-1}$. Columns are then rounded left to right onto an
+# asymmetric min-max grid ($2^P$ levels per output channel), and each column's error
 # $e_i = (w_i - q_i)/U_{ii}$ is pushed onto the columns not yet rounded,
-# $W_{:,j>i} \mathrel{-}= e_i U_{i,j>i}$, in blocks of 128 columns. Every linear layer except
+# $W_{:,j>i} \mathrel{-}= e_i U_{i,j>i}$, in blocks of $128$ columns. Every linear layer except
 # the output head is quantized (the paper follows GPTQ's usual setting); the embeddings stay in
 # full precision. QiD is the difference of mean cross-entropy on the corpus' held-out tail (the
-# last 5%, never trained on); GPTQ calibrates on windows of the training split.
+# last twentieth, never trained on); GPTQ calibrates on windows of the training split.
 
 # %%
 start = time.perf_counter()
-table = qid.measure_family(members, cfg, device=torch_device)
-measure_seconds = time.perf_counter() - start
-print(f"{len(table)} quantized evaluations of {table.groupby(['member', 'arm', 'step']).ngroups} checkpoints "
-      f"in {measure_seconds:.0f} s")
+table = study.measure_family(members, cfg, device=torch_device)
+glue("measure_minutes", (time.perf_counter() - start) / 60)
+glue("n_checkpoints", table.groupby(["member", "arm", "step"]).ngroups)
 table.pivot_table(index=["member", "arm", "step"], columns="bits", values="qid").round(4).tail(8)
 
 # %% [markdown]
 # The paper's main figure plots QiD against training tokens, one line per model size, one panel
-# per bit width. Ours, for the cosine family:
+# per bit width. Ours, for the cosine family (two panels a row):
 
 # %%
 cosine = table[table["arm"] == "cosine"]
 bit_widths = sorted(table["bits"].unique())
-fig, axes = plt.subplots(1, len(bit_widths), figsize=(3.4 * len(bit_widths), 3.4), sharex=True, layout="constrained")
-for ax, b in zip(np.atleast_1d(axes), bit_widths):
+n_rows = (len(bit_widths) + 1) // 2
+fig, axes = plt.subplots(n_rows, 2, figsize=(8, 3.4 * n_rows), sharex=True, layout="constrained")
+axes = np.atleast_1d(axes).ravel()
+for ax, b in zip(axes, bit_widths):
     for name, rows in cosine[cosine["bits"] == b].groupby("n_params"):
-        ax.plot(rows["tokens"], rows["qid"].clip(lower=1e-5), marker=".", label=f"N={name / 1e3:.0f}k")
+        ax.plot(rows["tokens"], rows["qid"].clip(lower=1e-5), marker=".",
+                label=f"N={name / 1e3:.0f}k")
     ax.set_xscale("log")
     ax.set_yscale("log")
     plots.labelled(ax, f"{b}-bit {cfg.method.upper()}", "training tokens D", "QiD (nats/token)")
-np.atleast_1d(axes)[0].legend(fontsize=8)
+for ax in axes[len(bit_widths):]:
+    ax.set_visible(False)
+axes[0].legend(fontsize=8)
 fig.suptitle("QiD against training tokens, one line per model size (QiD <= 1e-5 drawn at 1e-5)")
 plt.show()
 
@@ -196,22 +210,33 @@ plt.show()
 #
 # We fit $\log \mathrm{QiD} = \log k + \beta \log D - \alpha \log N - \gamma \log P$ by least squares
 # on checkpoints from step `fit_min_step` on (the earliest checkpoints are barely trained and their
-# QiD is dominated by noise) and bit widths `fit_bits`: at 8 bits QiD is below the evaluation's
+# QiD is dominated by noise) and bit widths `fit_bits`: at eight bits QiD is below the evaluation's
 # resolution, often negative, and a log of noise would drag $\gamma$ around. Each exponent comes
-# with a 95% percentile-bootstrap interval over resampled points. The one-factor fits estimate one
-# exponent with the other two factors held fixed (a separate intercept per combination of them);
-# the per-bit fits ask whether one law serves all bit widths.
+# with a percentile-bootstrap interval (`bootstrap` resamples of the points, the central
+# $95\%$). The one-factor fits estimate one exponent with the other two factors held fixed (a
+# separate intercept per combination of them); the per-bit fits ask whether one law serves all
+# bit widths.
 
 # %%
-points = qid.fit_points(table, cfg)
-fits = qid.fit_all(points, n_boot=cfg.bootstrap, seed=cfg.seed)
+points = study.fit_points(table, cfg)
+fits = study.fit_all(points, n_boot=cfg.bootstrap, seed=cfg.seed)
 unified = fits["unified"]
-print(f"{unified.n_points} points fitted ({unified.n_dropped} with QiD <= 0 dropped); "
-      f"R^2 = {unified.r2_log:.3f} in log space, {unified.r2_qid:.3f} on QiD itself")
-qid.exponent_table(fits)
+glue("fit_points", unified.n_points)
+glue("fit_dropped", unified.n_dropped)
+glue("r2_log", unified.r2_log)
+glue("r2_qid", unified.r2_qid)
+for name in ("alpha", "beta", "gamma"):
+    glue(f"run_{name}", unified.params[name])
+    glue(f"run_{name}_low", unified.intervals[name][0])
+    glue(f"run_{name}_high", unified.intervals[name][1])
+glue("beta_ratio", unified.params["beta"] / PAPER_UNIFIED["beta"])
+glue("alpha_verdict", "brackets" if unified.intervals["alpha"][0] <= PAPER_UNIFIED["alpha"]
+     <= unified.intervals["alpha"][1] else "misses")
+glue("gamma_verdict", "above" if unified.params["gamma"] > PAPER_UNIFIED["gamma"] else "below")
+study.exponent_table(fits)
 
 # %%
-predicted = qid.predict(unified, points)
+predicted = study.predict(unified, points)
 fig, ax = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
 for b, rows in points.assign(predicted=predicted).groupby("bits"):
     ax.scatter(rows["qid"], rows["predicted"], s=14, label=f"{b}-bit")
@@ -228,16 +253,20 @@ plt.show()
 #
 # The paper turns the law around: fix a QiD that counts as the mark of a fully trained model and
 # solve for $D = (\mathrm{QiD}\,N^{\alpha}P^{\gamma}/k)^{1/\beta}$. We recompute that table from the
-# paper's coefficients and from ours, at the threshold `fully_trained_qid` (0.2 nats by default;
-# we could not confirm the paper's exact threshold, so treat the numbers as the law's consequence
-# at this threshold, not as a copy of its Table 1). Our coefficients come from models of 25k to
-# 0.8M parameters, so applying them to 7B-405B models extrapolates over five orders of magnitude:
-# the row is there to show how much the exponents matter, not as a forecast.
+# paper's coefficients and from ours, at the threshold `fully_trained_qid`
+# ({glue:text}`fully_trained_qid:.2f` nats here; we could not confirm the paper's exact threshold,
+# so treat the numbers as the law's consequence at this threshold, not as a copy of its Table 1).
+# Our coefficients come from models of {glue:text}`min_params:,` to {glue:text}`max_params:,`
+# parameters, so applying them to models of billions of parameters extrapolates over many orders
+# of magnitude: the row is there to show how much the exponents matter, not as a forecast.
 
 # %%
 targets = {"1B": 1e9, "7B": 7e9, "70B": 7e10, "405B": 4.05e11}
-tokens_table = qid.training_tokens_table({"paper (Pythia)": PAPER_UNIFIED, "this run": unified.params},
-                                         targets, bits=(2, 3, 4), qid=cfg.fully_trained_qid)
+tokens_table = study.training_tokens_table({"paper (Pythia)": PAPER_UNIFIED, "this run": unified.params},
+                                           targets, bits=(2, 3, 4), qid=cfg.fully_trained_qid)
+glue("fully_trained_qid", cfg.fully_trained_qid)
+glue("run_7b_2bit_tokens", tokens_table.loc[("this run", "7B"), "2-bit"])
+glue("paper_7b_2bit_tokens", tokens_table.loc[("paper (Pythia)", "7B"), "2-bit"])
 tokens_table.map(lambda t: f"{t:.2e}")
 
 # %% [markdown]
@@ -247,112 +276,121 @@ tokens_table.map(lambda t: f"{t:.2e}")
 # smaller learning rate. The WSD arm separates them. Before its decay starts it has the peak
 # learning rate and the same data as the cosine run of the same size; if QiD grew there as it
 # does in the cosine run, tokens would be the driver; if it stays flat and jumps when the rate
-# decays, the schedule is.
+# decays, the schedule is. The table compares, per bit width, the exponent of QiD in $D$ of both
+# runs over the stable phase, their QiD at its last checkpoint, and the arm's final QiD with what
+# its stable-phase exponent alone forecasts from the extra tokens.
 
 # %%
-arm_table = table[table["arm"] != "cosine"]
-if arm_table.empty:
+arm_summary = study.schedule_arm_summary(table, members, cfg)
+if arm_summary.empty:
     print("no schedule arm in this profile (schedule_arm='none')")
-    arm_summary = pd.DataFrame()
 else:
-    arm_member = next(m for m in members if m.arm != "cosine")
-    twin = next(m for m in members if m.arm == "cosine" and m.name == arm_member.name)
-    lr_at = {m.arm: {s: zoo.lr_factor(s - 1, m.tiny) for s in m.steps} for m in (arm_member, twin)}
-    decay_start = min(s for s in arm_member.steps if lr_at[arm_member.arm][s] < 1 and s > arm_member.tiny.warmup_steps)
-    both = table[(table["member"] == arm_member.name)]
-    colour = {"cosine": "C0", arm_member.arm: "C1"}
+    arm = next(m for m in members if m.arm != "cosine")
+    first = arm_summary.iloc[0]
+    both = table[table["member"] == arm.name]
+    colour = {"cosine": "C0", arm.arm: "C1"}
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained")
-    for arm, rows in both[both["bits"] == min(bit_widths)].groupby("arm"):
-        axes[0].plot(rows["tokens"], rows["qid"], marker=".", color=colour[arm], label=f"{arm} schedule")
-    axes[0].axvline(arm_member.tokens(decay_start), color="grey", ls=":", label="WSD decay begins")
+    for name, rows in both[both["bits"] == min(bit_widths)].groupby("arm"):
+        axes[0].plot(rows["tokens"], rows["qid"], marker=".", color=colour[name],
+                     label=f"{name} schedule")
+    axes[0].axvline(arm.tokens(int(first.decay_step)), color="grey", ls=":",
+                    label="WSD decay begins")
     axes[0].set_xscale("log")
     axes[0].set_yscale("log")
-    plots.labelled(axes[0], f"{arm_member.name}, {min(bit_widths)}-bit QiD", "training tokens D", "QiD (nats/token)")
+    plots.labelled(axes[0], f"{arm.name}, {min(bit_widths)}-bit QiD", "training tokens D",
+                   "QiD (nats/token)")
     axes[0].legend(fontsize=8)
-    for arm, factors in lr_at.items():
-        steps_sorted = sorted(factors)
-        axes[1].plot([arm_member.tokens(s) for s in steps_sorted], [factors[s] * cfg.lr for s in steps_sorted],
-                     marker=".", color=colour[arm], label=f"{arm} schedule")
+    for member in (m for m in members if m.name == arm.name):
+        schedule = member.tiny.lr_schedule()
+        axes[1].plot([member.tokens(s) for s in member.steps],
+                     [schedule.factor(s - 1) * cfg.lr for s in member.steps],
+                     marker=".", color=colour[member.arm], label=f"{member.arm} schedule")
     axes[1].set_xscale("log")
-    plots.labelled(axes[1], "Learning rate at each checkpoint", "training tokens D", "learning rate")
+    plots.labelled(axes[1], "Learning rate at each checkpoint", "training tokens D",
+                   "learning rate")
     axes[1].legend(fontsize=8)
     plt.show()
-
-    def slope(rows):
-        """Exponent of QiD in D (least squares in log-log) over the given checkpoints."""
-        rows = rows[rows["qid"] > 0]
-        return float(np.polyfit(np.log(rows["tokens"]), np.log(rows["qid"]), 1)[0]) if len(rows) >= 3 else float("nan")
-
-    arm_rows = []
-    for b in qid.parse_ints(cfg.fit_bits, "fit_bits"):
-        window = both[(both["bits"] == b) & (both["step"] >= cfg.fit_min_step)]
-        stable = window[window["step"] < decay_start]
-        last = window["step"].max()
-        before = stable["step"].max()
-        value = {arm: window[(window["arm"] == arm)].set_index("step")["qid"] for arm in ("cosine", arm_member.arm)}
-        beta_stable = slope(stable[stable["arm"] == arm_member.arm])
-        arm_rows.append({"bits": b,
-                         "beta, cosine (same steps)": slope(stable[stable["arm"] == "cosine"]),
-                         f"beta, {arm_member.arm} before decay": beta_stable,
-                         f"QiD cosine @ step {before}": value["cosine"].get(before),
-                         f"QiD {arm_member.arm} @ step {before}": value[arm_member.arm].get(before),
-                         f"QiD {arm_member.arm} @ step {last}": value[arm_member.arm].get(last),
-                         f"tokens-only forecast @ step {last}": value[arm_member.arm].get(before) * (last / before) ** beta_stable,
-                         f"QiD cosine @ step {last}": value["cosine"].get(last)})
-    arm_summary = pd.DataFrame(arm_rows).set_index("bits")
-    display(arm_summary.round(4))
+    by_bits = arm_summary.set_index("bits")
+    low_bits = int(by_bits.index.min())
+    glue("arm_bits", low_bits)
+    glue("arm_before_step", int(first.before))
+    glue("arm_beta_stable", by_bits.loc[low_bits, "beta_arm_stable"])
+    glue("arm_beta_cosine", by_bits.loc[low_bits, "beta_cosine"])
+    glue("arm_lr_factor_before", by_bits.loc[low_bits, "lr_factor_cosine_before"])
+    glue("arm_last_over_forecast", by_bits.loc[low_bits, "qid_arm_last"]
+         / by_bits.loc[low_bits, "forecast_last"])
+    ratio = by_bits.qid_arm_last / by_bits.forecast_last
+    glue("arm_ratio_min", ratio.min())
+    glue("arm_ratio_max", ratio.max())
+    glue("arm_ratio_max_bits", int(ratio.idxmax()) if ratio.notna().any() else float("nan"))
+    arm_summary.round(4)
 
 # %% [markdown]
 # ## The paper beside this run
 #
-# | | paper (Pythia, GPTQ, 300 B tokens) | this run (`local`) |
-# |---|---|---|
-# | models | Pythia 70M-12B, 1,500+ checkpoints | GPT-NeoX 25k-0.8M non-embedding params, Austen |
-# | tokens per parameter | 27 (12B) to 15,800 (70M) | ~8 (largest) to ~240 (smallest) |
-# | $\beta$ (tokens) | 0.5251 (one-factor 0.5316) | see the exponent table above |
-# | $\alpha$ (size) | 0.2261 (one-factor 0.2276) | see the exponent table above |
-# | $\gamma$ (bits) | 5.4967 (one-factor 5.4812) | see the exponent table above |
-# | schedule | cosine only | cosine + a WSD arm |
-#
-# The numbers of this run are printed by the cells above and saved in the results JSON; the
-# reading below is written against the `local` run that built this page.
+# The paper's unified and one-factor exponents (Pythia, GPTQ, {glue:text}`pythia_btokens:.0f` B
+# tokens) beside the unified
+# fit of this run with its bootstrap interval, and the setting each comes from.
 
 # %%
-headline = pd.DataFrame({
-    "paper": {f: PAPER_UNIFIED[f] for f in ("alpha", "beta", "gamma")},
+comparison = pd.DataFrame({
+    "paper, unified": {f: PAPER_UNIFIED[f] for f in ("alpha", "beta", "gamma")},
+    "paper, one-factor": {f: PAPER_ONE_FACTOR[f] for f in ("alpha", "beta", "gamma")},
     "this run": {f: unified.params[f] for f in ("alpha", "beta", "gamma")},
-    "95% interval": {f: "[{:.3f}, {:.3f}]".format(*unified.intervals[f]) for f in ("alpha", "beta", "gamma")},
-})
-headline
+    "this run, interval": {f: "[{:.3f}, {:.3f}]".format(*unified.intervals[f])
+                           for f in ("alpha", "beta", "gamma")},
+}).round(4)
+setting = pd.DataFrame({
+    "paper": {"models": "Pythia 70M-12B", "checkpoints": "1,500+",
+              "tokens per parameter": f"{pythia.tokens_per_param.min():,.0f}"
+                                      f"-{pythia.tokens_per_param.max():,.0f}",
+              "schedule": "cosine"},
+    "this run": {"models": f"GPT-NeoX {summary.n_params.min():,}-{summary.n_params.max():,} params",
+                 "checkpoints": f"{table.groupby(['member', 'arm', 'step']).ngroups}",
+                 "tokens per parameter": f"{summary.tokens_per_param.min():,.0f}"
+                                         f"-{summary.tokens_per_param.max():,.0f}",
+                 "schedule": "cosine + " + cfg.schedule_arm}})
+comparison
+
+# %%
+setting
 
 # %% [markdown]
-# **Reading** (numbers of the `local` build that produced this page; the tables above are the
-# source). *Direction:* all three exponents have the paper's sign with intervals far from zero:
-# QiD grows with tokens, shrinks with size and falls steeply with bit width, and one law explains
-# most of the variation (R$^2$ about 0.95 in log space, 0.93 on QiD itself, over 176 points).
-# *Magnitudes:* our size exponent $\alpha \approx 0.27$ [0.22, 0.31] brackets the paper's 0.226
-# and our bit exponent $\gamma \approx 5.1$ [4.9, 5.3] sits just below its 5.50; but our token
-# exponent $\beta \approx 1.3$ [1.2, 1.4] is about two and a half times the paper's 0.525: QiD
-# rises much faster with tokens in our family. The per-bit fits agree on $\beta > 1$ and on
-# $\alpha$ near 0.24 at 2 and 3 bits; at 4 bits QiD is small and noisy and the fit is loose.
-# Several differences in setting could steepen $\beta$, and we cannot separate them here: models
-# four orders of magnitude smaller, a vocabulary of 2,048 tokens, a corpus repeated about five
-# times (the larger members' held-out loss still falls, so this is not plain overfitting, but
-# repeated data is not Pythia's regime), and checkpoints that all sit inside one cosine cycle of
-# 3,000 steps. The token counts of the recomputed Table 1 make the consequence plain: with
-# $\beta$ near 1.3 and a constant fitted on 0.8M-parameter models, our law would call a 7B model
-# "fully trained" for 2-bit use after tens of millions of tokens, an extrapolation over five
-# orders of magnitude in $N$ that no one should act on; the paper's coefficients give billions
-# to trillions.
+# **Reading.** *Direction:* the three exponents have the paper's sign with intervals away from
+# zero: QiD grows with tokens, shrinks with size and falls steeply with bit width, and one law
+# explains most of the variation ($R^2$ of {glue:text}`r2_log:.2f` in log space and
+# {glue:text}`r2_qid:.2f` on QiD itself, over {glue:text}`fit_points` points).
+# *Magnitudes:* our size exponent $\alpha$ = {glue:text}`run_alpha:.3f`
+# [{glue:text}`run_alpha_low:.3f`, {glue:text}`run_alpha_high:.3f`] {glue:text}`alpha_verdict`
+# the paper's {glue:text}`paper_alpha:.3f`, and our bit exponent $\gamma$ =
+# {glue:text}`run_gamma:.2f` [{glue:text}`run_gamma_low:.2f`, {glue:text}`run_gamma_high:.2f`]
+# sits {glue:text}`gamma_verdict` its {glue:text}`paper_gamma:.2f`; but our token exponent
+# $\beta$ = {glue:text}`run_beta:.2f` [{glue:text}`run_beta_low:.2f`,
+# {glue:text}`run_beta_high:.2f`] is {glue:text}`beta_ratio:.1f` times the paper's
+# {glue:text}`paper_beta:.3f`: QiD rises much faster with tokens in our family. The per-bit fits
+# in the exponent table say whether one law serves every bit width; at the highest fitted bit
+# width QiD is small and noisy and its fit is loose. Several differences in setting could
+# steepen $\beta$, and we cannot separate them here: models orders of magnitude smaller, a
+# vocabulary of a few thousand tokens, a corpus repeated several times (the larger members'
+# held-out loss still falls, so this is not plain overfitting, but repeated data is not
+# Pythia's regime), and checkpoints that all sit inside one cosine cycle. The recomputed Table 1
+# makes the consequence plain: with our $\beta$ and a constant fitted on tiny models, our law
+# would call a 7B model "fully trained" for 2-bit use after {glue:text}`run_7b_2bit_tokens:.1e`
+# tokens, an extrapolation over many orders of magnitude in $N$ that no one should act on; the
+# paper's coefficients give {glue:text}`paper_7b_2bit_tokens:.1e`.
 #
 # *Tokens or learning-rate decay?* In our WSD arm, while the learning rate stays at its peak,
-# QiD grows with tokens about as fast as in the cosine run of the same size (the two 2-bit curves
-# lie on top of each other up to step 2,250, although by then the cosine run's learning rate is
-# less than half the peak), and the jump over the final decay is close to what the stable-phase
-# exponent alone forecasts from the extra tokens. In this family, then, tokens rather than the
-# schedule drive most of QiD's growth; the decay adds little at 2 and 4 bits and somewhat more
-# at 3 bits. That disagrees with what {cite}`catalantatjer2025dynamics` report for large models
-# trained on trillions of tokens, where quantization error stayed flat through a long
+# {glue:text}`arm_bits`-bit QiD grows with tokens with exponent
+# {glue:text}`arm_beta_stable:.2f`, against {glue:text}`arm_beta_cosine:.2f` for the cosine run of
+# the same size over the same checkpoints, although by step {glue:text}`arm_before_step:,` the
+# cosine run's learning rate is down to {glue:text}`arm_lr_factor_before:.2f` of the peak; and the
+# arm's final QiD is {glue:text}`arm_last_over_forecast:.2f` times what the stable-phase exponent
+# alone forecasts from the extra tokens (between {glue:text}`arm_ratio_min:.2f` and
+# {glue:text}`arm_ratio_max:.2f` times across the fitted bit widths, the most at
+# {glue:text}`arm_ratio_max_bits` bits). A ratio near one means tokens alone explain the growth;
+# well above one, the decay adds to it. In this family, then, tokens drive most of QiD's growth.
+# That disagrees with what {cite}`catalantatjer2025dynamics` report for large models trained on
+# trillions of tokens, where quantization error stayed flat through a long
 # constant-learning-rate phase and rose when the rate decayed. One size, one seed and one
 # repeated corpus cannot settle the question; sizes, budgets, seeds and the schedule arm are
 # parameters of this chapter, and the `paper` profile runs the same analysis on Pythia.
@@ -361,32 +399,15 @@ headline
 # ## Results
 
 # %%
-def fit_metrics(name, fit):
-    """Flat metrics of one fit: each parameter and its interval, R^2 and the point count."""
-    out = {f"{name}_r2_log": fit.r2_log, f"{name}_points": fit.n_points}
-    for param, value in fit.params.items():
-        out[f"{name}_{param}"] = value
-        if param in fit.intervals:
-            out[f"{name}_{param}_low"], out[f"{name}_{param}_high"] = fit.intervals[param]
-    return out
-
-
-metrics = {"measure_seconds": measure_seconds, "n_checkpoints": int(table.groupby(["member", "arm", "step"]).ngroups),
-           "unified_r2_qid": unified.r2_qid, **fit_metrics("unified", unified)}
+glue("chapter_minutes", (time.perf_counter() - chapter_start) / 60)
+metrics = glued()
 for name, fit in fits.items():
-    if name != "unified":
-        metrics.update(fit_metrics(name.replace(" ", "_").replace("-", "_"), fit))
-final = cosine[cosine["step"] == cosine.groupby("member")["step"].transform("max")]
-for _, row in final.iterrows():
-    metrics[f"final_qid_{row['member']}_{row['bits']}bit"] = row["qid"]
-if not arm_summary.empty:
-    for b, row in arm_summary.iterrows():
-        for column, value in row.items():
-            key = column.replace(" ", "_").replace(",", "").replace("@", "at").replace("(", "").replace(")", "")
-            metrics[f"arm_{b}bit_{key}"] = value
-metrics = {k: None if pd.isna(v) else float(v) for k, v in metrics.items()}  # JSON: null, not NaN
+    key = name.replace(" ", "_").replace("-", "_")
+    metrics[f"{key}_r2_log"] = fit.r2_log
+    metrics.update({f"{key}_{param}": value for param, value in fit.params.items()})
 saved = save_results("05_quantization_scaling", cfg, metrics,
-                     tables={"qid": table, "members": summary.reset_index(), "tokens_for_qid": tokens_table.reset_index()},
+                     tables={"qid": table, "members": summary, "arm": arm_summary,
+                             "tokens_for_qid": tokens_table.reset_index()},
                      path=results_path)
 print(f"wrote {saved}")
 pd.Series(metrics).head(12)
