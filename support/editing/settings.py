@@ -20,12 +20,31 @@ import torch
 
 from .. import resources
 from ..models import hub, multiple_choice_accuracy, require_hub, smollm2, text_loss, tiny_lm
+from ..profiles import Param
 from ..models.anatomy import Anatomy, anatomy
 from . import metrics, world
 from .cases import EditCase, wikidata_candidates, world_cases
 from .compute import compute_z, context_prefixes, second_moment
 from .sequential import Editor, Method, locate_then_edit, restore, snapshot
 from .world import SMOKE_WORLD_MODEL, WORLD_MODEL
+
+
+#: The parameters every editing chapter has: which model and layers, and how MEMIT's lam_p is chosen.
+SETTING_PARAMS = {
+    "model": Param(str, smoke="world-smoke", local="world", paper="meta-llama/Meta-Llama-3-8B",
+                   help="'world' (tiny Llama on the synthetic facts), 'smollm2', or a hub id (gpt2-xl, Llama-3-8B)"),
+    "layers": Param(int, many=True, smoke=(0, 1), local=(0, 1), paper=(4, 5, 6, 7, 8), low=0,
+                    help="edited layers"),
+    "lam_p_grid": Param(float, many=True, smoke=(100.0,), local=(1000.0, 300.0, 100.0, 30.0, 10.0),
+                        paper=(15000.0,), low=0.0,
+                        help="MEMIT's weight on C0 (mom2_update_weight): the largest value whose one held-out batch "
+                             "reaches ES >= min_efficacy is used (paper: 15,000 for Llama-3, 20,000 for GPT2-XL)"),
+    "min_efficacy": Param(float, smoke=0.0, local=85.0, paper=0.0, low=0.0, high=100.0,
+                          help="ES (%) one batch of MEMIT edits must reach for a lam_p to be chosen"),
+    "null_threshold": Param(float, smoke=2e-2, local=2e-2, paper=2e-2, low=0.0,
+                            help="AlphaEdit: eigenvalues of C0 below this span the preserved null space"),
+    "z_steps": Param(int, smoke=3, local=25, paper=25, low=1, help="max Adam steps of the value target z"),
+}
 
 
 @dataclass

@@ -16,10 +16,11 @@ import json
 import os
 import time
 from abc import ABC, abstractmethod
+from dataclasses import fields
 from pathlib import Path
 
 from ..cache import atomic_dir, cache_dir, is_complete, stable_hash
-from .training import TRAIN_THREADS, deterministic_training
+from .training import SCHEDULES, TRAIN_THREADS, Schedule, deterministic_training
 
 NO_TRAINING_ENV = "SUPPORT_NO_TRAINING"
 
@@ -57,6 +58,48 @@ class CachedModel(ABC):
     def is_ready(self) -> bool:
         """Whether the model is in the cache."""
         return is_complete(self.folder)
+
+
+def require_positive_ints(config, names) -> None:
+    """Raise naming the field when one of ``names`` of a config dataclass is not a positive int."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{type(config).__name__}.{name}={value!r} must be a positive integer")
+
+
+class TrainedOnCorpus(CachedModel):
+    """A tiny model trained from scratch on a corpus (the shared part of the tiny LM and MDLM configs).
+
+    Subclasses are frozen dataclasses with the fields named below, a ``corpus`` that has
+    ``describe()`` and ``tokenizer(vocab_size)``, and a class attribute ``version``.
+    """
+
+    version: int = 0  # bump in a subclass when its training code changes what a config produces
+
+    def check_fields(self) -> None:
+        """Validate the fields every tiny config has, naming the bad one."""
+        require_positive_ints(self, ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "seq_len",
+                                     "batch_size", "steps", "log_every"))
+        name = type(self).__name__
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"{name}.schedule={self.schedule!r} must be one of {SCHEDULES}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"{name}.d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        self.lr_schedule()  # validates lr, min_lr_ratio and warmup_steps
+
+    def lr_schedule(self) -> Schedule:
+        """The learning-rate schedule of the run."""
+        return Schedule(self.steps, self.lr, self.warmup_steps, self.schedule, self.min_lr_ratio)
+
+    def key(self) -> dict:
+        """Every field (the corpus by its fingerprint) and the trainer version."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "corpus"}
+        return {**values, **self.corpus.describe(), "trainer": self.version}
+
+    def tokenizer(self):
+        """The tokenizer of the model's corpus."""
+        return self.corpus.tokenizer(self.vocab_size)
 
 
 def training_allowed() -> bool:

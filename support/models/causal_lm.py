@@ -8,31 +8,22 @@ reads it is the code that reads Pythia or Llama-3 in the ``paper`` profile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .cached import CachedModel, ensure, load, training_record
+from .cached import TrainedOnCorpus, ensure, load, training_record
 from .corpora import AUSTEN, TextCorpus
 from .hub import load_pretrained, quiet_transformers
 from .scoring import eval_loss
-from .training import SCHEDULES, Schedule, train_loop
+from .training import train_loop
 
-TRAINER_VERSION = 2  # 2: one training loop for every model (models.training); bump when results change
 ARCHES = ("llama", "gpt_neox")
 
 
-def require_positive_ints(config, names) -> None:
-    """Raise naming the field when one of ``names`` of a config dataclass is not a positive int."""
-    for name in names:
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{type(config).__name__}.{name}={value!r} must be a positive integer")
-
-
 @dataclass(frozen=True)
-class TinyLMConfig(CachedModel):
+class TinyLMConfig(TrainedOnCorpus):
     """Architecture, data and optimisation of a small causal LM trained from scratch."""
 
     arch: str = "llama"  # "llama" or "gpt_neox" (Pythia's architecture)
@@ -56,21 +47,16 @@ class TinyLMConfig(CachedModel):
     log_every: int = 10
 
     kind = "tiny-lm"
+    version = 2  # 2: one training loop for every model (models.training); bump when results change
 
     def __post_init__(self):
-        require_positive_ints(self, ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "seq_len", "batch_size",
-                                     "steps", "log_every"))
+        self.check_fields()
         if self.arch not in ARCHES:
             raise ValueError(f"TinyLMConfig.arch={self.arch!r} must be one of {ARCHES}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"TinyLMConfig.schedule={self.schedule!r} must be one of {SCHEDULES}")
         if not isinstance(self.corpus, TextCorpus):
             raise ValueError(f"TinyLMConfig.corpus must be a TextCorpus (e.g. models.AUSTEN), got {self.corpus!r}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"TinyLMConfig.d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if self.vocab_size < 300:
             raise ValueError(f"TinyLMConfig.vocab_size={self.vocab_size} must be >= 300 (256 bytes + merges)")
-        self.lr_schedule()  # validates lr, min_lr_ratio, warmup_steps
         bad = [s for s in self.checkpoint_steps if not 0 < s <= self.steps]
         if bad:
             raise ValueError(f"TinyLMConfig.checkpoint_steps {bad} must lie in 1..steps={self.steps}")
@@ -81,22 +67,9 @@ class TinyLMConfig(CachedModel):
         """Training tokens seen over the whole run."""
         return self.steps * self.batch_size * self.seq_len
 
-    def lr_schedule(self) -> Schedule:
-        """The learning-rate schedule of the run."""
-        return Schedule(self.steps, self.lr, self.warmup_steps, self.schedule, self.min_lr_ratio)
-
-    def key(self) -> dict:
-        """Every field (the corpus by its fingerprint) and the trainer version."""
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "corpus"}
-        return {**values, **self.corpus.describe(), "trainer": TRAINER_VERSION}
-
     def label(self) -> str:
         """e.g. ``tiny llama d128x4 (austen, 3000 steps)``."""
         return f"tiny {self.arch} d{self.d_model}x{self.n_layers} ({self.corpus.name}, {self.steps} steps)"
-
-    def tokenizer(self):
-        """The corpus tokenizer this model reads."""
-        return self.corpus.tokenizer(self.vocab_size)
 
     def produce(self, folder: Path, device: str, progress: bool) -> dict:
         """Train from scratch, saving checkpoints in ``step<N>/`` and the final model in ``folder``."""

@@ -10,23 +10,20 @@ Sampling lives with the chapter that uses it (``support.cdd.diffusion``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .cached import CachedModel, load, training_record
-from .causal_lm import require_positive_ints
+from .cached import TrainedOnCorpus, load, training_record
 from .corpora import AUSTEN
 from .hub import load_masked_lm, quiet_transformers
-from .training import SCHEDULES, Schedule, train_loop
-
-DENOISER_VERSION = 3  # 2: ModernBERT denoiser; 3: one training loop (models.training)
+from .training import train_loop
 
 
 @dataclass(frozen=True)
-class TinyMDLMConfig(CachedModel):
+class TinyMDLMConfig(TrainedOnCorpus):
     """A small bidirectional denoiser trained with the masked-diffusion (MDLM) objective.
 
     ``corpus`` is any object with ``name``, ``describe()``, ``tokenizer(vocab_size)`` and
@@ -53,30 +50,17 @@ class TinyMDLMConfig(CachedModel):
     log_every: int = 20
 
     kind = "tiny-mdlm"
+    version = 3  # 2: ModernBERT denoiser; 3: one training loop (models.training)
 
     def __post_init__(self):
-        require_positive_ints(self, ("vocab_size", "seq_len", "d_model", "n_layers", "n_heads", "d_ff", "batch_size",
-                                     "steps", "log_every"))
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"TinyMDLMConfig.schedule={self.schedule!r} must be one of {SCHEDULES}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"TinyMDLMConfig.d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         for method in ("describe", "tokenizer", "sampler"):
             if not callable(getattr(self.corpus, method, None)):
                 raise ValueError(f"TinyMDLMConfig.corpus={self.corpus!r} has no {method}() method")
-
-    def key(self) -> dict:
-        """Every field (the corpus by its fingerprint) and the trainer version."""
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "corpus"}
-        return {**values, **self.corpus.describe(), "trainer": DENOISER_VERSION}
+        self.check_fields()
 
     def label(self) -> str:
         """e.g. ``MDLM d128x4 (austen, 2500 steps)``."""
         return f"MDLM d{self.d_model}x{self.n_layers} ({self.corpus.name}, {self.steps} steps)"
-
-    def tokenizer(self):
-        """The tokenizer of the denoiser's corpus."""
-        return self.corpus.tokenizer(self.vocab_size)
 
     def produce(self, folder: Path, device: str, progress: bool) -> dict:
         """Train the denoiser from scratch with the MDLM loss and save it into ``folder``."""
@@ -92,7 +76,7 @@ class TinyMDLMConfig(CachedModel):
             return masked_diffusion_loss(logits, clean, is_masked, t.to(clean.device), mask_id)
 
         history = train_loop(model, self.corpus.sampler(self.vocab_size, self.seq_len, self.batch_size), loss,
-                             Schedule(self.steps, self.lr, self.warmup_steps, self.schedule, self.min_lr_ratio),
+                             self.lr_schedule(),
                              data_seed=self.data_seed, weight_decay=self.weight_decay, betas=(0.9, 0.98),
                              log_every=self.log_every, desc=f"train {self.label()}", progress=progress,
                              device=device)

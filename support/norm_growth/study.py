@@ -24,23 +24,12 @@ from ..editing.diagnostics import (
     residual_shares,
 )
 from ..editing.sequential import Editor, Method, edit_batch, restore, snapshot
-from ..editing.settings import Setting, downstream, setting_models, weight_norm_rows
+from ..editing.settings import SETTING_PARAMS, Setting, downstream, setting_models, weight_norm_rows
 from ..profiles import Param
 from ..progress import bar
 
 PARAMS = {
-    "model": Param(str, smoke="world-smoke", local="world", paper="meta-llama/Meta-Llama-3-8B",
-                   help="'world' (tiny Llama on the synthetic facts), 'smollm2', or a hub id (gpt2-xl, Llama-3-8B)"),
-    "layers": Param(int, many=True, smoke=(0, 1), local=(0, 1), paper=(4, 5, 6, 7, 8), low=0,
-                    help="edited layers"),
-    "lam_p_grid": Param(float, many=True, smoke=(100.0,), local=(1000.0, 300.0, 100.0, 30.0, 10.0),
-                        paper=(15000.0,), low=0.0,
-                        help="MEMIT's weight on C0: the largest value whose held-out batch reaches min_efficacy"),
-    "min_efficacy": Param(float, smoke=0.0, local=85.0, paper=0.0, low=0.0, high=100.0,
-                          help="ES (%) one batch of MEMIT edits must reach for a lam_p to be chosen"),
-    "null_threshold": Param(float, smoke=2e-2, local=2e-2, paper=2e-2, low=0.0,
-                            help="AlphaEdit: eigenvalues of C0 below this span the preserved null space"),
-    "z_steps": Param(int, smoke=3, local=25, paper=25, low=1, help="max Adam steps of the value target z"),
+    **SETTING_PARAMS,
     "num_edits": Param(int, smoke=20, local=600, paper=2000, low=1, high=10000,
                        help="edits made by each editor (updates x batch size)"),
     "batch_size": Param(int, smoke=10, local=25, paper=100, low=1, help="edits (or text windows) per update"),
