@@ -39,3 +39,17 @@ def test_every_figure_is_labelled():
     with pytest.raises(ValueError, match="title and both axis labels"):
         plots.labelled(ax, "t", "", "y")
     plt.close(fig)
+
+
+def test_progress_prints_stamped_lines_where_it_cannot_redraw(monkeypatch, capsys):
+    import time
+
+    from support import progress
+
+    monkeypatch.setattr(progress, "interactive", lambda: False)
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.05)
+    for _ in progress.bar(range(4), desc="train demo"):
+        time.sleep(0.06)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) >= 3 and all(line.startswith("[") and "train demo" in line for line in lines)
+    assert "\r" not in "".join(lines)
