@@ -113,11 +113,15 @@ def test_a_subset_build_executes_only_the_named_chapters(tmp_path):
     (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
     config = book.subset_config(tmp_path, ["05_quantization_scaling", "10_skipsnn"])
     try:
-        excluded = yaml.safe_load(config.read_text())["execute"]["exclude_patterns"]
+        subset = yaml.safe_load(config.read_text())
     finally:
         config.unlink()
+    excluded = subset["execute"]["exclude_patterns"]
     assert "notebooks/05_quantization_scaling.py" not in excluded and "notebooks/10_skipsnn.py" not in excluded
     assert "notebooks/00_using_this_book.py" in excluded and len(excluded) == len(chapters.CHAPTERS) - 2
+    # the unexecuted chapters' glue keys are not reported; the book's own suppressions stay
+    assert subset["sphinx"]["config"]["suppress_warnings"] == ["mystnb.unknown_mime_type", "mystnb.glue"]
+    assert subset["execute"]["timeout"] == yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["timeout"]
 
 
 def test_the_book_build_says_every_so_often_what_it_executes(tmp_path, capfd):
