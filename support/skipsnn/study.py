@@ -1,19 +1,34 @@
 """Chapter 10: SkipSNN, spiking networks that learn to skip noise (Yin et al., IEEE BigData 2024, arXiv 2411.05806).
 
-The chapter's parameters and runs: build the noisy task (:mod:`.task`), train one gating method
-of the network (:mod:`.network`) and score it on a fixed test draw, one tidy row per run.
+The chapter's parameters and runs: build the noisy task (:mod:`.task`), train the always-awake SNN
+once per seed, fine-tune each gating method from it at every awake target (:mod:`.network`,
+one population per method) and score them on one fixed test draw, one tidy row per
+method x setting x target x seed.
 """
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
 from ..profiles import Param
-from .network import VARIANTS, SkipSNN, evaluate, train
-from .task import TaskConfig, downsample, neuromorphic_frames, signal_coverage
+from .network import (
+    LEARNED_GATES,
+    PENALTIES,
+    READOUTS,
+    VARIANTS,
+    NetSpec,
+    SpikingPopulation,
+    evaluate_population,
+    infer_gathered,
+    test_sequences,
+    train_population,
+)
+from .task import TaskConfig, downsample, neuromorphic_frames
 
 PARAMS = {
     "dataset": Param(str, smoke="fashion-mnist", local="fashion-mnist", paper="nmnist",
@@ -21,27 +36,57 @@ PARAMS = {
                      help="images encoded as spikes here, or neuromorphic recordings through tonic (paper)"),
     "encoding": Param(str, smoke="rate", local="rate", paper="rate", choices=("rate", "latency"),
                       help="how images become spike trains (ignored for neuromorphic data)"),
-    "image_side": Param(int, smoke=7, local=14, paper=34, low=4, high=34, help="frames are 2 x side x side"),
-    "signal_len": Param(int, smoke=8, local=20, paper=50, low=1, help="frames of the signal"),
-    "seq_len": Param(int, smoke=32, local=100, paper=300, low=2, help="frames of the whole noisy sequence"),
-    "noise_events": Param(int, smoke=2, local=2, paper=2, low=0, help="noise events per frame (both polarities)"),
+    "image_side": Param(int, smoke=7, local=10, paper=34, low=4, high=34, help="frames are 2 x side x side"),
+    "signal_len": Param(int, smoke=6, local=15, paper=50, low=1, help="frames of the signal"),
+    "seq_len": Param(int, smoke=60, local=160, paper=300, low=2, help="frames of the whole noisy sequence"),
+    "noise_events": Param(int, smoke=12, local=24, paper=24, low=0,
+                          help="noise draws per frame in the main setting (denser than the reference's)"),
+    "reference_noise_events": Param(int, smoke=2, local=2, paper=2, low=0,
+                                    help="noise draws per frame in the second setting (the reference's)"),
+    "noise_patch": Param(int, smoke=4, local=6, paper=6, low=1, help="side of the square a frame's noise lands in"),
     "max_rate": Param(float, smoke=0.5, local=0.5, paper=0.5, low=0.0, high=1.0,
                       help="spike probability of a white pixel per frame (rate coding)"),
-    "hidden": Param(int, smoke=32, local=128, paper=800, low=1),
-    "train_samples": Param(int, smoke=256, local=3000, paper=60000, low=1),
-    "test_samples": Param(int, smoke=128, local=1000, paper=10000, low=1),
-    "epochs": Param(int, smoke=1, local=4, paper=100, low=1),
-    "batch_size": Param(int, smoke=64, local=64, paper=128, low=1),
+    "hidden": Param(int, smoke=16, local=64, paper=800, low=1),
+    "train_samples": Param(int, smoke=256, local=1600, paper=60000, low=1),
+    "test_samples": Param(int, smoke=200, local=1000, paper=10000, low=1),
+    "pretrain_epochs": Param(int, smoke=1, local=6, paper=30, low=1, help="epochs of the always-awake SNN"),
+    "finetune_epochs": Param(int, smoke=1, local=4, paper=20, low=1, help="epochs of each gated fine-tuning"),
+    "batch_size": Param(int, smoke=32, local=50, paper=128, low=1),
     "lr": Param(float, smoke=5e-3, local=5e-3, paper=1e-3, low=1e-6, high=1.0),
     "temperature": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-3, help="surrogate sigmoid temperature"),
     "anneal_every": Param(int, smoke=1, local=1, paper=10, low=1, help="epochs between temperature x0.9 steps"),
     "variant": Param(str, smoke="mask_input", local="mask_input", paper="mask_input", choices=VARIANTS),
     "controller_init": Param(str, smoke="scaled", local="scaled", paper="scaled", choices=("scaled", "reference"),
                              help="controller weights uniform(0, 1/fan_in) ('scaled') or uniform(0, 1) as the reference"),
-    "lambdas": Param(float, many=True, smoke=(0.3,), local=(0.1, 0.3, 0.6), paper=(0.05, 0.1, 0.3, 0.6), low=0.0,
-                     help="budget penalties of the sweep (SkipSNN and Skip-RNN+SNN)"),
+    "seeds": Param(int, smoke=2, local=3, paper=3, low=1, help="independent runs (pretraining included) per point"),
+    "awake_targets": Param(float, many=True, smoke=(0.2, 0.5), local=(0.1, 0.15, 0.2, 0.3, 0.5),
+                           paper=(0.1, 0.15, 0.2, 0.3, 0.5), low=0.01, high=1.0,
+                           help="awake fractions of the sweep: fixed/random skipping's rate, the learned gates' target"),
+    "penalty": Param(str, smoke="hinge", local="hinge", paper="hinge", choices=PENALTIES,
+                     help="learned gates' budget term: max(0, awake - target) or the reference's awake fraction"),
+    "readout": Param(str, smoke="ce_count", local="ce_count", paper="ce_count", choices=READOUTS,
+                     help="the class loss: cross-entropy of output spike counts, or the reference's MSE of the rate"),
+    "penalty_weight": Param(float, smoke=5.0, local=5.0, paper=5.0, low=0.0, help="weight of the budget term"),
+    "gate_lr_scale": Param(float, smoke=10.0, local=10.0, paper=10.0, low=0.0,
+                           help="learning rate of the gates (controller, Skip-RNN gate) relative to lr"),
+    "tick_periods": Param(int, many=True, smoke=(1, 2, 10, 100), local=(1, 2, 10, 100), paper=(1, 2, 10, 100),
+                          low=1, help="the controller's tick inputs (the reference's periods)"),
+    "alt_tick_periods": Param(int, many=True, smoke=(1, 2, 6, 100), local=(1, 2, 10, 15, 100),
+                              paper=(1, 2, 10, 50, 100), low=1,
+                              help="a second tick set for SkipSNN, to see whether another period helps"),
+    "operating_target": Param(float, smoke=0.2, local=0.15, paper=0.10, low=0.01, high=1.0,
+                              help="the awake target the headline comparison is read at"),
 }
 RESOURCES = ("fashion-mnist",)
+
+METHODS = ("controller", "skiprnn", "fixed", "random")
+METHOD_NAMES = {"controller": "SkipSNN", "controller_alt_ticks": "SkipSNN, second tick set",
+                "skiprnn": "Skip-RNN gate + SNN", "fixed": "fixed interval", "random": "random",
+                "always": "always awake"}
+#: A public re-plot of the paper's DVS-Gesture figure (secondary source), accuracy at ~10% of steps awake.
+PAPER_DVS_ACCURACY = {"always awake": 0.86, "SkipSNN": 0.81, "Skip-RNN gate + SNN": 0.79, "fixed interval": 0.65,
+                      "random": 0.64}
+PAPER_AWAKE_FRACTION = 0.10
 
 
 def models(cfg) -> list:
@@ -49,10 +94,16 @@ def models(cfg) -> list:
     return []
 
 
-def task_config(cfg) -> TaskConfig:
-    """The noisy task a chapter config describes."""
+def task_config(cfg, noise_events: int | None = None) -> TaskConfig:
+    """The noisy task a chapter config describes (``noise_events`` overrides the main setting's)."""
     return TaskConfig(side=cfg.image_side, signal_len=cfg.signal_len, seq_len=cfg.seq_len,
-                      noise_events=cfg.noise_events, encoding=cfg.encoding, max_rate=cfg.max_rate)
+                      noise_events=cfg.noise_events if noise_events is None else noise_events,
+                      noise_patch=cfg.noise_patch, encoding=cfg.encoding, max_rate=cfg.max_rate)
+
+
+def settings(cfg) -> dict[str, int]:
+    """The two noise settings of the chapter: {name: noise draws per frame}."""
+    return {"dense noise": cfg.noise_events, "reference noise": cfg.reference_noise_events}
 
 
 def load_data(cfg) -> dict[str, torch.Tensor]:
@@ -76,115 +127,183 @@ def load_data(cfg) -> dict[str, torch.Tensor]:
     return data
 
 
-def run_method(method: str, data: dict, cfg, variant: str, budget: float = 0.0, fraction: float = 1.0,
-               device: str = "cpu", progress: bool = True) -> tuple[SkipSNN, dict]:
-    """Train one method ('always', 'controller', 'skiprnn', 'fixed', 'random') and return (model, test metrics row)."""
-    task = task_config(cfg)
-    n_classes = int(data["train_y"].max()) + 1
-    torch.manual_seed(cfg.seed)
-    model = SkipSNN(2 * cfg.image_side**2, cfg.hidden, n_classes, gate=method, variant=variant,
-                    temperature=cfg.temperature, awake_fraction=fraction, controller_init=cfg.controller_init)
-    start = time.perf_counter()
-    learned_budget = budget if method in ("controller", "skiprnn") else 0.0
-    history = train(model, data["train_x"], data["train_y"], task, cfg.epochs, cfg.batch_size, cfg.lr,
-                    budget=learned_budget, anneal_every=cfg.anneal_every, seed=cfg.seed, device=device,
-                    progress=progress, desc=f"{method} {variant} lambda={budget:g} f={fraction:.2f}")
-    seconds = time.perf_counter() - start
-    result = evaluate(model, data["test_x"], data["test_y"], task, seed=cfg.seed, device=device)
-    signal_awake, noise_awake = signal_coverage(result["awake"], result["onsets"], cfg.signal_len)
-    row = {"method": method, "variant": variant, "lambda": learned_budget, "target_fraction": fraction,
-           "accuracy": result["accuracy"], "awake_fraction": result["awake_fraction"], "macs": result["macs"],
-           **{f"macs_{k}": v for k, v in result["macs_by_layer"].items()},
-           "awake_on_signal": signal_awake, "awake_on_noise": noise_awake, "train_seconds": seconds,
-           "final_loss": history[-1]["loss"]}
-    return model, row
+def net_spec(cfg, data: dict, tick_periods: tuple[int, ...] | None = None) -> NetSpec:
+    """Layer sizes of the chapter's network for ``data``."""
+    return NetSpec(n_in=2 * cfg.image_side**2, n_hidden=cfg.hidden, n_out=int(data["train_y"].max()) + 1,
+                   tick_periods=tuple(tick_periods or cfg.tick_periods))
 
 
-METHOD_NAMES = {"controller": "SkipSNN", "skiprnn": "Skip-RNN gate + SNN", "fixed": "fixed interval",
-                "random": "random", "always": "always awake"}
-#: A public re-plot of the paper's DVS-Gesture figure (secondary source), accuracy at ~10% of steps awake.
-PAPER_DVS_ACCURACY = {"always awake": 0.86, "SkipSNN": 0.81, "Skip-RNN gate + SNN": 0.79, "fixed interval": 0.65,
-                      "random": 0.64}
-PAPER_AWAKE_FRACTION = 0.10
+def pretrain(data: dict, cfg, task: TaskConfig, device: str = "cpu", progress: bool = True
+             ) -> tuple[SpikingPopulation, float]:
+    """The always-awake SNN, one per seed, trained from scratch; (population, seconds)."""
+    pop = SpikingPopulation(net_spec(cfg, data), cfg.seeds, 1, "always", cfg.variant, temperature=cfg.temperature,
+                            seed=cfg.seed)
+    began = time.perf_counter()
+    train_population(pop, data["train_x"], data["train_y"], task, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
+                     readout=cfg.readout, anneal_every=cfg.anneal_every, seed=cfg.seed, device=device, progress=progress,
+                     desc=f"always awake x{cfg.seeds} seeds, {task.noise_events} noise draws/frame")
+    return pop, time.perf_counter() - began
 
 
-def sweep(data: dict, cfg, device: str = "cpu", progress: bool = True) -> tuple[pd.DataFrame, dict]:
-    """The always-awake SNN, then per budget SkipSNN, fixed and random skipping at its awake fraction, and Skip-RNN.
+def finetune(base: SpikingPopulation, gate: str, data: dict, cfg, task: TaskConfig,
+             tick_periods: tuple[int, ...] | None = None, device: str = "cpu", progress: bool = True
+             ) -> tuple[SpikingPopulation, float]:
+    """One population of ``gate`` (seeds x awake targets) started from the always-awake SNN; (population, seconds).
 
-    Returns (one row per trained run; ``budget`` names the SkipSNN budget a run belongs to, NaN for
-    the always-awake SNN), and the trained models {"always": model, ("controller", budget): model}.
+    ``gate='always'`` fine-tunes one always-awake SNN per seed for the same epochs, so that the
+    baseline has had as much training as the gated networks.
     """
-    trained, rows = {}, []
-    trained["always"], row = run_method("always", data, cfg, cfg.variant, device=device, progress=progress)
-    rows.append({**row, "budget": float("nan")})
-    for budget in cfg.lambdas:
-        model, row = run_method("controller", data, cfg, cfg.variant, budget=budget, device=device, progress=progress)
-        trained[("controller", budget)] = model
-        rows.append({**row, "budget": budget})
-        fraction = max(row["awake_fraction"], 1.0 / cfg.seq_len)
-        for method in ("fixed", "random"):
-            rows.append({**run_method(method, data, cfg, cfg.variant, fraction=fraction, device=device,
-                                      progress=progress)[1], "budget": budget})
-        rows.append({**run_method("skiprnn", data, cfg, cfg.variant, budget=budget, device=device,
-                                  progress=progress)[1], "budget": budget})
-    return pd.DataFrame(rows), trained
+    per_stream = 1 if gate == "always" else len(cfg.awake_targets)
+    targets = None if gate == "always" else torch.tensor(cfg.awake_targets, dtype=torch.float32).repeat(cfg.seeds)
+    pop = SpikingPopulation(net_spec(cfg, data, tick_periods), cfg.seeds, per_stream, gate, cfg.variant,
+                            targets=targets, temperature=base.temperature, controller_init=cfg.controller_init,
+                            seed=cfg.seed + 1)
+    pop.load_network(base.cpu())
+    began = time.perf_counter()
+    train_population(pop, data["train_x"], data["train_y"], task, cfg.finetune_epochs, cfg.batch_size, cfg.lr,
+                     penalty_weight=cfg.penalty_weight if gate in LEARNED_GATES else 0.0, penalty=cfg.penalty, readout=cfg.readout,
+                     gate_lr_scale=cfg.gate_lr_scale,
+                     anneal_every=cfg.anneal_every, seed=cfg.seed + 1, device=device, progress=progress,
+                     desc=f"{METHOD_NAMES[gate]} x{pop.members}, {task.noise_events} noise draws/frame")
+    return pop, time.perf_counter() - began
 
 
-def budget_comparison(table: pd.DataFrame) -> pd.DataFrame:
-    """Per budget: SkipSNN's accuracy and awake fraction beside the baselines trained at its awake fraction."""
+def sweep(data: dict, cfg, setting: str, noise_events: int, methods: tuple[str, ...] = METHODS,
+          alt_ticks: bool = False, device: str = "cpu", progress: bool = True
+          ) -> tuple[pd.DataFrame, dict[str, SpikingPopulation], dict[str, torch.Tensor]]:
+    """Pretrain, fine-tune every method (always-awake included) at every target, score all on one test draw.
+
+    Returns (one row per method x target x seed, the trained populations by method, and the awake
+    masks [P, N, T] by method, with the test onsets under key 'onsets').
+    """
+    task = task_config(cfg, noise_events)
+    x, onsets = test_sequences(data["test_x"], task, seed=cfg.seed)
+    base, pretrain_seconds = pretrain(data, cfg, task, device, progress)
+    populations, masks, frames, timings = {}, {"onsets": onsets}, [], {}
+    runs = [(m, m, None) for m in ("always",) + tuple(methods)]
+    if alt_ticks:
+        runs.append(("controller_alt_ticks", "controller", cfg.alt_tick_periods))
+    for method, gate, ticks in runs:
+        pop, seconds = finetune(base, gate, data, cfg, task, ticks, device, progress)
+        timings[method] = seconds + pretrain_seconds * pop.members / base.members
+        rows, masks[method] = evaluate_population(pop, x, onsets, data["test_y"], cfg.signal_len, device=device,
+                                                  seed=cfg.seed)
+        rows["seed"] = cfg.seed + rows["stream"]
+        frames.append(rows.assign(method=method, setting=setting, noise_events=noise_events,
+                                  train_seconds=timings[method] / pop.members,
+                                  target=rows.target if method != "always" else 1.0))
+        populations[method] = pop
+    columns = ["setting", "noise_events", "method", "target", "seed", "accuracy", "awake_fraction", "signal_recall",
+               "noise_wake", "macs_sparse", "macs_dense", "train_seconds", "member"]
+    return pd.concat(frames, ignore_index=True)[columns], populations, masks
+
+
+def interval(values: pd.Series, level: float = 0.95) -> float:
+    """Half-width of the t-interval of the mean over seeds (NaN for one seed)."""
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95% t-interval over seeds per setting x method x target, with MAC savings against always-awake."""
+    keys = ["setting", "method", "target"]
+    metrics = ["accuracy", "awake_fraction", "signal_recall", "noise_wake", "macs_sparse", "macs_dense"]
+    grouped = runs.groupby(keys)
+    table = grouped[metrics].mean()
+    table["accuracy_ci"] = grouped.accuracy.apply(interval)
+    table["seeds"] = grouped.size()
+    table = table.reset_index()
+    always = table[table.method == "always"].set_index("setting")
+    for kind in ("sparse", "dense"):
+        table[f"saving_{kind}"] = table.setting.map(always[f"macs_{kind}"]) / table[f"macs_{kind}"]
+    return table
+
+
+def at_target(summary: pd.DataFrame, setting: str, target: float) -> pd.DataFrame:
+    """Every method's summary row at one awake target of one setting, with the always-awake SNN; by method."""
+    rows = summary[(summary.setting == setting) & ((summary.target - target).abs() < 1e-6)
+                   | (summary.setting == setting) & (summary.method == "always")]
+    return rows.set_index("method")
+
+
+def paired_gaps(runs: pd.DataFrame, setting: str, target: float, method: str = "controller",
+                baselines: tuple[str, ...] = ("fixed", "random", "always")) -> pd.DataFrame:
+    """Accuracy of ``method`` minus each baseline's, paired by seed (same pretrained SNN), mean and 95% interval."""
+    here = runs[runs.setting == setting]
+    mine = here[(here.method == method) & ((here.target - target).abs() < 1e-6)].set_index("seed").accuracy
     rows = []
-    for budget, runs in table.dropna(subset=["budget"]).groupby("budget"):
-        accuracy = runs.set_index("method").accuracy
-        skip = runs[runs.method == "controller"].iloc[0]
-        skiprnn = runs[runs.method == "skiprnn"].iloc[0]
-        rows.append({"lambda": budget, "awake_fraction": skip.awake_fraction, "skipsnn": skip.accuracy,
-                     "fixed": accuracy["fixed"], "random": accuracy["random"], "skiprnn": skiprnn.accuracy,
-                     "skiprnn_awake": skiprnn.awake_fraction,
-                     "gap_vs_best_baseline": skip.accuracy - max(accuracy["fixed"], accuracy["random"])})
-    return pd.DataFrame(rows)
+    for other in baselines:
+        theirs = here[here.method == other]
+        if other != "always":
+            theirs = theirs[(theirs.target - target).abs() < 1e-6]
+        gap = (mine - theirs.set_index("seed").accuracy).dropna()
+        rows.append({"baseline": other, "gap": gap.mean(), "gap_ci": interval(gap), "seeds": len(gap)})
+    return pd.DataFrame(rows).set_index("baseline")
 
 
-def operating_point(table: pd.DataFrame, tolerance: float = 0.03) -> pd.Series:
-    """The most frugal SkipSNN run within ``tolerance`` of the always-awake accuracy, else the most accurate one."""
-    skip = table[table.method == "controller"]
-    always = float(table[table.method == "always"].accuracy.iloc[0])
-    close = skip[skip.accuracy >= always - tolerance]
-    return close.loc[close.awake_fraction.idxmin()] if len(close) else skip.loc[skip.accuracy.idxmax()]
+def matched_gaps(runs: pd.DataFrame, setting: str, target: float, method: str = "controller",
+                 baselines: tuple[str, ...] = ("fixed", "random")) -> pd.DataFrame:
+    """``method``'s accuracy minus each baseline's at the *same measured* awake fraction, paired by seed.
+
+    A learned gate need not land on its target; the baseline's accuracy is read off its own
+    accuracy-vs-awake curve (linear interpolation between its targets, same seed) at the fraction
+    ``method`` actually used. ``inside`` counts the seeds whose fraction lies within the baseline's
+    swept range (outside it the curve is held at its end value).
+    """
+    here = runs[runs.setting == setting]
+    mine = here[(here.method == method) & ((here.target - target).abs() < 1e-6)].set_index("seed")
+    rows = []
+    for other in baselines:
+        gaps, inside = [], 0
+        for seed, row in mine.iterrows():
+            curve = here[(here.method == other) & (here.seed == seed)].sort_values("awake_fraction")
+            if curve.empty:
+                continue
+            fractions = curve.awake_fraction.to_numpy()
+            inside += int(fractions[0] <= row.awake_fraction <= fractions[-1])
+            gaps.append(row.accuracy - float(np.interp(row.awake_fraction, fractions, curve.accuracy.to_numpy())))
+        gap = pd.Series(gaps, dtype=float)
+        rows.append({"baseline": other, "gap": gap.mean(), "gap_ci": interval(gap), "seeds": len(gap),
+                     "inside": inside})
+    return pd.DataFrame(rows).set_index("baseline")
 
 
-def closest_run(table: pd.DataFrame, method: str, fraction: float) -> pd.Series:
-    """The run of ``method`` whose awake fraction is closest to ``fraction``."""
-    rows = table[table.method == method]
-    return rows.iloc[(rows.awake_fraction - fraction).abs().argmin()]
+def paper_comparison(summary: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """The paper's accuracy at ~10% awake beside this run's at the 10% target (or the nearest one), per method."""
+    targets = summary[summary.method != "always"].target.unique()
+    nearest = float(targets[np.abs(targets - PAPER_AWAKE_FRACTION).argmin()])
+    rows = at_target(summary, setting, nearest)
+    return pd.DataFrame([{"method": METHOD_NAMES[m], "paper_accuracy": PAPER_DVS_ACCURACY[METHOD_NAMES[m]],
+                          "target": nearest if m != "always" else 1.0, "accuracy": rows.loc[m, "accuracy"],
+                          "accuracy_ci": rows.loc[m, "accuracy_ci"], "awake_fraction": rows.loc[m, "awake_fraction"]}
+                         for m in ("always", "controller", "skiprnn", "fixed", "random")])
 
 
-def paper_comparison(table: pd.DataFrame, operating: pd.Series) -> pd.DataFrame:
-    """The paper's accuracy at ~10% awake beside this run's at the operating point, one row per method."""
-    always = table[table.method == "always"].iloc[0]
-    runs = {"always awake": always, "SkipSNN": operating}
-    runs.update({METHOD_NAMES[m]: closest_run(table, m, operating.awake_fraction) for m in ("skiprnn", "fixed",
-                                                                                            "random")})
-    return pd.DataFrame([{"method": name, "paper_accuracy": PAPER_DVS_ACCURACY[name], "accuracy": run.accuracy,
-                          "awake_fraction": run.awake_fraction, "mac_saving": always.macs / run.macs}
-                         for name, run in runs.items()])
+def gathered_wall_time(model: SpikingPopulation, baseline: SpikingPopulation, x: torch.Tensor, repeats: int = 3
+                       ) -> dict:
+    """Best-of-N seconds to classify x [N, T, n_in] computing only awake samples (one SkipSNN) vs always awake."""
 
-
-def gathered_wall_time(model: SkipSNN, images: torch.Tensor, task: TaskConfig, baseline: SkipSNN,
-                       repeats: int = 3, seed: int = 0) -> dict:
-    """Seconds to classify ``images`` computing only awake samples (SkipSNN) vs every step (always awake); best of N."""
-    from .network import infer_gathered
-    from .task import noisy_batch
-
-    x, _ = noisy_batch(images, task, torch.Generator().manual_seed(20_000 + seed))
-
-    def best(fn) -> float:
+    def best(network: SpikingPopulation) -> float:
         times = []
         for _ in range(repeats):
             began = time.perf_counter()
-            fn(x)
+            infer_gathered(network, x)
             times.append(time.perf_counter() - began)
         return min(times)
 
-    with torch.no_grad():
-        return {"skipsnn_seconds": best(lambda v: infer_gathered(model, v)),
-                "always_seconds": best(lambda v: infer_gathered(baseline, v))}
+    return {"skipsnn_seconds": best(model), "always_seconds": best(baseline)}
+
+
+def check_config(cfg) -> None:
+    """Refuse an operating target that is not one of the sweep's awake targets."""
+    if not any(abs(cfg.operating_target - t) < 1e-9 for t in cfg.awake_targets):
+        raise ValueError(f"operating_target={cfg.operating_target} must be one of awake_targets={cfg.awake_targets}")
+
+
+def operating_members(populations: dict, cfg) -> tuple[SpikingPopulation, SpikingPopulation]:
+    """Seed 0's SkipSNN at the operating target and seed 0's always-awake SNN, as populations of one."""
+    check_config(cfg)
+    index = [round(t, 9) for t in cfg.awake_targets].index(round(cfg.operating_target, 9))
+    return populations["controller"].member(index).cpu(), populations["always"].member(0).cpu()

@@ -41,16 +41,19 @@ def encode_latency(images: torch.Tensor, steps: int) -> torch.Tensor:
     return out
 
 
-def noise_frames(n: int, length: int, side: int, events: int, generator: torch.Generator) -> torch.Tensor:
-    """Background noise [n, length, 2, side, side]: ``events`` per frame (alternating polarity) in a 4x4 patch.
+def noise_frames(n: int, length: int, side: int, events: int, generator: torch.Generator, patch: int = 4
+                 ) -> torch.Tensor:
+    """Background noise [n, length, 2, side, side]: ``events`` draws per frame (alternating polarity) in a patch.
 
-    As in the reference: each frame draws one random centre and scatters its events within +-2 pixels of it.
+    As in the reference (``patch=4``): each frame draws one random centre and scatters its events
+    at offsets -patch/2 .. patch/2 - 1 from it; draws that land on the same pixel make one event.
     """
     out = torch.zeros(n, length, 2, side, side)
     if events == 0:
         return out
-    centre = torch.randint(2, max(3, side - 2), (n, length, 1, 2), generator=generator)
-    offset = torch.randint(-2, 2, (n, length, events, 2), generator=generator)
+    half = patch // 2
+    centre = torch.randint(half, max(half + 1, side - half), (n, length, 1, 2), generator=generator)
+    offset = torch.randint(-half, patch - half, (n, length, events, 2), generator=generator)
     where = (centre + offset).clamp(0, side - 1)
     sample = torch.arange(n)[:, None, None].expand(n, length, events)
     frame = torch.arange(length)[None, :, None].expand(n, length, events)
@@ -59,13 +62,13 @@ def noise_frames(n: int, length: int, side: int, events: int, generator: torch.G
     return out
 
 
-def embed(signal: torch.Tensor, seq_len: int, noise_events: int, generator: torch.Generator
+def embed(signal: torch.Tensor, seq_len: int, noise_events: int, generator: torch.Generator, noise_patch: int = 4
           ) -> tuple[torch.Tensor, torch.Tensor]:
     """Place each signal [n, S, 2, h, w] at a random onset inside noise of ``seq_len`` frames; (x, onsets)."""
     n, length, _, side, _ = signal.shape
     if length > seq_len:
         raise ValueError(f"signal_len={length} does not fit in seq_len={seq_len}")
-    x = noise_frames(n, seq_len, side, noise_events, generator)
+    x = noise_frames(n, seq_len, side, noise_events, generator, noise_patch)
     onsets = torch.randint(0, seq_len - length + 1, (n,), generator=generator)
     frames = onsets[:, None] + torch.arange(length)
     x[torch.arange(n)[:, None], frames] = signal  # the signal overwrites the noise in its window
@@ -80,6 +83,7 @@ class TaskConfig:
     signal_len: int = 20
     seq_len: int = 100
     noise_events: int = 2
+    noise_patch: int = 4
     encoding: str = "rate"
     max_rate: float = 0.5
 
@@ -96,7 +100,7 @@ def noisy_batch(images: torch.Tensor, task: TaskConfig, generator: torch.Generat
         signal = encode_latency(images, task.signal_len)
     else:
         raise ValueError(f"encoding={task.encoding!r} must be 'rate' or 'latency'")
-    x, onsets = embed(signal, task.seq_len, task.noise_events, generator)
+    x, onsets = embed(signal, task.seq_len, task.noise_events, generator, task.noise_patch)
     return x.flatten(2), onsets
 
 
@@ -115,12 +119,12 @@ def neuromorphic_frames(name: str, split: str, signal_len: int, side: int, limit
         sensor = tonic.datasets.NMNIST.sensor_size
         transform = tonic.transforms.Compose([tonic.transforms.Downsample(spatial_factor=side / sensor[0]),
                                               tonic.transforms.ToFrame(sensor_size=(side, side, 2), time_window=1000)])
-        make = lambda: tonic.datasets.NMNIST(save_to=root, train=split == "train", transform=transform)  # noqa: E731
+        make = lambda: tonic.datasets.NMNIST(save_to=root, train=split == "train", transform=transform)
     elif name == "dvsgesture":
         sensor = tonic.datasets.DVSGesture.sensor_size
         transform = tonic.transforms.Compose([tonic.transforms.Downsample(spatial_factor=side / sensor[0]),
                                               tonic.transforms.ToFrame(sensor_size=(side, side, 2), n_time_bins=signal_len)])
-        make = lambda: tonic.datasets.DVSGesture(save_to=root, train=split == "train", transform=transform)  # noqa: E731
+        make = lambda: tonic.datasets.DVSGesture(save_to=root, train=split == "train", transform=transform)
     else:
         raise ValueError(f"dataset={name!r} must be 'nmnist' or 'dvsgesture' here")
     try:
@@ -139,12 +143,7 @@ def neuromorphic_frames(name: str, split: str, signal_len: int, side: int, limit
     return torch.stack(frames), torch.tensor(labels)
 
 
-
-def signal_coverage(awake: torch.Tensor, onsets: torch.Tensor, signal_len: int) -> tuple[float, float]:
-    """(fraction of signal frames the network was awake for, fraction of noise frames it was awake for)."""
-    steps = awake.shape[1]
+def signal_mask(onsets: torch.Tensor, signal_len: int, steps: int) -> torch.Tensor:
+    """Bool [N, steps]: True on the frames of each sequence's signal window."""
     t = torch.arange(steps)[None]
-    in_signal = (t >= onsets[:, None]) & (t < onsets[:, None] + signal_len)
-    return awake[in_signal].mean().item(), awake[~in_signal].mean().item()
-
-
+    return (t >= onsets[:, None]) & (t < onsets[:, None] + signal_len)
