@@ -292,20 +292,23 @@ operating[["accuracy", "accuracy_ci", "awake_fraction", "signal_recall", "noise_
            "saving_sparse", "saving_dense"]].round(3)
 
 # %%
+def glue_operating(prefix: str, operating: pd.DataFrame, gaps: pd.DataFrame) -> pd.Series:
+    """Glue SkipSNN's row at the operating target, the always-awake accuracy and the paired gaps under ``prefix``."""
+    skip = operating.loc["controller"]
+    for key, column in (("accuracy", "accuracy"), ("accuracy_ci", "accuracy_ci"), ("awake", "awake_fraction"),
+                        ("recall", "signal_recall"), ("noise_wake", "noise_wake"),
+                        ("saving_sparse", "saving_sparse"), ("saving_dense", "saving_dense")):
+        glue(f"{prefix}op_{key}", skip[column])
+    glue(f"{prefix}always_accuracy", operating.loc["always"].accuracy)
+    glue(f"{prefix}always_accuracy_ci", operating.loc["always"].accuracy_ci)
+    for baseline in ("always", "fixed", "random"):
+        glue(f"{prefix}gap_{baseline}", 100 * gaps.loc[baseline, "gap"])
+        glue(f"{prefix}gap_{baseline}_ci", 100 * gaps.loc[baseline, "gap_ci"])
+    return skip
+
+
 gaps = study.paired_gaps(runs, DENSE, cfg.operating_target)
-skip = operating.loc["controller"]
-glue("op_accuracy", skip.accuracy)
-glue("op_accuracy_ci", skip.accuracy_ci)
-glue("op_awake", skip.awake_fraction)
-glue("op_recall", skip.signal_recall)
-glue("op_noise_wake", skip.noise_wake)
-glue("op_saving_sparse", skip.saving_sparse)
-glue("op_saving_dense", skip.saving_dense)
-glue("always_accuracy", operating.loc["always"].accuracy)
-glue("always_accuracy_ci", operating.loc["always"].accuracy_ci)
-for baseline in ("always", "fixed", "random"):
-    glue(f"gap_{baseline}", 100 * gaps.loc[baseline, "gap"])
-    glue(f"gap_{baseline}_ci", 100 * gaps.loc[baseline, "gap_ci"])
+skip = glue_operating("", operating, gaps)
 for method in ("fixed", "random", "skiprnn"):
     glue(f"op_{method}_accuracy", operating.loc[method].accuracy)
     glue(f"op_{method}_recall", operating.loc[method].signal_recall)
@@ -356,17 +359,7 @@ ref_summary = study.summarize(ref_runs)
 accuracy_panels(ref_summary, REFERENCE, "Reference noise")
 ref_operating = study.at_target(ref_summary, REFERENCE, cfg.operating_target)
 ref_gaps = study.paired_gaps(ref_runs, REFERENCE, cfg.operating_target)
-ref_skip = ref_operating.loc["controller"]
-glue("ref_always_accuracy", ref_operating.loc["always"].accuracy)
-glue("ref_op_accuracy", ref_skip.accuracy)
-glue("ref_op_awake", ref_skip.awake_fraction)
-glue("ref_op_recall", ref_skip.signal_recall)
-glue("ref_op_noise_wake", ref_skip.noise_wake)
-glue("ref_op_saving_sparse", ref_skip.saving_sparse)
-glue("ref_op_saving_dense", ref_skip.saving_dense)
-for baseline in ("always", "fixed", "random"):
-    glue(f"ref_gap_{baseline}", 100 * ref_gaps.loc[baseline, "gap"])
-    glue(f"ref_gap_{baseline}_ci", 100 * ref_gaps.loc[baseline, "gap_ci"])
+glue_operating("ref_", ref_operating, ref_gaps)
 ref_skiprnn = ref_operating.loc["skiprnn"]
 glue("ref_op_skiprnn_accuracy", ref_skiprnn.accuracy)
 glue("ref_op_skiprnn_awake", ref_skiprnn.awake_fraction)
