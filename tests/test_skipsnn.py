@@ -146,6 +146,18 @@ def test_target_penalty_is_zero_at_or_below_the_target(awake, expected):
         N.awake_penalty(torch.tensor([awake]), torch.tensor([0.15]), "square")
 
 
+def test_dual_penalty_multiplier_rises_above_the_target_and_never_goes_negative():
+    pop = population("controller", per_stream=2, targets=[0.2, 0.5])
+    awake = torch.zeros(2, 3, 10)
+    awake[:, :, :4] = 1  # 40% awake for both members
+    pop.update_multipliers(awake, 2.0)
+    assert pop.multipliers.tolist() == pytest.approx([0.4, 0.0])  # 2 * (0.4 - 0.2); 2 * (0.4 - 0.5) clamped
+    out = {"rate": torch.zeros(2, 3, 2), "awake": awake}
+    labels = torch.zeros(2, 3, dtype=torch.long)
+    extra = pop.loss(out, labels, 1.0, "dual", "ce_count") - pop.loss(out, labels, 0.0, "dual", "ce_count")
+    assert extra.item() == pytest.approx(0.4 * (0.4 - 0.2))
+
+
 def test_the_penalty_reaches_the_learned_gates_only():
     labels = torch.zeros(1, 3, dtype=torch.long)
     x = torch.ones(1, 3, 6, 4)

@@ -18,8 +18,14 @@ gradient through, as in the reference (snntorch's ``Leaky`` detaches it; its for
 the tests compare the two). Where this differs from the reference:
 
 - the budget term: the reference weighs the mean awake fraction (lambda * mean(a)); here the penalty
-  is a hinge on a chosen target, lambda * max(0, mean(a) - target), so that a sweep lands on chosen
-  awake fractions. ``penalty="linear"`` gives the reference's term;
+  is a hinge on a chosen target, lambda * max(0, mean(a) - target), so that a sweep aims at chosen
+  awake fractions. ``penalty="linear"`` gives the reference's term, ``penalty="dual"`` a Lagrange
+  multiplier per network raised by dual ascent while the network is above its target;
+- the class loss: the reference's MSE between the output rate and the one-hot label (``mse_rate``)
+  gave chance accuracy on long sequences; ``ce_count`` is the cross-entropy of the output spike
+  counts, ``ce_rate`` that of the rate times the sequence length (equal when always awake);
+- Skip-RNN's accumulator is carried without gradient through its own reset (the straight-through
+  gradient of that recurrence overflowed over long sequences);
 - the controller's initial weights are uniform(0, 1/fan_in), not uniform(0, 1) (``controller_init``):
   with over a hundred inputs the latter starts the membrane so far above threshold that the
   surrogate gradient vanishes;

@@ -63,7 +63,8 @@ PARAMS = {
                            paper=(0.1, 0.15, 0.2, 0.3, 0.5), low=0.01, high=1.0,
                            help="awake fractions of the sweep: fixed/random skipping's rate, the learned gates' target"),
     "penalty": Param(str, smoke="hinge", local="hinge", paper="hinge", choices=PENALTIES,
-                     help="learned gates' budget term: max(0, awake - target) or the reference's awake fraction"),
+                     help="learned gates' budget term: max(0, awake - target), the reference's awake fraction, "
+                          "or a multiplier raised by dual ascent ('dual', penalty_weight is its step)"),
     "readout": Param(str, smoke="ce_count", local="ce_count", paper="ce_count", choices=READOUTS,
                      help="the class loss: cross-entropy of output spike counts, or the reference's MSE of the rate"),
     "penalty_weight": Param(float, smoke=5.0, local=5.0, paper=5.0, low=0.0, help="weight of the budget term"),
