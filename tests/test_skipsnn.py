@@ -262,12 +262,17 @@ def test_matched_gaps_read_the_baseline_at_the_measured_awake_fraction():
     runs = pd.DataFrame([
         {"setting": "s", "method": m, "target": t, "seed": seed, "accuracy": acc, "awake_fraction": a}
         for m, t, seed, acc, a in (("controller", 0.1, 0, 0.70, 0.25), ("controller", 0.1, 1, 0.60, 0.6),
+                                   ("controller", 0.1, 2, 0.50, 0.05),
                                    ("fixed", 0.1, 0, 0.40, 0.1), ("fixed", 0.3, 0, 0.60, 0.3),
-                                   ("fixed", 0.1, 1, 0.30, 0.1), ("fixed", 0.3, 1, 0.50, 0.3))])
+                                   ("fixed", 0.1, 1, 0.30, 0.1), ("fixed", 0.3, 1, 0.50, 0.3),
+                                   ("fixed", 0.1, 2, 0.20, 0.1), ("fixed", 0.3, 2, 0.40, 0.3),
+                                   ("always", 1.0, 0, 0.90, 1.0), ("always", 1.0, 1, 0.64, 1.0),
+                                   ("always", 1.0, 2, 0.90, 1.0))])
     gaps = S.matched_gaps(runs, "s", 0.1, baselines=("fixed",))
-    # seed 0: fixed at 0.25 awake = 0.40 + 0.75 * 0.20 = 0.55; seed 1: 0.6 is past the curve, held at 0.50
-    assert gaps.loc["fixed", "gap"] == pytest.approx(((0.70 - 0.55) + (0.60 - 0.50)) / 2)
-    assert gaps.loc["fixed", "seeds"] == 2 and gaps.loc["fixed", "inside"] == 1
+    # seed 0: fixed at 0.25 awake = 0.40 + 0.75 * 0.20 = 0.55; seed 1: between fixed 0.3 (0.50) and always
+    # (1.0, 0.64): 0.50 + 0.3 / 0.7 * 0.14 = 0.56; seed 2: below the lowest target, held at 0.20
+    assert gaps.loc["fixed", "gap"] == pytest.approx(((0.70 - 0.55) + (0.60 - 0.56) + (0.50 - 0.20)) / 3)
+    assert gaps.loc["fixed", "seeds"] == 3 and gaps.loc["fixed", "inside"] == 2
 
 
 def test_neuromorphic_data_without_tonic_says_what_to_install(monkeypatch):

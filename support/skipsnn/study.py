@@ -249,9 +249,10 @@ def matched_gaps(runs: pd.DataFrame, setting: str, target: float, method: str = 
     """``method``'s accuracy minus each baseline's at the *same measured* awake fraction, paired by seed.
 
     A learned gate need not land on its target; the baseline's accuracy is read off its own
-    accuracy-vs-awake curve (linear interpolation between its targets, same seed) at the fraction
-    ``method`` actually used. ``inside`` counts the seeds whose fraction lies within the baseline's
-    swept range (outside it the curve is held at its end value).
+    accuracy-vs-awake curve (linear interpolation between its targets, same seed, ending at the
+    always-awake SNN, which is what fixed or random skipping at fraction one is) at the fraction
+    ``method`` actually used. ``inside`` counts the seeds whose fraction lies within that curve
+    (below its lowest target the curve is held at its end value).
     """
     here = runs[runs.setting == setting]
     mine = here[(here.method == method) & ((here.target - target).abs() < 1e-6)].set_index("seed")
@@ -259,8 +260,8 @@ def matched_gaps(runs: pd.DataFrame, setting: str, target: float, method: str = 
     for other in baselines:
         gaps, inside = [], 0
         for seed, row in mine.iterrows():
-            curve = here[(here.method == other) & (here.seed == seed)].sort_values("awake_fraction")
-            if curve.empty:
+            curve = here[(here.method.isin([other, "always"])) & (here.seed == seed)].sort_values("awake_fraction")
+            if not (curve.method == other).any():
                 continue
             fractions = curve.awake_fraction.to_numpy()
             inside += int(fractions[0] <= row.awake_fraction <= fractions[-1])
