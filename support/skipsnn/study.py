@@ -66,7 +66,8 @@ PARAMS = {
                      help="learned gates' budget term: max(0, awake - target), the reference's awake fraction, "
                           "or a multiplier raised by dual ascent ('dual', penalty_weight is its step)"),
     "readout": Param(str, smoke="ce_count", local="ce_count", paper="ce_count", choices=READOUTS,
-                     help="the class loss: cross-entropy of output spike counts, or the reference's MSE of the rate"),
+                     help="the class loss: cross-entropy of the output spike counts ('ce_count') or of the rate "
+                         "times the sequence length ('ce_rate'), or the reference's MSE of the rate"),
     "penalty_weight": Param(float, smoke=5.0, local=5.0, paper=5.0, low=0.0, help="weight of the budget term"),
     "gate_lr_scale": Param(float, smoke=10.0, local=10.0, paper=10.0, low=0.0,
                            help="learning rate of the gates (controller, Skip-RNN gate) relative to lr"),
