@@ -257,9 +257,8 @@ timing.round(2)
 
 # %%
 smol_rows = pd.DataFrame()
-for key in ("smol_memit_es", "smol_encore_es", "smol_memit_z_steps", "smol_encore_z_steps",
-            "smol_memit_ms", "smol_encore_ms", "smol_edits"):
-    glue(key, float("nan"))  # replaced below when SmolLM2 is edited in this profile
+smol_keys = ("smol_memit_es", "smol_encore_es", "smol_memit_z_steps", "smol_encore_z_steps",
+             "smol_memit_ms", "smol_encore_ms", "smol_edits")
 if cfg.smollm2_edits > 0:
     smol = smollm2_setting(cfg.smollm2_edits, cfg.smollm2_layers, cfg.seed, device=torch_device,
                            n_probe=20, n_c0=400, n_mc=24)
@@ -279,6 +278,9 @@ if cfg.smollm2_edits > 0:
         glue(f"smol_{key}_ms", smol_rows.loc[method, "ms_per_edit"])
     glue("smol_edits", cfg.smollm2_edits)
     display(smol_rows.round(3))
+else:
+    for key in smol_keys:
+        glue(key, float("nan"))  # this profile does not edit SmolLM2
 
 # %% [markdown]
 # ## The paper's numbers beside ours

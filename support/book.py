@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from .chapters import CHAPTERS, chapter_name
+from .glue import STRICT_ENV
 from .models.cached import NO_TRAINING_ENV
 
 HEARTBEAT = 60.0  # seconds of silence before the wrapper prints a progress line
@@ -64,7 +65,7 @@ def build(chapters: list[str] | None = None, root: str | Path = ".", heartbeat: 
         print(f"[book] executing {', '.join(names)}; the other chapters are listed without outputs", flush=True)
     else:
         command.append("-W")
-    env = {**os.environ, NO_TRAINING_ENV: "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, NO_TRAINING_ENV: "1", STRICT_ENV: "1", "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: queue.Queue = queue.Queue()

@@ -7,12 +7,20 @@ not glue fails (``-W``), and ``tests/test_prose.py`` fails on any number typed i
 few places the convention allows (README, "Numbers in prose"). The paper's own numbers are glued
 from the study module's constants the same way, so prose and tables cannot disagree.
 Every numeric value glued is also kept for the chapter's results JSON (:func:`glued`).
+
+myst-nb refuses a name glued twice in one notebook (a build warning, so an error under ``-W``). With
+``SUPPORT_STRICT_GLUE=1`` (set by ``python -m support book`` and the notebook tests) :func:`glue`
+raises at the second call instead, naming the key, so the chapter fails where the mistake is; an
+interactive session may re-run a cell and re-glue freely.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
+
+STRICT_ENV = "SUPPORT_STRICT_GLUE"
 
 _VALUES: dict[str, Any] = {}
 
@@ -25,6 +33,9 @@ def _plain(value: Any) -> Any:
 def glue(name: str, value: Any) -> Any:
     """Record ``value`` under ``name`` for the prose (myst-nb glue, when installed) and the results; return it."""
     value = _plain(value)
+    if name in _VALUES and os.environ.get(STRICT_ENV) == "1":
+        raise ValueError(f"glue key {name!r} was already glued in this run; myst-nb refuses duplicates, "
+                         "so glue each name once (a placeholder only in the branch that has no value)")
     _VALUES[name] = value
     try:
         from myst_nb import glue as myst_glue

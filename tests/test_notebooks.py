@@ -18,6 +18,7 @@ import pytest
 from conftest import ROOT
 from support.batch import execute
 from support.book import build
+from support.glue import STRICT_ENV
 from support.models.cached import NO_TRAINING_ENV
 from support.prepare import prepare
 
@@ -53,8 +54,9 @@ def smoke_models():
 
 @pytest.fixture
 def no_training(smoke_models, monkeypatch):
-    """Training switched off, as in the book build (the papermill kernels inherit the environment)."""
+    """Training switched off and glue keys checked as in the book build (the papermill kernels inherit the environment)."""
     monkeypatch.setenv(NO_TRAINING_ENV, "1")
+    monkeypatch.setenv(STRICT_ENV, "1")
 
 
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)

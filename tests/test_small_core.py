@@ -53,3 +53,15 @@ def test_progress_prints_stamped_lines_where_it_cannot_redraw(monkeypatch, capsy
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) >= 3 and all(line.startswith("[") and "train demo" in line for line in lines)
     assert "\r" not in "".join(lines)
+
+
+def test_strict_glue_refuses_a_key_glued_twice(monkeypatch):
+    from support import glue as glue_module
+    monkeypatch.setattr(glue_module, "_VALUES", {})
+    monkeypatch.delenv(glue_module.STRICT_ENV, raising=False)
+    glue_module.glue("twice", 1.0)
+    assert glue_module.glue("twice", 2.0) == 2.0  # an interactive re-run may re-glue
+    monkeypatch.setenv(glue_module.STRICT_ENV, "1")
+    with pytest.raises(ValueError, match="'twice' was already glued"):
+        glue_module.glue("twice", 3.0)
+    assert glue_module.glued() == {"twice": 2.0}
