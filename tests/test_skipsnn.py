@@ -56,6 +56,23 @@ def test_tick_inputs_fire_every_1st_2nd_10th_and_100th_step():
     assert ticks[0].tolist() == [1, 1, 1, 1] and ticks[5].tolist() == [1, 0, 0, 0] and ticks[10].tolist() == [1, 1, 1, 0]
 
 
+def test_tick_initialised_controller_starts_as_a_periodic_peek_at_its_target():
+    """Hidden weights zeroed: a controller started with 'ticks' fires only at its tick, so a_t = [t == 0 or
+    (t - 1) % period == 0], with period 10 for targets 0.1 and 0.15, 2 for 0.3 and 0.5, 1 for 0.9."""
+    targets = [0.1, 0.15, 0.3, 0.5, 0.9]
+    pop = N.SpikingPopulation(N.NetSpec(4, 3, 2), 1, len(targets), "controller", targets=targets,
+                              controller_init="ticks")
+    with torch.no_grad():
+        pop.ctrl_w[:, :3] = 0
+    awake = pop(torch.ones(1, 2, 41, 4))["awake"][:, 0]
+    t = torch.arange(41)
+    for member, period in enumerate((10, 10, 2, 2, 1)):
+        expected = ((t == 0) | ((t - 1) % period == 0)).float()
+        assert torch.equal(awake[member], expected), (targets[member], awake[member].tolist())
+    with pytest.raises(ValueError, match="controller_init"):
+        N.SpikingPopulation(N.NetSpec(4, 3, 2), 1, 1, "controller", controller_init="zeros")
+
+
 @pytest.mark.parametrize("steps, fraction, expected", [(100, 0.1, 0.1), (100, 0.25, 0.25), (10, 0.3, 0.3),
                                                       (100, 0.323, 0.32), (7, 1.0, 1.0)])
 def test_fixed_skipping_awake_fraction_is_exact(steps, fraction, expected):
@@ -323,3 +340,18 @@ def test_trained_controller_sleeps_on_noise_more_than_on_signal():
         assert row.noise_wake < row.signal_recall, f"seed {row.stream}: awake on noise {row.noise_wake:.2f}, " \
                                                    f"on signal {row.signal_recall:.2f}"
         assert row.accuracy > 0.3, f"seed {row.stream}: accuracy {row.accuracy:.3f} is not clearly above chance"
+
+
+def test_peek_recall_matches_a_brute_force_count_over_onsets():
+    """Every onset of a 15-frame window in 160 frames, a gate awake at t % period == 0 that then stays awake."""
+    seq, signal = 160, 15
+    for period in (1, 4, 10, 15, 40):
+        recalls = []
+        for onset in range(period * 40):  # onsets uniform over many periods (the phase is what matters)
+            window = range(onset, onset + signal)
+            first = next((t for t in window if t % period == 0), None)
+            recalls.append(0.0 if first is None else (onset + signal - first) / signal)
+        assert S.peek_recall(signal, period) == pytest.approx(sum(recalls) / len(recalls), rel=1e-9), period
+    bound = S.peek_bound(signal, seq, 0.15)
+    assert bound["awake"] == pytest.approx(0.15, abs=1e-6)
+    assert 0.6 < bound["recall"] < 0.75  # no gate that reads nothing while asleep reaches 0.9 here

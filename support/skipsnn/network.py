@@ -28,7 +28,9 @@ the tests compare the two). Where this differs from the reference:
   gradient of that recurrence overflowed over long sequences);
 - the controller's initial weights are uniform(0, 1/fan_in), not uniform(0, 1) (``controller_init``):
   with over a hundred inputs the latter starts the membrane so far above threshold that the
-  surrogate gradient vanishes;
+  surrogate gradient vanishes; ``controller_init="ticks"`` starts each controller as a periodic peek
+  (bias 0, weight 1 on the tick channel whose period is nearest 1 / its awake target, 0 on the
+  others), so it begins at its budget and only has to learn to stay awake when a peek sees signal;
 - networks are trained as a *population*: P independent networks (seeds x awake targets) side by
   side, each with its own weights, gate and loss, so one Python loop over time steps serves them
   all; member p reads data stream p // per_stream (one stream per seed). The input layer's product
@@ -66,6 +68,7 @@ VARIANTS = ("mask_input", "freeze_membrane")
 PENALTIES = ("hinge", "linear", "dual")
 READOUTS = ("mse_rate", "ce_count", "ce_rate")
 TICK_PERIODS = (1, 2, 10, 100)
+CONTROLLER_INITS = ("scaled", "reference", "ticks")
 
 
 class _Spike(torch.autograd.Function):
@@ -165,8 +168,8 @@ class SpikingPopulation(nn.Module):
             raise ValueError(f"gate={gate!r} must be one of {GATES}")
         if variant not in VARIANTS:
             raise ValueError(f"variant={variant!r} must be one of {VARIANTS}")
-        if controller_init not in ("reference", "scaled"):
-            raise ValueError(f"controller_init={controller_init!r} must be 'reference' or 'scaled'")
+        if controller_init not in CONTROLLER_INITS:
+            raise ValueError(f"controller_init={controller_init!r} must be one of {CONTROLLER_INITS}")
         self.spec, self.gate, self.variant = spec, gate, variant
         self.streams, self.per_stream = streams, per_stream
         members = streams * per_stream
@@ -185,6 +188,13 @@ class SpikingPopulation(nn.Module):
         scale = 1.0 if controller_init == "reference" else 1.0 / (h + k)
         self.ctrl_w = nn.Parameter(_uniform(g, (members, h + k), 0, scale))
         self.ctrl_b = nn.Parameter(_uniform(g, (members,), 0, 1))
+        if controller_init == "ticks":  # start as a periodic peek at each member's budget
+            with torch.no_grad():
+                periods = torch.tensor(spec.tick_periods, dtype=torch.float32)
+                nearest = (periods[None, :] - 1 / targets[:, None]).abs().argmin(1)
+                self.ctrl_w[:, h:] = 0
+                self.ctrl_w[torch.arange(members), h + nearest] = 1.0
+                self.ctrl_b.zero_()
         self.skip_w = nn.Parameter(_uniform(g, (members, h), -bound2, bound2))
         self.skip_b = nn.Parameter(torch.ones(members))  # Skip-RNN's update_bias
         self.temperature = temperature

@@ -13,10 +13,11 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
 from ..profiles import Param
+from ..stats import mean_interval as interval
 from .network import (
+    CONTROLLER_INITS,
     LEARNED_GATES,
     PENALTIES,
     READOUTS,
@@ -56,8 +57,9 @@ PARAMS = {
     "temperature": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-3, help="surrogate sigmoid temperature"),
     "anneal_every": Param(int, smoke=1, local=1, paper=10, low=1, help="epochs between temperature x0.9 steps"),
     "variant": Param(str, smoke="mask_input", local="mask_input", paper="mask_input", choices=VARIANTS),
-    "controller_init": Param(str, smoke="scaled", local="scaled", paper="scaled", choices=("scaled", "reference"),
-                             help="controller weights uniform(0, 1/fan_in) ('scaled') or uniform(0, 1) as the reference"),
+    "controller_init": Param(str, smoke="scaled", local="scaled", paper="scaled", choices=CONTROLLER_INITS,
+                             help="controller weights uniform(0, 1/fan_in) ('scaled'), uniform(0, 1) as the reference, "
+                                  "or a periodic peek at the target ('ticks')"),
     "seeds": Param(int, smoke=2, local=3, paper=3, low=1, help="independent runs (pretraining included) per point"),
     "awake_targets": Param(float, many=True, smoke=(0.2, 0.5), local=(0.1, 0.15, 0.2, 0.3, 0.5),
                            paper=(0.1, 0.15, 0.2, 0.3, 0.5), low=0.01, high=1.0,
@@ -200,14 +202,6 @@ def sweep(data: dict, cfg, setting: str, noise_events: int, methods: tuple[str, 
     return pd.concat(frames, ignore_index=True)[columns], populations, masks
 
 
-def interval(values: pd.Series, level: float = 0.95) -> float:
-    """Half-width of the t-interval of the mean over seeds (NaN for one seed)."""
-    n = len(values)
-    if n < 2:
-        return float("nan")
-    return float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
-
-
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and 95% t-interval over seeds per setting x method x target, with MAC savings against always-awake."""
     keys = ["setting", "method", "target"]
@@ -282,6 +276,39 @@ def paper_comparison(summary: pd.DataFrame, setting: str) -> pd.DataFrame:
                           "target": nearest if m != "always" else 1.0, "accuracy": rows.loc[m, "accuracy"],
                           "accuracy_ci": rows.loc[m, "accuracy_ci"], "awake_fraction": rows.loc[m, "awake_fraction"]}
                          for m in ("always", "controller", "skiprnn", "fixed", "random")])
+
+
+def peek_recall(signal_frames: int, period: float) -> float:
+    """Expected signal recall of a gate that peeks every ``period`` frames and stays awake once a peek sees signal.
+
+    A gate that reads nothing while asleep cannot know when the signal starts; with a uniformly random
+    onset, the first peek inside a window of S frames lands ``offset`` frames in, offset uniform over
+    the period (when period <= S), so recall = 1 - (period - 1) / (2 S); with a longer period the
+    window is hit with probability S / period and recall = (S + 1) / (2 period).
+    """
+    s = signal_frames
+    if period <= s:
+        return 1 - (period - 1) / (2 * s)
+    return (s + 1) / (2 * period)
+
+
+def peek_bound(signal_frames: int, seq_len: int, budget: float, iterations: int = 200) -> dict:
+    """The most signal recall a periodic peek reaches at an awake ``budget``: recall and noise wake rate that fit it.
+
+    Awake fraction = f * recall + (1 - f) / period with f = signal_frames / seq_len; solved for the
+    period by bisection (recall falls as the period grows, so the awake fraction is monotone in it).
+    """
+    f = signal_frames / seq_len
+    if budget <= 0 or budget >= 1:
+        raise ValueError(f"budget={budget} must lie in (0, 1)")
+    low, high = 1.0, float(seq_len)
+    for _ in range(iterations):
+        period = (low + high) / 2
+        awake = f * peek_recall(signal_frames, period) + (1 - f) / period
+        low, high = (period, high) if awake > budget else (low, period)
+    period = (low + high) / 2
+    return {"period": period, "recall": peek_recall(signal_frames, period), "noise_wake": 1 / period,
+            "awake": f * peek_recall(signal_frames, period) + (1 - f) / period}
 
 
 def gathered_wall_time(model: SpikingPopulation, baseline: SpikingPopulation, x: torch.Tensor, repeats: int = 3

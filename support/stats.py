@@ -1,0 +1,37 @@
+"""Intervals and exact tests the chapters share: every "fewer" or "better" in the book rests on one of these."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def mean_interval(values: pd.Series | np.ndarray, level: float = 0.95) -> float:
+    """Half-width of the t-interval of the mean (over seeds, say); NaN for fewer than two values."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+
+
+def rate_interval(count: int, total: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson (exact) interval of a rate ``count / total``, as fractions; (nan, nan) when total is 0."""
+    if total <= 0:
+        return float("nan"), float("nan")
+    ci = stats.binomtest(int(count), int(total)).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def fisher_p(count_a: int, total_a: int, count_b: int, total_b: int) -> float:
+    """Two-sided Fisher exact p-value that two rates ``count / total`` are equal."""
+    table = [[int(count_a), int(total_a - count_a)], [int(count_b), int(total_b - count_b)]]
+    return float(stats.fisher_exact(table).pvalue)
+
+
+def rate_columns(count: int, total: int, prefix: str = "violations", level: float = 0.95) -> dict:
+    """``{prefix}_%``, ``{prefix}_lo_%``, ``{prefix}_hi_%`` and the count: a rate in percent with its exact interval."""
+    low, high = rate_interval(count, total, level)
+    return {f"{prefix}_%": 100 * count / total if total else float("nan"), f"{prefix}_lo_%": 100 * low,
+            f"{prefix}_hi_%": 100 * high, f"{prefix}_n": int(count)}

@@ -1,0 +1,31 @@
+"""The shared intervals and exact tests, against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from support import stats
+
+
+def test_clopper_pearson_by_hand():
+    low, high = stats.rate_interval(0, 10)
+    assert low == 0 and high == pytest.approx(1 - 0.025 ** (1 / 10), rel=1e-6)  # 0.3085
+    low, high = stats.rate_interval(10, 10)
+    assert high == 1 and low == pytest.approx(0.025 ** (1 / 10), rel=1e-6)
+    assert all(math.isnan(v) for v in stats.rate_interval(0, 0))
+
+
+def test_fisher_exact_by_hand():
+    # [[3, 0], [0, 3]]: the observed table and the equally extreme one have 1/20 each
+    assert stats.fisher_p(3, 3, 0, 3) == pytest.approx(0.1)
+    assert stats.fisher_p(6, 128, 3, 128) == pytest.approx(0.4991, abs=1e-3)  # "halved" at n = 128 is no evidence
+
+
+def test_rate_columns_and_mean_interval():
+    row = stats.rate_columns(3, 128)
+    assert row["violations_%"] == pytest.approx(100 * 3 / 128) and row["violations_n"] == 3
+    assert row["violations_lo_%"] < row["violations_%"] < row["violations_hi_%"]
+    assert stats.mean_interval([1.0, 2.0, 3.0]) == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
+    assert math.isnan(stats.mean_interval([1.0]))
