@@ -22,6 +22,7 @@ from .denoiser import (
     TinyMDLMConfig,
     antithetic_times,
     build_denoiser,
+    heldout_nelbo,
     mask_tokens,
     masked_diffusion_loss,
     mdlm_training_log,
@@ -40,6 +41,7 @@ from .scoring import (
     preference,
     sequence_nll,
     text_loss,
+    unigram_cross_entropy,
 )
 from .smollm2 import SMOLLM2, SmolLM2, smollm2
 from .training import Schedule, deterministic_training, train_loop
@@ -48,9 +50,9 @@ __all__ = [
     "AUSTEN", "Anatomy", "Batch", "CachedModel", "HubUnavailable", "ModelNotPrepared", "SMOLLM2", "Schedule",
     "SmolLM2", "TextCorpus", "TinyLMConfig", "TinyMDLMConfig", "anatomy", "antithetic_times", "build_causal_lm",
     "build_denoiser", "chat", "continuation_nll", "continue_text", "deterministic_training", "encode", "ensure",
-    "eval_loss", "hub", "hub_reachable", "load", "load_masked_lm", "load_pretrained", "mask_tokens",
+    "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "load", "load_masked_lm", "load_pretrained", "mask_tokens",
     "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy", "next_token_loss", "next_token_nll",
     "non_embedding_params", "perplexity", "preference", "require_hub", "sample_texts", "sample_windows",
     "sequence_nll", "smollm2", "text_loss", "tiny_lm", "tiny_mdlm", "train_bpe", "train_loop", "training_allowed",
-    "training_log", "training_record",
+    "training_log", "training_record", "unigram_cross_entropy",
 ]

@@ -68,8 +68,9 @@ class TinyLMConfig(TrainedOnCorpus):
         return self.steps * self.batch_size * self.seq_len
 
     def label(self) -> str:
-        """e.g. ``tiny llama d128x4 (austen, 3000 steps)``."""
-        return f"tiny {self.arch} d{self.d_model}x{self.n_layers} ({self.corpus.name}, {self.steps} steps)"
+        """e.g. ``tiny llama d128x4 (austen, 3000 steps, lr 0.001)``: distinct for every model a chapter trains."""
+        return (f"tiny {self.arch} d{self.d_model}x{self.n_layers} ({self.corpus.name}, {self.steps} steps, "
+                f"lr {self.lr:g})")
 
     def produce(self, folder: Path, device: str, progress: bool) -> dict:
         """Train from scratch, saving checkpoints in ``step<N>/`` and the final model in ``folder``."""

@@ -4,7 +4,7 @@ A :class:`TextCorpus` is a name, a function returning the raw text, and a finger
 text depends on (a resource's sha256, a generator's version), so the cache key of every tokenizer
 and model trained on it changes when the text does. The core knows Jane Austen's novels
 (:data:`AUSTEN`); chapters build their own corpora (chapters 2-3's fact world lives in
-``support.editing.world``, chapter 1's SMILES in ``support.cdd.smiles``) and hand them to the trainers.
+``support.editing.world``, chapter 1's molecules in ``support.cdd.molecules``) and hand them to the trainers.
 """
 
 from __future__ import annotations

@@ -127,6 +127,24 @@ def antithetic_times(batch_size: int, generator: torch.Generator, eps: float = 1
     return eps + (1 - eps) * u
 
 
+@torch.no_grad()
+def heldout_nelbo(model, rows: torch.Tensor, mask_id: int, draws: int = 4, batch_size: int = 64,
+                  seed: int = 0) -> float:
+    """MDLM's NELBO per token (nats) on held-out rows [N, L]: the training loss, averaged over ``draws`` maskings."""
+    generator = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for _ in range(draws):
+        for start in range(0, len(rows), batch_size):
+            clean = rows[start:start + batch_size].to(device)
+            t = antithetic_times(clean.shape[0], generator)
+            noisy, is_masked = mask_tokens(clean, t, mask_id, generator)
+            logits = model(input_ids=noisy).logits.float()
+            total += float(masked_diffusion_loss(logits, clean, is_masked, t.to(device), mask_id)) * clean.numel()
+            count += clean.numel()
+    return total / count
+
+
 def tiny_mdlm(cfg: TinyMDLMConfig, device: str = "cpu", progress: bool = True):
     """``(denoiser, tokenizer)`` of a tiny MDLM: trained once (normally by ``prepare``), then loaded."""
     return load(cfg, device, progress)

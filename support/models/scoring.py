@@ -22,6 +22,14 @@ def _device(model) -> torch.device:
     return next(model.parameters()).device
 
 
+def unigram_cross_entropy(train: torch.Tensor, heldout: torch.Tensor, vocab_size: int) -> float:
+    """Nats per held-out token under the training tokens' unigram frequencies (add-one smoothed): the floor a
+    model that ignores context reaches."""
+    counts = torch.bincount(train.flatten(), minlength=vocab_size).double() + 1
+    logp = (counts / counts.sum()).log()
+    return float(-logp[heldout.flatten()].mean())
+
+
 def next_token_nll(model, input_ids: torch.Tensor) -> torch.Tensor:
     """[B, L-1]: -log p(input_ids[:, i+1] | input_ids[:, :i+1]) under ``model`` (float32)."""
     logits = model(input_ids=input_ids).logits[:, :-1].float()
