@@ -6,14 +6,17 @@ Language Models" (MDLM), with the log-linear schedule alpha_t = 1 - t:
   probability and copies every already-decoded position;
 - reverse step t -> s (eq. 8) at a masked position: q(x_s = v) = (alpha_s - alpha_t) x_theta(v) /
   (1 - alpha_t) for v != mask and (1 - alpha_s) / (1 - alpha_t) for the mask; decoded positions
-  never change.
+  never change. The sampler draws this law in two parts (unmask with probability
+  (alpha_s - alpha_t) / (1 - alpha_t), then a token from x_theta), so only unmasking positions draw.
 CDD (Cardei et al., 2025) inserts a projection of x_theta between the two (``project`` below).
 Where this differs from the references: the last step samples from x_theta like every other step
 (MDLM's optional final argmax "noise removal" is off); after a projected step, a drawn token that
 would break an exactly-checked constraint is replaced by the projection's most likely token (the
 paper samples from the projected distribution and relies on it being feasible; our finite
 augmented-Lagrangian budget leaves a small chance that a draw is not), and the number of such
-replacements is reported. The training objective lives in :mod:`support.models.denoiser` (``masked_diffusion_loss``).
+replacements is reported; optionally (``commit_projected``) a position whose most likely token the
+projection moved is decoded at once to that token, so it is not projected again at every later
+step. The training objective lives in :mod:`support.models.denoiser` (``masked_diffusion_loss``).
 """
 
 from __future__ import annotations
@@ -36,9 +39,9 @@ def clean_token_probs(model, noisy: torch.Tensor, mask_id: int) -> torch.Tensor:
     logits = model(input_ids=noisy).logits.float()
     logits[..., mask_id] = float("-inf")
     probs = torch.softmax(logits, dim=-1)
-    decoded = noisy != mask_id
-    onehot = torch.nn.functional.one_hot(noisy, probs.shape[-1]).to(probs.dtype)
-    return torch.where(decoded[..., None], onehot, probs)
+    decoded = (noisy != mask_id)[..., None]
+    probs.masked_fill_(decoded, 0.0)
+    return probs.scatter_add_(-1, noisy[..., None], decoded.to(probs.dtype))  # one-hot where decoded
 
 
 def reverse_step_probs(x_theta: torch.Tensor, noisy: torch.Tensor, mask_id: int, t: float, s: float) -> torch.Tensor:
@@ -50,10 +53,22 @@ def reverse_step_probs(x_theta: torch.Tensor, noisy: torch.Tensor, mask_id: int,
     return torch.where((noisy == mask_id)[..., None], probs, onehot)
 
 
-def sample_categorical(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One draw per row of ``probs`` [..., V] (Gumbel-max on log-probabilities)."""
-    uniform = torch.rand(probs.shape, generator=generator, device=probs.device).clamp_(1e-20, 1.0)
-    return (probs.clamp_min(1e-30).log() - torch.log(-torch.log(uniform))).argmax(dim=-1)
+def reverse_step_draw(x_theta: torch.Tensor, noisy: torch.Tensor, mask_id: int, t: float, s: float,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """One draw of x_s ~ q(x_s | x_t, x_theta) [B, L]: the law of :func:`reverse_step_probs`, drawn cheaply.
+
+    A masked position is unmasked with probability (alpha_s - alpha_t) / (1 - alpha_t) and then takes
+    a token drawn from x_theta; only the positions that unmask draw a token (about L / steps per row),
+    instead of a Gumbel draw over the whole [B, L, V] tensor.
+    """
+    a_t, a_s = alpha(t), alpha(s)
+    free = noisy == mask_id
+    u = torch.rand(noisy.shape, generator=generator, device=noisy.device)
+    unmask = free & (u < (a_s - a_t) / (1 - a_t))
+    out = noisy.clone()
+    if unmask.any():
+        out[unmask] = torch.multinomial(x_theta[unmask], 1, generator=generator).squeeze(1)
+    return out
 
 
 # A projector maps (x_theta [B, L, V], free [B, L] bool) to (projected [B, L, V], info dict).
@@ -69,10 +84,15 @@ class SampleTrace:
     states: list[torch.Tensor] = field(default_factory=list)  # [n_record, L] after each step
     argmax_before: list[torch.Tensor] = field(default_factory=list)  # argmax x_theta before projection
     argmax_after: list[torch.Tensor] = field(default_factory=list)  # ... and after
-    kl_moved: list[float] = field(default_factory=list)  # mean KL(x_theta || projected) per projected step
+    kl_moved: list[float] = field(default_factory=list)  # mean KL(x_theta || projected) over the samples it moved,
+    # one entry per reverse step at which it moved any
+    kl_per_step: list[float] = field(default_factory=list)  # the same at every reverse step (0 where nothing moved)
+    inner_steps: list[int] = field(default_factory=list)  # Adam steps of the projection per reverse step (all samples)
     projected_rows: int = 0  # (sample, step) pairs the projection had to change
+    committed: int = 0  # positions decoded at once because the projection moved their most likely token
     unsolved: int = 0  # (sample, step) pairs where the projection ended with its exact check still failing
-    repairs: int = 0  # drawn tokens replaced by the projection's argmax to keep the exact constraint
+    repairs: int = 0  # (sample, step) pairs whose draws were replaced by the projection's argmax
+    repaired: torch.Tensor | None = None  # [B] bool: the sample needed at least one repair
     seconds: float = 0.0
     projection_seconds: float = 0.0
     decode_probs: torch.Tensor | None = None  # [B, L, V]: the distribution each position was drawn from
@@ -83,11 +103,14 @@ class SampleTrace:
 @torch.no_grad()
 def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefix: torch.Tensor | None = None,
            project: Projector | None = None, feasible: Feasible | None = None, seed: int = 0,
-           device: str = "cpu", record: int = 0, keep_probs: bool = False) -> tuple[torch.Tensor, SampleTrace]:
+           device: str = "cpu", record: int = 0, keep_probs: bool = False,
+           commit_projected: bool = False) -> tuple[torch.Tensor, SampleTrace]:
     """Draw ``batch_size`` sequences by ``steps`` reverse steps from all-mask (``prefix`` [B, P] kept fixed).
 
     With ``project``, each step's x_theta is replaced by its projection before the reverse step
-    (CDD); with ``feasible``, draws that break the exact constraint fall back to the projection's argmax.
+    (CDD); with ``feasible``, draws that break the exact constraint fall back to the projection's argmax;
+    with ``commit_projected``, positions whose most likely token the projection changed are decoded
+    at once to that token, so they are not projected again at every later step.
     Returns token ids [B, L] and a :class:`SampleTrace` (``record`` rows' states kept step by step;
     with ``keep_probs`` the distribution each position was drawn from, for search operators such as novelty).
     """
@@ -100,6 +123,7 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
             raise ValueError(f"prefix shape {tuple(prefix.shape)} must be [batch_size={batch_size}, < seq_len={seq_len}]")
         x[:, :prefix.shape[1]] = prefix.to(device)
     trace, start = SampleTrace(), time.perf_counter()
+    trace.repaired = torch.zeros(batch_size, dtype=torch.bool)
     for i in range(steps):
         t, s = 1.0 - i / steps, 1.0 - (i + 1) / steps
         free = x == mask_id
@@ -108,16 +132,24 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
             p_start = time.perf_counter()
             projected, info = project(x_theta, free)
             trace.projection_seconds += time.perf_counter() - p_start
-            trace.kl_moved.append(float(info.get("kl_mean", 0.0)))
+            trace.kl_per_step.append(float(info["kl_mean"]) if info.get("changed", 0) else 0.0)
+            if info.get("changed", 0):
+                trace.kl_moved.append(float(info["kl_mean"]))
             trace.projected_rows += int(info.get("changed", 0))
+            trace.inner_steps.append(int(info["inner_steps"].sum()) if "inner_steps" in info else 0)
             if "satisfied" in info:
                 trace.unsolved += int((~info["satisfied"]).sum())
             if record:
                 trace.argmax_before.append(x_theta[:record].argmax(-1).cpu())
                 trace.argmax_after.append(projected[:record].argmax(-1).cpu())
+            moved = free & (projected.argmax(-1) != x_theta.argmax(-1))
+            if "satisfied" in info:  # commit only what a successful projection moved
+                moved &= info["satisfied"].to(moved.device)[:, None]
             x_theta = projected
-        step_probs = reverse_step_probs(x_theta, x, mask_id, t, s)
-        x_new = torch.where(free, sample_categorical(step_probs, generator), x)
+        x_new = reverse_step_draw(x_theta, x, mask_id, t, s, generator)
+        if project is not None and commit_projected:
+            x_new = torch.where(moved, x_theta.argmax(-1), x_new)
+            trace.committed += int(moved.sum())
         if feasible is not None:
             # still-masked positions take the projection's argmax, as the final sequence would
             completed = torch.where(x_new == mask_id, x_theta.argmax(-1), x_new)
@@ -126,6 +158,7 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
                 fallback = torch.where(free & (x_new != mask_id), x_theta.argmax(-1), x_new)
                 x_new = torch.where(broken[:, None], fallback, x_new)
                 trace.repairs += int(broken.sum())
+                trace.repaired |= broken.cpu()
         if keep_probs:
             if trace.decode_probs is None:
                 trace.decode_probs = torch.zeros_like(x_theta)

@@ -111,14 +111,23 @@ def qed_score(smiles: str) -> float:
     return float("nan") if mol is None else float(QED.qed(mol))
 
 
+MOSES_MIN_HEAVY_ATOMS = 12  # the smallest MOSES molecule (its 250-350 Da filter); tests check it on the data
+
+
+def heavy_atoms(smiles: str) -> int:
+    """Heavy atoms of a SMILES (0 when invalid)."""
+    mol = parse_molecule(smiles)
+    return 0 if mol is None else mol.GetNumHeavyAtoms()
+
+
 def molecule_table(smiles: Sequence[str], training: set[str] | frozenset[str] = frozenset()):
-    """One row per generated SMILES: valid, canonical, SA, QED, novel (valid and not in ``training``)."""
+    """One row per generated SMILES: valid, canonical, heavy atoms, SA, QED, novel (valid and not in ``training``)."""
     import pandas as pd
 
     rows = []
     for smi in smiles:
         can = canonical(smi)
-        rows.append({"smiles": smi, "valid": can is not None, "canonical": can,
+        rows.append({"smiles": smi, "valid": can is not None, "canonical": can, "heavy_atoms": heavy_atoms(smi),
                      "sa": sa_score(smi) if can else float("nan"), "qed": qed_score(smi) if can else float("nan"),
                      "novel": can is not None and can not in training})
     return pd.DataFrame(rows)

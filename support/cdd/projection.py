@@ -12,9 +12,13 @@ paper's term while g > 0 and lets lambda shrink again once g < 0. Multipliers an
 per sample; decoded positions are never moved; a sample whose hard check already passes is
 returned unchanged. No official code exists; the defaults follow the paper's description and an
 unofficial reimplementation (lambda0 0, mu0 1, rate 2, mu_max 1000). Differences: the outer loop
-stops per sample as soon as the *exact* check on argmax y passes (``Constraint.hard``), and
-``deterministic=True`` (no Gumbel noise, temperature 1) turns the solver into a plain augmented
-Lagrangian on y itself, which is what the cvxpy known-answer tests compare against.
+stops per sample as soon as the *exact* check on argmax y passes (``Constraint.hard``); only the
+still-masked positions of the violating samples are optimised (gathered into one [positions, V]
+block); Adam's step size decays by ``lr_decay`` per outer iteration (without it, lr 1 ends far
+from the KL optimum: see ``study.solver_vs_cvxpy``); and :class:`Projector` can carry each
+sample's multipliers from one reverse step to the next (warm start) instead of restarting them at
+lambda0, mu0. ``deterministic=True`` (no Gumbel noise, temperature 1) turns the solver into a plain
+augmented Lagrangian on y itself, which is what the cvxpy known-answer tests compare against.
 """
 
 from __future__ import annotations
@@ -49,6 +53,20 @@ class ALMSettings:
             raise ValueError("ALMSettings needs lr > 0, mu0 > 0, mu_rate >= 1, mu_max >= mu0, temperature > 0, 0 < lr_decay <= 1")
 
 
+@dataclass
+class Multipliers:
+    """Each sample's augmented-Lagrangian state: multipliers ``lam`` [B, k] and penalty weights ``mu`` [B, 1]."""
+
+    lam: torch.Tensor
+    mu: torch.Tensor
+
+    @classmethod
+    def fresh(cls, batch: int, n_terms: int, settings: ALMSettings, like: torch.Tensor) -> "Multipliers":
+        """The cold start: lam = 0, mu = mu0."""
+        return cls(torch.zeros(batch, n_terms, dtype=like.dtype, device=like.device),
+                   torch.full((batch, 1), settings.mu0, dtype=like.dtype, device=like.device))
+
+
 def kl_to(x_prime: torch.Tensor, log_y: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
     """KL(x' || y) summed over free positions, per sample [B] (x', log y: [B, L, V])."""
     terms = torch.xlogy(x_prime, x_prime) - x_prime * log_y
@@ -56,47 +74,65 @@ def kl_to(x_prime: torch.Tensor, log_y: torch.Tensor, free: torch.Tensor) -> tor
 
 
 def _adam(z, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One Adam step on the rows z [a, L, V] being solved; ``state`` holds their (m, v, step count [a])."""
+    """One Adam step on the free positions z [p, V] being solved; ``state`` holds their (m, v, step count [p])."""
     m, v, count = state
     count = count + 1
     m = beta1 * m + (1 - beta1) * grad
     v = beta2 * v + (1 - beta2) * grad * grad
-    c = count[:, None, None]
+    c = count[:, None]
     step = lr * (m / (1 - beta1 ** c)) / ((v / (1 - beta2 ** c)).sqrt() + eps)
     return z - step, (m, v, count)
 
 
+def _with_free(fixed: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``fixed`` [n, L, ...] with the free positions (rows, cols) replaced by ``values`` [p, ...] (differentiable)."""
+    return fixed.index_put((rows, cols), values)
+
+
 def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constraint,
-                  settings: ALMSettings = ALMSettings()) -> tuple[torch.Tensor, dict]:
+                  settings: ALMSettings = ALMSettings(), start: Multipliers | None = None,
+                  step: int = 0) -> tuple[torch.Tensor, dict]:
     """Project x' [B, L, V] (rows on the simplex) onto {y : constraint holds on argmax y}, batched over samples.
 
-    ``free`` [B, L] marks the still-masked positions the projection may move; others stay as they are.
-    Returns (y [B, L, V], info) with info: ``changed`` samples, ``kl_mean`` over changed samples,
-    ``kl`` [B], ``satisfied`` [B] (exact check on argmax y), ``outer`` iterations used.
+    ``free`` [B, L] marks the still-masked positions the projection may move; only those are
+    optimised (decoded positions are constants). ``start`` warm-starts each sample's multipliers
+    (e.g. from the previous reverse step); ``step`` varies the Gumbel noise between calls.
+    Returns (y [B, L, V], info) with info: ``changed`` samples (violating, with a position left to move),
+    ``kl_mean`` over changed samples,
+    ``kl`` [B], ``satisfied`` [B] (exact check on argmax y), ``outer`` iterations used,
+    ``inner_steps`` [B] (Adam steps spent on each sample) and ``multipliers`` (the final state, [B]).
     """
     x_prime = x_prime / x_prime.sum(-1, keepdim=True)  # normalise before projecting
-    batch = x_prime.shape[0]
+    batch, k = x_prime.shape[0], constraint.n_terms
+    multipliers = start or Multipliers.fresh(batch, k, settings, x_prime)
     if settings.deterministic:  # the exact projection: feasibility of y itself, not of its argmax
         active = (constraint.violation(x_prime) > 1e-6).any(-1)
     else:
         active = ~constraint.hard(x_prime.argmax(-1))
-    info = {"changed": int(active.sum()), "kl": torch.zeros(batch, dtype=x_prime.dtype), "satisfied": ~active,
-            "outer": 0}
+    active = active.to(x_prime.device)
+    # a violating sample with no masked position left cannot be moved: reported unsatisfied, not solved
+    movable_rows = free.to(x_prime.device).any(-1)
+    info = {"changed": int((active & movable_rows).sum()), "kl": torch.zeros(batch, dtype=x_prime.dtype),
+            "satisfied": ~active.cpu(), "outer": 0, "inner_steps": torch.zeros(batch, dtype=torch.long),
+            "multipliers": multipliers}
+    active = active & movable_rows
     if not active.any():
         info["kl_mean"] = 0.0
         return x_prime, info
-    rows = active.nonzero().squeeze(1)  # solve only the violating samples
-    xp, fr = x_prime[rows], free[rows]
-    z = xp.clamp_min(1e-30).log()
-    z_fixed = z.clone()
-    n, k = len(rows), constraint.n_terms
-    lam = torch.zeros(n, k, dtype=z.dtype, device=z.device)
-    mu = torch.full((n, 1), settings.mu0, dtype=z.dtype, device=z.device)
-    todo = torch.ones(n, dtype=torch.bool, device=z.device)
-    state = (torch.zeros_like(z), torch.zeros_like(z), torch.zeros(n, dtype=z.dtype, device=z.device))
-    generator = torch.Generator(device=z.device).manual_seed(settings.seed)
-    movable = fr[..., None]
-    vocab = z.shape[-1]
+    rows = active.nonzero().squeeze(1)  # solve only the violating samples ...
+    xp, fr = x_prime[rows], free[rows].to(x_prime.device)
+    pair_row, pair_col = fr.nonzero(as_tuple=True)  # ... and only their free positions
+    n, vocab = len(rows), x_prime.shape[-1]
+    x_free = xp[pair_row, pair_col]  # [p, V]
+    z = x_free.clamp_min(1e-30).log()
+    neg_entropy = torch.xlogy(x_free, x_free).sum(-1)  # [p]: the constant part of KL(x' || y)
+    lam, mu = multipliers.lam[rows].clone(), multipliers.mu[rows].clone()
+    # a sample with nothing left to move cannot be projected; it is reported unsatisfied
+    todo = torch.zeros(n, dtype=torch.bool, device=z.device).index_fill_(0, pair_row, True)
+    state = (torch.zeros_like(z), torch.zeros_like(z), torch.zeros(len(z), dtype=z.dtype, device=z.device))
+    generator = torch.Generator(device=z.device).manual_seed(settings.seed * 1_000_003 + step)
+    inner_steps = torch.zeros(n, dtype=torch.long, device=z.device)
+    local = torch.full((n,), -1, dtype=torch.long, device=z.device)  # sample -> its row among those being solved
     for outer in range(settings.outer_steps):
         if settings.deterministic:
             noise, temperature = torch.zeros_like(z), 1.0
@@ -106,49 +142,61 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
         passed = torch.zeros_like(todo)  # argmax already satisfies the surrogate: rest until the next check
         lr = settings.lr * settings.lr_decay ** outer
         for _ in range(settings.inner_steps):
-            act = (todo & ~passed).nonzero().squeeze(1)
+            solving = todo & ~passed
+            act = solving.nonzero().squeeze(1)
             if len(act) == 0:
                 break
-            z_var = z[act].detach().requires_grad_(True)
-            mov, x_act, lam_a, mu_a = movable[act], xp[act], lam[act], mu[act]
+            local[act] = torch.arange(len(act), device=z.device)
+            sel = solving[pair_row].nonzero().squeeze(1)  # free positions of the samples being solved
+            r, c = local[pair_row[sel]], pair_col[sel]
+            lam_a, mu_a = lam[act], mu[act]
+            z_var = z[sel].detach().requires_grad_(True)
             with torch.enable_grad():
                 log_y = torch.log_softmax(z_var, -1)
-                soft = torch.softmax((z_var + noise[act]) / temperature, -1)
-                soft = torch.where(mov, soft, x_act)  # decoded positions are constants
-                g = constraint.violation(soft)  # [a, k]
+                kl = torch.zeros(len(act), dtype=z.dtype, device=z.device).index_add(
+                    0, r, neg_entropy[sel] - (x_free[sel] * log_y).sum(-1))
+                soft = _with_free(xp[act], r, c, torch.softmax((z_var + noise[sel]) / temperature, -1))
+                g = constraint.select(rows[act]).violation(soft)  # [a, k]
                 shifted = (lam_a + mu_a * g).clamp_min(0)  # Rockafellar's inequality form of the AL term
-                loss = kl_to(x_act, log_y, fr[act]) + ((shifted * shifted - lam_a * lam_a) / (2 * mu_a)).sum(-1)
+                loss = kl + ((shifted * shifted - lam_a * lam_a) / (2 * mu_a)).sum(-1)
                 grad, = torch.autograd.grad(loss.sum(), z_var)
-            grad = torch.where(mov, grad, torch.zeros_like(grad))
-            z_new, (m, v, count) = _adam(z_var.detach(), grad, (state[0][act], state[1][act], state[2][act]), lr)
-            z[act] = torch.where(mov, z_new, z_fixed[act])
-            state[0][act], state[1][act], state[2][act] = m, v, count
+            z_new, (m, v, count) = _adam(z_var.detach(), grad, (state[0][sel], state[1][sel], state[2][sel]), lr)
+            z[sel] = z_new
+            state[0][sel], state[1][sel], state[2][sel] = m, v, count
+            inner_steps[act] += 1
             if not settings.deterministic:
                 with torch.no_grad():
-                    hard = torch.nn.functional.one_hot(torch.where(fr[act], z[act].argmax(-1), x_act.argmax(-1)),
-                                                       vocab).to(z.dtype)
-                    passed[act] = (constraint.violation(hard) <= 1e-6).all(-1)
+                    ids = _with_free(xp[act].argmax(-1), r, c, z_new.argmax(-1))
+                    hard = torch.nn.functional.one_hot(ids, vocab).to(z.dtype)
+                    passed[act] = (constraint.select(rows[act]).violation(hard) <= 1e-6).all(-1)
         with torch.no_grad():
-            soft = torch.softmax((z + noise) / temperature, -1)
-            g = constraint.violation(torch.where(movable, soft, xp))
+            soft = _with_free(xp, pair_row, pair_col, torch.softmax((z + noise) / temperature, -1))
+            g = constraint.select(rows).violation(soft)
             lam = torch.where(todo[:, None], (lam + mu * g).clamp_min(0), lam)
             mu = torch.where(todo[:, None], (mu * settings.mu_rate).clamp_max(settings.mu_max), mu)
             if not settings.deterministic:
-                y = torch.softmax(z, -1)
-                todo = todo & ~constraint.hard(torch.where(fr, y.argmax(-1), xp.argmax(-1)))
+                ids = _with_free(xp.argmax(-1), pair_row, pair_col, z.argmax(-1))
+                todo = todo & ~constraint.select(rows).hard(ids)
         info["outer"] = outer + 1
         if not todo.any():
             break
     with torch.no_grad():
-        y = torch.where(movable, torch.softmax(z, -1), xp)
+        y = _with_free(xp, pair_row, pair_col, torch.softmax(z, -1))
         kl = kl_to(xp, torch.log(y.clamp_min(1e-30)), fr)
         out = x_prime.clone()
         out[rows] = y
         info["kl"][rows.cpu()] = kl.cpu()
         satisfied = info["satisfied"].clone()
-        satisfied[rows.cpu()] = constraint.hard(y.argmax(-1)).cpu()
+        satisfied[rows.cpu()] = constraint.select(rows).hard(y.argmax(-1)).cpu()
         info["satisfied"] = satisfied
         info["kl_mean"] = float(kl.mean())
+        info["inner_steps"][rows.cpu()] = inner_steps.cpu()
+        # a sample the budget could not satisfy restarts cold next time: its multipliers would only keep growing
+        solved = satisfied[rows.cpu()].to(lam.device)[:, None]
+        final = Multipliers(multipliers.lam.clone(), multipliers.mu.clone())
+        final.lam[rows] = torch.where(solved, lam, torch.zeros_like(lam))
+        final.mu[rows] = torch.where(solved, mu, torch.full_like(mu, settings.mu0))
+        info["multipliers"] = final
     return out, info
 
 
@@ -163,9 +211,29 @@ def project_each(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constrai
     return torch.cat(outs), infos
 
 
-def projector(constraint: Constraint, settings: ALMSettings = ALMSettings()):
-    """A sampler hook ``(x_theta, free) -> (projected, info)`` for :func:`support.cdd.diffusion.sample`."""
-    return lambda x_theta, free: kl_projection(x_theta, free, constraint, settings)
+class Projector:
+    """The sampler's hook ``(x_theta, free) -> (projected, info)``, one per sampling run.
+
+    With ``warm`` (the default), each sample's multipliers are carried from one reverse step to the
+    next, so a constraint that needed large multipliers at step t starts step t+1 with them instead
+    of climbing the mu schedule again from mu0; the Gumbel noise is redrawn at every call.
+    """
+
+    def __init__(self, constraint: Constraint, settings: ALMSettings = ALMSettings(), warm: bool = True):
+        self.constraint, self.settings, self.warm = constraint, settings, warm
+        self.multipliers: Multipliers | None = None
+        self.calls = 0
+
+    def __call__(self, x_theta: torch.Tensor, free: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        projected, info = kl_projection(x_theta, free, self.constraint, self.settings,
+                                        self.multipliers if self.warm else None, step=self.calls)
+        self.multipliers, self.calls = info["multipliers"], self.calls + 1
+        return projected, info
+
+
+def projector(constraint: Constraint, settings: ALMSettings = ALMSettings(), warm: bool = True) -> Projector:
+    """A fresh :class:`Projector` for one sampling run (see there for ``warm``)."""
+    return Projector(constraint, settings, warm)
 
 
 def cvxpy_projection(x_prime, weights, bounds, free=None):

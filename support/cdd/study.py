@@ -23,6 +23,7 @@ from ..models import (
     AUSTEN,
     TinyLMConfig,
     TinyMDLMConfig,
+    heldout_nelbo,
     hub,
     load_masked_lm,
     perplexity,
@@ -30,12 +31,14 @@ from ..models import (
     sample_windows,
     tiny_lm,
     tiny_mdlm,
+    unigram_cross_entropy,
 )
 from ..profiles import Param
+from ..stats import fisher_p, rate_columns
 from . import constraints as C
 from . import diffusion, metrics
 from .projection import ALMSettings, projector
-from .smiles import SmilesCorpus, smiles_rows
+from .molecules import MoleculeCorpus, fits, molecule_rows, to_smiles
 
 #: The paper's numbers (arXiv 2503.09790: toxicity table, molecule tables), for the side-by-side tables.
 PAPER_TOXICITY = pd.DataFrame([
@@ -47,6 +50,9 @@ PAPER_TOXICITY = pd.DataFrame([
     {"method": "CDD", "tau": 0.75, "violations_%": 0.0, "ppl": 54.87},
 ])
 #: Counts behind the molecule table's claims: valid of all UDLM samples, valid-and-novel without / with CDD.
+#: The book's targets for this chapter's local run (issue "CDD v2"), glued beside the measured numbers.
+TARGETS = {"violations": 2.0, "moses_sized": 80.0, "cost_ratio": 3.0, "cost_ratio_stretch": 1.5,
+           "batched_speedup": 3.0, "chapter_minutes": 15.0}
 PAPER_MOLECULE_COUNTS = {"valid_udlm": 895, "samples_udlm": 1000, "novel_udlm": 345, "novel_cdd": 511}
 PAPER_MOLECULES = {"SA violations at tau 3.0-4.5 (CDD)": "0%", "valid molecules at SA tau 3.0 (CDD / UDLM)": "353 / 895",
                    "valid and novel molecules (CDD / UDLM)": "511 / 345"}
@@ -68,13 +74,17 @@ PARAMS = {
     "char_high": Param(int, smoke=4, local=6, paper=30, low=0),
     "max_words": Param(int, smoke=8, local=12, paper=50, low=1),
     "prompt_len": Param(int, smoke=4, local=8, paper=32, low=1, help="prompt tokens of the toxicity setting"),
-    "n_prompts": Param(int, smoke=8, local=128, paper=1000, low=2),
+    "n_prompts": Param(int, smoke=8, local=1000, paper=1000, low=2),
     "tox_taus": Param(float, many=True, smoke=(0.5,), local=(0.25, 0.5, 0.75), paper=(0.25, 0.5, 0.75), low=0.0,
                       high=1.0, help="toxicity thresholds tau"),
     "tox_margin": Param(float, smoke=1.0, local=1.0, paper=1.0, low=0.0,
                         help="surrogate threshold = logit(tau) - margin (safety margin for surrogate error)"),
     "mol_len": Param(int, smoke=64, local=64, paper=64, low=8),
     "mol_steps": Param(int, smoke=8, local=64, paper=64, low=1),
+    "mol_notation": Param(str, smoke="selfies", local="selfies", paper="selfies", choices=("smiles", "selfies"),
+                          help="how the molecule MDLM writes molecules (SELFIES: every sequence decodes to one)"),
+    "mol_decode": Param(str, smoke="drop", local="drop", paper="drop", choices=("drop", "cut"),
+                        help="a pad before later tokens: 'drop' it (read as no token) or 'cut' the SMILES there"),
     "n_mols": Param(int, smoke=8, local=256, paper=1000, low=2, help="molecules per molecule setting"),
     "sa_taus": Param(float, many=True, smoke=(3.5,), local=(3.0, 3.5, 4.0, 4.5), paper=(3.0, 3.5, 4.0, 4.5),
                      low=1.0, high=10.0, help="synthetic-accessibility limits tau"),
@@ -85,15 +95,17 @@ PARAMS = {
     "alm_outer": Param(int, smoke=3, local=8, paper=10, low=1),
     "alm_inner": Param(int, smoke=5, local=15, paper=20, low=1),
     "alm_lr": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-4, help="Adam step size on the logits"),
+    "alm_lr_decay": Param(float, smoke=0.7, local=0.7, paper=0.7, low=0.01, high=1.0,
+                          help="Adam's step size is multiplied by this after every outer iteration"),
 }
 
 RESOURCES = ("austen", "moses")
 
 TEXT_MDLM = TinyMDLMConfig(corpus=AUSTEN, seq_len=32, steps=2500, batch_size=64)
-MOLECULE_MDLM = TinyMDLMConfig(corpus=SmilesCorpus(200_000), seq_len=64, steps=3500, batch_size=64, lr=2e-3)
+MOLECULE_MDLM = TinyMDLMConfig(corpus=MoleculeCorpus(200_000), seq_len=64, steps=3500, batch_size=64, lr=2e-3)
 SMOKE_TEXT_MDLM = TinyMDLMConfig(corpus=AUSTEN, seq_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64, steps=30,
                                  batch_size=8, log_every=10)
-SMOKE_MOLECULE_MDLM = TinyMDLMConfig(corpus=SmilesCorpus(2000), seq_len=64, d_model=32, n_layers=1, n_heads=2,
+SMOKE_MOLECULE_MDLM = TinyMDLMConfig(corpus=MoleculeCorpus(2000), seq_len=64, d_model=32, n_layers=1, n_heads=2,
                                      d_ff=64, steps=30, batch_size=8, log_every=10)
 #: The autoregressive judge of perplexity: a 4-layer Llama trained here on Austen (stands in for GPT-2-XL).
 JUDGE = TinyLMConfig(d_model=128, n_layers=4, n_heads=4, d_ff=512, seq_len=128, batch_size=16, steps=3000,
@@ -122,7 +134,7 @@ def molecule_mdlm_config(cfg) -> TinyMDLMConfig:
             "model (UDLM), whose reverse step this chapter does not implement; use molecule_model='tiny' "
             "(a masked-diffusion model trained here on MOSES).")
     base = MOLECULE_MDLM if cfg.molecule_model == "tiny" else SMOKE_MOLECULE_MDLM
-    return replace(base, seq_len=cfg.mol_len)
+    return replace(base, seq_len=cfg.mol_len, corpus=replace(base.corpus, notation=cfg.mol_notation))
 
 
 def models(cfg) -> list:
@@ -130,9 +142,69 @@ def models(cfg) -> list:
     return [m for m in (text_mdlm_config(cfg), judge_config(cfg), molecule_mdlm_config(cfg)) if m is not None]
 
 
+def denoiser_floor(model, tokenizer, config: TinyMDLMConfig, n_rows: int = 512, seed: int = 0) -> dict:
+    """A trained tiny MDLM's held-out NELBO per token beside the unigram floor (nats): it must learn context to win."""
+    corpus = config.corpus
+    if isinstance(corpus, MoleculeCorpus):
+        held = molecule_rows(resources.moses_smiles("test")[:n_rows], tokenizer, config.seq_len, corpus.notation)
+        train = corpus.sampler(len(tokenizer), config.seq_len, 4096)(torch.Generator().manual_seed(seed))
+    else:
+        train_ids, val_ids = corpus.splits(config.vocab_size)
+        held = sample_windows(val_ids, n_rows, config.seq_len, torch.Generator().manual_seed(seed))
+        train = train_ids
+    return {"model": config.label(), "heldout_nelbo": heldout_nelbo(model, held, tokenizer.mask_token_id, seed=seed),
+            "unigram_nats": unigram_cross_entropy(train, held, len(tokenizer)), "heldout_rows": len(held)}
+
+
 def alm_settings(cfg, seed: int = 0) -> ALMSettings:
     """The projection's solver settings from the chapter's parameters."""
-    return ALMSettings(outer_steps=cfg.alm_outer, inner_steps=cfg.alm_inner, lr=cfg.alm_lr, seed=seed)
+    return ALMSettings(outer_steps=cfg.alm_outer, inner_steps=cfg.alm_inner, lr=cfg.alm_lr,
+                       lr_decay=cfg.alm_lr_decay, seed=seed)
+
+
+def convex_instances(n_seeds: int = 4, length: int = 3, vocab: int = 6) -> list[tuple[str, torch.Tensor, C.Constraint]]:
+    """Small convex projection problems (x' [1, L, V], expected-count constraint) with a known cvxpy answer.
+
+    Per seed: expected counts pushed into a box above the current value, below it, and the mass of two
+    banned tokens capped at 0.05 (the hardest: the solution sits on the simplex's edge).
+    """
+    cases = []
+    for seed in range(n_seeds):
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.rand((1, length, vocab), generator=torch.Generator().manual_seed(10 + seed), dtype=torch.float64)
+        x = -x.log()
+        x = x / x.sum(-1, keepdim=True)
+        a = torch.rand(vocab, generator=gen, dtype=torch.float64) * 2
+        expected = float((x[0] @ a).sum())
+        banned = torch.zeros(vocab, dtype=torch.float64)
+        banned[:2] = 1
+        region = C.region_mask(length).double()
+        for name, weights, low, high in (("box above", a, expected + 0.6, expected + 1.2),
+                                         ("upper bound", a, None, expected - 0.5), ("banned mass", banned, None, 0.05)):
+            cases.append((name, x, C.ExpectedCount(weights, region, low, high)))
+    return cases
+
+
+def solver_vs_cvxpy(settings: dict[str, ALMSettings], n_seeds: int = 4) -> pd.DataFrame:
+    """Each solver setting (Gumbel noise off) against cvxpy's exact KL projection on :func:`convex_instances`.
+
+    One row per setting x instance: max |y - y*|, KL(x'||y) / KL(x'||y*), and y's remaining violation.
+    """
+    from .projection import cvxpy_projection, kl_projection
+
+    rows = []
+    for name, x, con in convex_instances(n_seeds):
+        free = torch.ones(x.shape[:2], dtype=torch.bool)
+        low, high = con.low, con.high
+        reference = cvxpy_projection(x[0].numpy(), [np.tile(con.weights.double().numpy(), (x.shape[1], 1))],
+                                     [(low, high)])
+        kl_star = float(np.sum(x[0].numpy() * np.log(x[0].numpy() / np.clip(reference, 1e-300, None))))
+        for label, setting in settings.items():
+            y, _ = kl_projection(x, free, con, replace(setting, deterministic=True))
+            kl = float(np.sum(x[0].numpy() * np.log(x[0].numpy() / y[0].clamp_min(1e-300).numpy())))
+            rows.append({"solver": label, "instance": name, "max_abs_diff": float(np.abs(y[0].numpy() - reference).max()),
+                         "kl_ratio": kl / kl_star, "violation": float(con.violation(y).max())})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- models
@@ -186,13 +258,37 @@ def decode_text(tokenizer, ids: torch.Tensor, start: int = 0) -> list[str]:
     return tokenizer.batch_decode(ids[:, start:].cpu(), skip_special_tokens=True)
 
 
-def decode_smiles(tokenizer, ids: torch.Tensor) -> list[str]:
-    """SMILES of each row: its tokens up to the first ``<|pad|>`` (mask tokens, if any, make it invalid)."""
-    out = []
+def decode_smiles(tokenizer, ids: torch.Tensor, interior_pads: str = "drop", notation: str = "smiles") -> list[str]:
+    """SMILES of each row (a row still holding a mask token decodes to the invalid string '!').
+
+    The molecule MDLM learned right-padded rows, but random-order unmasking can place a ``<|pad|>``
+    before tokens it writes later. ``interior_pads='drop'`` reads a pad as "no token" and keeps every
+    other token; ``'cut'`` (the first version of this chapter) stops at the first pad. SELFIES rows
+    are decoded to SMILES.
+    """
+    if interior_pads not in ("drop", "cut"):
+        raise ValueError(f"interior_pads={interior_pads!r} must be 'drop' or 'cut'")
+    pad, mask = tokenizer.pad_token_id, tokenizer.mask_token_id
+    strings = []
     for row in ids.cpu().tolist():
-        cut = row.index(tokenizer.pad_token_id) if tokenizer.pad_token_id in row else len(row)
-        tokens = row[:cut]
-        out.append("!" if tokenizer.mask_token_id in tokens else tokenizer.decode(tokens, skip_special_tokens=True))
+        if interior_pads == "cut" and pad in row:
+            row = row[:row.index(pad)]
+        tokens = [t for t in row if t != pad]
+        strings.append(None if mask in tokens else tokenizer.decode(tokens, skip_special_tokens=True))
+    decoded = to_smiles([s for s in strings if s is not None], notation)[::-1]
+    return ["!" if s is None else decoded.pop() for s in strings]
+
+
+def pad_diagnosis(tokenizer, ids: torch.Tensor, notation: str = "smiles") -> dict:
+    """How often a sample has tokens after its first pad, and validity (and MOSES size) reading up to it vs dropping pads."""
+    pad = tokenizer.pad_token_id
+    rows = ids.cpu().tolist()
+    interior = sum(pad in r and any(t != pad for t in r[r.index(pad):]) for r in rows)
+    out = {"samples": len(rows), "tokens_after_first_pad": interior}
+    for mode in ("cut", "drop"):
+        smiles = decode_smiles(tokenizer, ids, mode, notation)
+        out[f"valid_{mode}"] = sum(metrics.canonical(s) is not None for s in smiles)
+        out[f"moses_sized_{mode}"] = sum(metrics.heavy_atoms(s) >= metrics.MOSES_MIN_HEAVY_ATOMS for s in smiles)
     return out
 
 
@@ -236,22 +332,29 @@ def lexical_constraints(cfg, tokenizer, start: int = 0) -> dict[str, C.Constrain
 
 def run_sampler(model, tokenizer, n: int, seq_len: int, steps: int, constraint=None, settings=None,
                 prefix=None, seed: int = 0, device: str = "cpu", record: int = 0, keep_probs: bool = False,
-                search_top_k: int = 3):
+                search_top_k: int = 3, repair: bool = True, search: bool = True, warm: bool = True,
+                commit: bool = True):
     """Sample ``n`` sequences, projected onto ``constraint`` when given; returns (ids, trace).
 
-    A constrained sample that still fails the exact check at the end (its surrogate was satisfied
-    but the decoded string is not, e.g. a word formed across two tokens) goes through the same
+    The stages after the projection can be switched off to see what each earns: ``repair`` replaces
+    a draw that breaks the exact check by the projection's argmax (see :func:`diffusion.sample`);
+    ``search`` sends a sample that still fails the exact check at the end (its surrogate was
+    satisfied but the decoded string is not, e.g. a word formed across two tokens) to the same
     best-first search as novelty: the cheapest change among each position's top-k tokens that
-    passes the exact check. ``trace.searched`` counts them, ``trace.search_failed`` the unrepaired.
+    passes the exact check. ``trace.searched`` counts the samples searched (= the failures after
+    projection and repair), ``trace.search_failed`` those left unrepaired. ``warm`` carries the
+    projection's multipliers across reverse steps; ``commit`` decodes a position at once when the
+    projection moved its most likely token.
     """
-    project = None if constraint is None else projector(constraint, settings or ALMSettings())
-    feasible = None if constraint is None else constraint.hard
+    project = None if constraint is None else projector(constraint, settings or ALMSettings(), warm=warm)
+    feasible = None if constraint is None or not repair else constraint.hard
     began = time.perf_counter()
     ids, trace = diffusion.sample(model, n, seq_len, steps, tokenizer.mask_token_id, prefix=prefix, project=project,
                                   feasible=feasible, seed=seed, device=device, record=record,
-                                  keep_probs=keep_probs or constraint is not None)
+                                  keep_probs=keep_probs or (constraint is not None and search),
+                                  commit_projected=commit and constraint is not None)
     trace.searched = trace.search_failed = 0
-    if constraint is not None:
+    if constraint is not None and search:
         failing = (~constraint.hard(ids)).nonzero().squeeze(1).tolist()
         start = 0 if prefix is None else prefix.shape[1]
         for b in failing:
@@ -273,20 +376,36 @@ def rejection_cost(pass_rate: float, seconds_per_sample: float) -> dict:
     return {"rejection_tries": tries, "rejection_s_per_valid": tries * seconds_per_sample}
 
 
+def trace_columns(trace, n: int) -> dict:
+    """What the projection did in one run: KL moved, inner steps, repairs, searches, time per sample."""
+    return {"kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
+            "inner_steps_per_step": float(np.mean(trace.inner_steps)) if trace and trace.inner_steps else 0.0,
+            "projected_%": 100 * trace.projected_rows / (n * len(trace.inner_steps)) if trace and trace.inner_steps
+            else 0.0,
+            "repaired": int(trace.repaired.sum()) if trace and trace.repaired is not None else 0,
+            "committed_per_sample": trace.committed / n if trace else 0.0,
+            "unsolved_steps": trace.unsolved if trace else 0,
+            "searched": getattr(trace, "searched", 0), "search_failed": getattr(trace, "search_failed", 0),
+            "s_per_sample": trace.seconds / n if trace else float("nan")}
+
+
 def text_row(name, method, ids, trace, models: TextModels, ok: np.ndarray, start: int, n_seconds: float) -> dict:
-    """One table row: violation rate, judge perplexity, diversity, KL moved, time per sample."""
+    """One table row: violation rate with its exact interval, judge perplexity, diversity, projection work, time."""
     bos = models.judge_tokenizer.bos_token_id
-    return {"constraint": name, "method": method, "violations_%": 100 * (1 - ok.mean()),
+    return {"constraint": name, "method": method, **rate_columns(int((~ok).sum()), len(ok)),
             "ppl": perplexity(models.judge, ids.cpu(), start, bos_id=bos),
             "distinct_2": metrics.distinct_n(ids[:, start:].tolist(), 2),
-            "kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
-            "repairs": trace.repairs if trace else 0, "searched": getattr(trace, "searched", 0),
-            "s_per_sample": n_seconds / len(ids)}
+            **trace_columns(trace, len(ids)), "s_per_sample": n_seconds / len(ids)}
 
 
 def lexical_experiment(cfg, models: TextModels, settings: ALMSettings, seed: int = 0, device: str = "cpu",
                        progress=None) -> tuple[pd.DataFrame, dict]:
-    """Every lexical constraint: unconstrained vs CDD on the same seeds; rejection estimated from the former."""
+    """Every lexical constraint: unconstrained, the paper's projection alone, and this chapter's CDD, same seeds.
+
+    "CDD projection only" is the paper's operator by itself: cold multipliers at every step, no
+    commit, no repair, no search. "CDD" adds this chapter's warm start and commit, the repair and the
+    search; its ``after_repair_%`` is the share still failing before the search.
+    """
     cons = lexical_constraints(cfg, models.tokenizer)
     base_ids, base_trace = run_sampler(models.mdlm, models.tokenizer, cfg.n_text, cfg.text_len, cfg.text_steps,
                                        seed=seed, device=device)
@@ -295,11 +414,27 @@ def lexical_experiment(cfg, models: TextModels, settings: ALMSettings, seed: int
         base_ok = con.hard(base_ids).cpu().numpy()
         base = text_row(name, "MDLM", base_ids, base_trace, models, base_ok, 0, base_trace.seconds)
         rows.append({**base, **rejection_cost(base_ok.mean(), base["s_per_sample"])})
+        alone, alone_trace = run_sampler(models.mdlm, models.tokenizer, cfg.n_text, cfg.text_len, cfg.text_steps, con,
+                                         settings, seed=seed, device=device, repair=False, search=False,
+                                         warm=False, commit=False)
+        rows.append(text_row(name, "CDD projection only", alone, alone_trace, models, con.hard(alone).cpu().numpy(),
+                             0, alone_trace.seconds))
         ids, trace = run_sampler(models.mdlm, models.tokenizer, cfg.n_text, cfg.text_len, cfg.text_steps, con,
                                  settings, seed=seed, device=device)
-        rows.append(text_row(name, "CDD", ids, trace, models, con.hard(ids).cpu().numpy(), 0, trace.seconds))
+        rows.append({**text_row(name, "CDD", ids, trace, models, con.hard(ids).cpu().numpy(), 0, trace.seconds),
+                     "after_repair_%": 100 * trace.searched / cfg.n_text})
         samples[name] = decode_text(models.tokenizer, ids)
     return pd.DataFrame(rows), samples
+
+
+def stage_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per constraint: violations (%) without CDD, with the paper's projection alone, with ours before and after search."""
+    by = table.set_index(["constraint", "method"])["violations_%"]
+    full = table[table.method == "CDD"].set_index("constraint")
+    return pd.DataFrame({"MDLM": by.xs("MDLM", level="method"),
+                         "paper's projection only": by.xs("CDD projection only", level="method"),
+                         "CDD before search": full["after_repair_%"],
+                         "CDD": full["violations_%"]})
 
 
 def autoregressive_baseline(cfg, models: TextModels, seed: int = 0) -> tuple[pd.DataFrame, torch.Tensor]:
@@ -354,18 +489,29 @@ def toxicity_surrogate(cfg, models: TextModels, n_windows: int, extra_ids: torch
     return w, b, report
 
 
-def toxic_prompts(cfg, models: TextModels, n_candidates: int = 20000, seed: int = 1) -> torch.Tensor:
+def toxic_prompts(cfg, models: TextModels) -> torch.Tensor:
     """Prompts [n_prompts, prompt_len]: RealToxicityPrompts' challenging prompts (paper), else Austen analogues.
 
-    Local: the openings of the held-out Austen windows the real classifier finds most toxic, like
-    RealToxicityPrompts' selection of prompts by toxicity.
+    Local: the openings of the non-overlapping ``text_len``-token windows of Austen's novels that the
+    real classifier finds most toxic, like RealToxicityPrompts' selection of prompts by toxicity;
+    no two prompts share a token of text, and repeated openings are dropped. The whole corpus is the
+    pool because its held-out tail holds too few distinct windows for a thousand prompts.
     """
     if models.mdlm_config is None:
         return realtoxicityprompts(cfg, models.tokenizer)
-    windows = corpus_windows(models, n_candidates, cfg.text_len, "val", seed)
+    train, val = models.mdlm_config.corpus.splits(models.mdlm_config.vocab_size)
+    stream = torch.cat([train, val])
+    windows = stream[: len(stream) // cfg.text_len * cfg.text_len].view(-1, cfg.text_len)
     scores = metrics.toxicity(decode_text(models.tokenizer, windows))
-    order = np.argsort(-scores)[: cfg.n_prompts]
-    return windows[torch.as_tensor(order.copy()), : cfg.prompt_len]
+    chosen, seen = [], set()
+    for index in np.argsort(-scores, kind="stable"):
+        opening = tuple(windows[index, : cfg.prompt_len].tolist())
+        if opening not in seen:
+            seen.add(opening)
+            chosen.append(int(index))
+        if len(chosen) == cfg.n_prompts:
+            break
+    return windows[torch.tensor(chosen), : cfg.prompt_len]
 
 
 def realtoxicityprompts(cfg, tokenizer) -> torch.Tensor:
@@ -384,9 +530,29 @@ def realtoxicityprompts(cfg, tokenizer) -> torch.Tensor:
     return torch.tensor(rows)
 
 
+def toxicity_limit(tau: float, margin: float) -> float:
+    """The surrogate's probability limit: sigmoid(logit(tau) - margin)."""
+    return 1 / (1 + math.exp(-(math.log(tau / (1 - tau)) - margin)))
+
+
+def toxicity_row(name: str, method: str, ids, trace, models: TextModels, tox: np.ndarray, surrogate_ok: np.ndarray,
+                 tau: float, start: int) -> dict:
+    """A toxicity row: real-classifier violations, surrogate violations, and the real ones the surrogate passed."""
+    real_bad = tox > tau
+    missed = real_bad & surrogate_ok
+    return {**text_row(name, method, ids, trace, models, ~real_bad, start, trace.seconds), "tau": tau,
+            "mean_toxicity": float(tox.mean()), **rate_columns(int((~surrogate_ok).sum()), len(tox), "surrogate_viol"),
+            "surrogate_missed_%": 100 * missed.mean()}
+
+
 def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, float], prompts: torch.Tensor,
                         settings: ALMSettings, seed: int = 0, device: str = "cpu") -> pd.DataFrame:
-    """Continuations of the prompts: MDLM vs CDD at each tau, violations by the real classifier."""
+    """Continuations of the prompts: MDLM vs CDD at each tau, violations by the real classifier and by the surrogate.
+
+    ``surrogate_viol_%`` counts samples whose surrogate score ends above its limit (the solver and the
+    search failed); ``surrogate_missed_%`` those the real classifier flags although the surrogate
+    passed them (the surrogate is wrong); ``fisher_p`` tests CDD's real violations against MDLM's.
+    """
     w, b = surrogate
     start = cfg.prompt_len
     region = C.region_mask(cfg.text_len, start)
@@ -395,23 +561,22 @@ def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, 
     base_tox = metrics.toxicity(decode_text(models.tokenizer, base_ids, start))
     rows = []
     for tau in cfg.tox_taus:
-        limit = 1 / (1 + math.exp(-(math.log(tau / (1 - tau)) - cfg.tox_margin)))
-        con = C.LinearScore(w, b, region, limit, name=f"toxicity <= {tau}")
+        con = C.LinearScore(w, b, region, toxicity_limit(tau, cfg.tox_margin), name=f"toxicity <= {tau}")
         ids, trace = run_sampler(models.mdlm, models.tokenizer, len(prompts), cfg.text_len, cfg.text_steps, con,
                                  settings, prefix=prompts, seed=seed, device=device)
         tox = metrics.toxicity(decode_text(models.tokenizer, ids, start))
-        base_row = text_row(f"toxicity <= {tau}", "MDLM", base_ids, base_trace, models, base_tox <= tau, start,
-                            base_trace.seconds)
-        rows.append({**base_row, "tau": tau, "mean_toxicity": float(base_tox.mean()),
-                     **rejection_cost(float((base_tox <= tau).mean()), base_row["s_per_sample"])})
-        rows.append({**text_row(f"toxicity <= {tau}", "CDD", ids, trace, models, tox <= tau, start, trace.seconds),
-                     "tau": tau, "mean_toxicity": float(tox.mean())})
+        base = toxicity_row(f"toxicity <= {tau}", "MDLM", base_ids, base_trace, models, base_tox,
+                            con.hard(base_ids).cpu().numpy(), tau, start)
+        cdd = toxicity_row(f"toxicity <= {tau}", "CDD", ids, trace, models, tox, con.hard(ids).cpu().numpy(), tau,
+                           start)
+        cdd["fisher_p"] = fisher_p(cdd["violations_n"], len(prompts), base["violations_n"], len(prompts))
+        rows += [{**base, **rejection_cost(1 - base["violations_%"] / 100, base["s_per_sample"])}, cdd]
     return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- molecules
 
-def property_surrogate(cfg, tokenizer, mol_cfg: TinyMDLMConfig, extra_smiles=(), seed: int = 0):
+def property_surrogate(cfg, tokenizer, mol_cfg: TinyMDLMConfig, extra_smiles=(), seed: int = 0, device: str = "cpu"):
     """A :class:`~support.cdd.constraints.PropertyNet` predicting (SA, QED), trained on RDKit labels (cached).
 
     Training molecules: ``surrogate_molecules`` MOSES molecules from beyond the MDLM's training rows,
@@ -420,52 +585,73 @@ def property_surrogate(cfg, tokenizer, mol_cfg: TinyMDLMConfig, extra_smiles=(),
     train = resources.moses_smiles("train")
     first = mol_cfg.corpus.n_molecules
     pool = list(train[first: first + cfg.surrogate_molecules]) + list(extra_smiles)
-    key = stable_hash({"pool": stable_hash(pool), "len": cfg.mol_len, "vocab": len(tokenizer), "seed": seed})
+    notation = cfg.mol_notation
+    key = stable_hash({"pool": stable_hash(pool), "len": cfg.mol_len, "vocab": len(tokenizer), "seed": seed,
+                       "notation": notation})
     folder = cache_dir() / "models" / f"cdd-property-net-{key}"
     if not is_complete(folder):
         table = metrics.molecule_table(pool)
         table = table[table.valid].reset_index(drop=True)
-        ids = smiles_rows(table.smiles.tolist(), tokenizer, cfg.mol_len)
-        fits = [len(tokenizer(s, add_special_tokens=False)["input_ids"]) <= cfg.mol_len for s in table.smiles]
-        targets = torch.tensor(table.loc[fits, ["sa", "qed"]].to_numpy(), dtype=torch.float32)
+        ids = molecule_rows(table.smiles.tolist(), tokenizer, cfg.mol_len, notation)
+        kept = fits(table.smiles.tolist(), tokenizer, cfg.mol_len, notation)
+        targets = torch.tensor(table.loc[kept, ["sa", "qed"]].to_numpy(), dtype=torch.float32)
         net = C.train_property_net(ids, targets, len(tokenizer), steps=1500 if len(ids) > 2000 else 200, seed=seed)
         with atomic_dir(folder, {"n": len(ids)}) as scratch:
             torch.save({"state": net.state_dict(), "vocab": len(tokenizer), "len": cfg.mol_len}, scratch / "net.pt")
     saved = torch.load(folder / "net.pt")
     net = C.PropertyNet(saved["vocab"], saved["len"])
     net.load_state_dict(saved["state"])
-    return net.eval().requires_grad_(False)
+    return net.eval().requires_grad_(False).to(device)
 
 
-def surrogate_fit(net, tokenizer, smiles, seq_len: int) -> dict:
+def surrogate_fit(net, tokenizer, smiles, seq_len: int, notation: str = "smiles") -> dict:
     """Correlation of the surrogate's SA and QED with RDKit's on held-out molecules."""
     table = metrics.molecule_table(smiles)
     table = table[table.valid]
-    ids = smiles_rows(table.smiles.tolist(), tokenizer, seq_len)
-    fits = np.array([len(tokenizer(s, add_special_tokens=False)["input_ids"]) <= seq_len for s in table.smiles])
+    ids = molecule_rows(table.smiles.tolist(), tokenizer, seq_len, notation)
+    kept = np.array(fits(table.smiles.tolist(), tokenizer, seq_len, notation))
+    device = next(net.parameters()).device
     with torch.no_grad():
-        pred = net(torch.nn.functional.one_hot(ids, len(tokenizer)).float()).numpy()
-    sa, qed = table.sa.to_numpy()[fits], table.qed.to_numpy()[fits]
-    return {"n": int(fits.sum()), "sa_corr": float(np.corrcoef(pred[:, 0], sa)[0, 1]),
+        pred = net(torch.nn.functional.one_hot(ids.to(device), len(tokenizer)).float()).cpu().numpy()
+    sa, qed = table.sa.to_numpy()[kept], table.qed.to_numpy()[kept]
+    return {"n": int(kept.sum()), "sa_corr": float(np.corrcoef(pred[:, 0], sa)[0, 1]),
             "qed_corr": float(np.corrcoef(pred[:, 1], qed)[0, 1]),
             "sa_mae": float(np.abs(pred[:, 0] - sa).mean()), "qed_mae": float(np.abs(pred[:, 1] - qed).mean())}
 
 
 def molecule_row(name: str, method: str, smiles: list[str], training: frozenset, seconds: float, ok_fn,
                  trace=None) -> dict:
-    """Validity, novelty, uniqueness, mean properties, violations among valid molecules, time per sample."""
+    """Validity, MOSES-sized share, novelty, uniqueness, mean properties, violations among valid molecules, time.
+
+    ``moses_sized_%`` counts samples that parse to a molecule at least as large as the smallest MOSES
+    molecule: with SELFIES every sample parses, and this is the share that is not a decoding fragment.
+    """
     table = metrics.molecule_table(smiles, training)
     valid = table[table.valid]
     ok = ok_fn(valid) if len(valid) else np.zeros(0, dtype=bool)
     return {"constraint": name, "method": method, "n": len(table), "valid": int(table.valid.sum()),
             "valid_%": 100 * table.valid.mean(),
-            "violations_%": 100 * (1 - ok.mean()) if len(ok) else float("nan"),
+            "moses_sized_%": 100 * (table.heavy_atoms >= metrics.MOSES_MIN_HEAVY_ATOMS).mean(),
+            "median_heavy_atoms": float(valid.heavy_atoms.median()) if len(valid) else float("nan"),
+            **rate_columns(int((~ok).sum()), len(ok)),
             "satisfying_valid": int(ok.sum()), "novel": int(table.novel.sum()),
             "unique_%": 100 * valid.canonical.nunique() / max(1, len(valid)),
             "mean_sa": float(valid.sa.mean()), "mean_qed": float(valid.qed.mean()),
-            "kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
-            "repairs": trace.repairs if trace else 0, "searched": getattr(trace, "searched", 0),
-            "s_per_sample": seconds / len(table)}
+            **trace_columns(trace, len(table)), "s_per_sample": seconds / len(table)}
+
+
+def surrogate_vs_rdkit(net, tokenizer, ids: torch.Tensor, constraint: str, interior_pads: str = "drop",
+                       notation: str = "smiles") -> pd.DataFrame:
+    """One row per valid sample: the surrogate's SA and QED on the sampled tokens beside RDKit's on the molecule."""
+    smiles = decode_smiles(tokenizer, ids, interior_pads, notation)
+    table = metrics.molecule_table(smiles)
+    with torch.no_grad():
+        device = next(net.parameters()).device
+        predicted = net(torch.nn.functional.one_hot(ids.to(device), len(tokenizer)).float()).cpu().numpy()
+    keep = table.valid.to_numpy()
+    return pd.DataFrame({"constraint": constraint, "smiles": table.smiles[keep], "sa_rdkit": table.sa[keep],
+                         "sa_surrogate": predicted[keep, 0], "qed_rdkit": table.qed[keep],
+                         "qed_surrogate": predicted[keep, 1]}).reset_index(drop=True)
 
 
 def training_set() -> frozenset:
@@ -485,31 +671,37 @@ def property_constraint(net, vocab: int, sa_tau: float | None = None, qed_min: f
 
 
 def molecule_experiment(cfg, model, tokenizer, net, training: frozenset, settings: ALMSettings, seed: int = 0,
-                        device: str = "cpu", progress=None) -> tuple[pd.DataFrame, list[str]]:
-    """SA <= tau at each tau and QED >= qed_min: MDLM vs CDD on the same seeds, scored by RDKit."""
-    vocab = len(tokenizer)
+                        device: str = "cpu", progress=None) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """SA <= tau at each tau and QED >= qed_min: MDLM vs CDD on the same seeds, scored by RDKit.
+
+    Returns the table, the unconstrained SMILES, and the surrogate against RDKit on every valid CDD output.
+    """
+    vocab, decode, notation = len(tokenizer), cfg.mol_decode, cfg.mol_notation
     base_ids, base_trace = run_sampler(model, tokenizer, cfg.n_mols, cfg.mol_len, cfg.mol_steps, seed=seed,
                                        device=device)
-    base_smiles = decode_smiles(tokenizer, base_ids)
-    rows = []
+    base_smiles = decode_smiles(tokenizer, base_ids, decode, notation)
+    rows, checks = [], []
     targets = [(f"SA <= {tau}", dict(sa_tau=tau), lambda v, tau=tau: (v.sa <= tau).to_numpy())
                for tau in cfg.sa_taus]
     targets.append((f"QED >= {cfg.qed_min}", dict(qed_min=cfg.qed_min),
                     lambda v: (v.qed >= cfg.qed_min).to_numpy()))
     for name, kwargs, ok_fn in (progress or (lambda x, **k: x))(targets, desc="molecule constraints"):
-        rows.append({**molecule_row(name, "MDLM", base_smiles, training, base_trace.seconds, ok_fn, base_trace)})
+        rows.append(molecule_row(name, "MDLM", base_smiles, training, base_trace.seconds, ok_fn, base_trace))
         con = property_constraint(net, vocab, sa_margin=cfg.sa_margin, **kwargs)
         ids, trace = run_sampler(model, tokenizer, cfg.n_mols, cfg.mol_len, cfg.mol_steps, con, settings,
                                  seed=seed, device=device)
-        rows.append(molecule_row(name, "CDD", decode_smiles(tokenizer, ids), training, trace.seconds, ok_fn, trace))
-    return pd.DataFrame(rows), base_smiles
+        rows.append(molecule_row(name, "CDD", decode_smiles(tokenizer, ids, decode, notation), training,
+                                 trace.seconds, ok_fn, trace))
+        checks.append(surrogate_vs_rdkit(net, tokenizer, ids, name, decode, notation))
+    return pd.DataFrame(rows), base_smiles, pd.concat(checks, ignore_index=True)
 
 
 def novelty_projection(ids: torch.Tensor, decode_probs: torch.Tensor, tokenizer, training: frozenset,
-                       top_k: int, max_candidates: int = 500) -> tuple[torch.Tensor, dict]:
+                       top_k: int, max_candidates: int = 500, interior_pads: str = "drop",
+                       notation: str = "smiles") -> tuple[torch.Tensor, dict]:
     """Replace each sample that is not valid-and-novel by the cheapest valid, novel edit (best-first search)."""
     def accept(candidate: list[int]) -> bool:
-        can = metrics.canonical(decode_smiles(tokenizer, torch.tensor([candidate]))[0])
+        can = metrics.canonical(decode_smiles(tokenizer, torch.tensor([candidate]), interior_pads, notation)[0])
         return can is not None and can not in training
 
     out, changed, failed = ids.clone(), 0, 0
@@ -533,13 +725,15 @@ def novelty_experiment(cfg, model, tokenizer, training: frozenset, seed: int = 0
                              keep_probs=True)
     base_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    fixed, info = novelty_projection(ids, trace.decode_probs, tokenizer, training, cfg.novelty_top_k)
+    fixed, info = novelty_projection(ids, trace.decode_probs, tokenizer, training, cfg.novelty_top_k,
+                                     interior_pads=cfg.mol_decode, notation=cfg.mol_notation)
     op_seconds = time.perf_counter() - began
     ok_fn = lambda v: v.novel.to_numpy()  # noqa: E731
-    base = molecule_row("valid and novel", "MDLM", decode_smiles(tokenizer, ids), training, base_seconds, ok_fn)
-    cdd = molecule_row("valid and novel", "CDD (novelty search)", decode_smiles(tokenizer, fixed), training,
+    decode = lambda rows: decode_smiles(tokenizer, rows, cfg.mol_decode, cfg.mol_notation)  # noqa: E731
+    base = molecule_row("valid and novel", "MDLM", decode(ids), training, base_seconds, ok_fn)
+    cdd = molecule_row("valid and novel", "post-hoc novelty search", decode(fixed), training,
                        base_seconds + op_seconds, ok_fn)
-    cdd["repairs"] = info["changed"]
+    cdd["searched"] = info["changed"] + info["not_found"]
     cdd["search_failed"] = info["not_found"]
     return pd.DataFrame([base, cdd])
 
@@ -562,6 +756,6 @@ def denoising_trace(cfg, models: TextModels, constraint: C.Constraint, settings:
                 after = torch.nn.functional.one_hot(trace.argmax_after[step], len(models.tokenizer)).float()
                 row["g_before"] = float(con.violation(before).max())
                 row["g_after"] = float(con.violation(after).max())
-                row["kl_moved"] = trace.kl_moved[step]
+                row["kl_moved"] = trace.kl_per_step[step]
             rows.append(row)
     return pd.DataFrame(rows)
