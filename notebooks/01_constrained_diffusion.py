@@ -306,9 +306,9 @@ glue("lex_alone_viol_max", alone_rows["violations_%"].max())
 glue("lex_alone_worst", alone_rows.set_index("constraint")["violations_%"].idxmax())
 glue("lex_repair_viol_max", cdd_rows["after_repair_%"].max())
 glue("lex_cdd_failures", int(cdd_rows.violations_n.sum()))
-glue("lex_n_impossible", int((mdlm_rows["violations_%"] >= 100).sum()))
-glue("lex_min_tries", mdlm_rows.rejection_tries.min())
 never = mdlm_rows["violations_%"] >= 100
+glue("lex_n_impossible", int(never.sum()))
+glue("lex_min_tries", mdlm_rows.rejection_tries.min())
 glue("lex_reject_verdict", f"rejection sampling needs {mdlm_rows.rejection_tries.min():.1f} to "
      f"{mdlm_rows.rejection_tries.max():.1f} unconstrained samples per accepted one" if not never.any() else
      f"for {int(never.sum())} of them no unconstrained sample passed, so rejection sampling has no finite cost "

@@ -190,7 +190,7 @@ def solver_vs_cvxpy(settings: dict[str, ALMSettings], n_seeds: int = 4) -> pd.Da
 
     One row per setting x instance: max |y - y*|, KL(x'||y) / KL(x'||y*), and y's remaining violation.
     """
-    from .projection import cvxpy_projection, kl_projection
+    from .projection import cvxpy_projection, kl_projection, kl_to
 
     rows = []
     for name, x, con in convex_instances(n_seeds):
@@ -198,10 +198,10 @@ def solver_vs_cvxpy(settings: dict[str, ALMSettings], n_seeds: int = 4) -> pd.Da
         low, high = con.low, con.high
         reference = cvxpy_projection(x[0].numpy(), [np.tile(con.weights.double().numpy(), (x.shape[1], 1))],
                                      [(low, high)])
-        kl_star = float(np.sum(x[0].numpy() * np.log(x[0].numpy() / np.clip(reference, 1e-300, None))))
+        kl_star = float(kl_to(x, torch.from_numpy(reference)[None].clamp_min(1e-300).log(), free))
         for label, setting in settings.items():
             y, _ = kl_projection(x, free, con, replace(setting, deterministic=True))
-            kl = float(np.sum(x[0].numpy() * np.log(x[0].numpy() / y[0].clamp_min(1e-300).numpy())))
+            kl = float(kl_to(x, y.clamp_min(1e-300).log(), free))
             rows.append({"solver": label, "instance": name, "max_abs_diff": float(np.abs(y[0].numpy() - reference).max()),
                          "kl_ratio": kl / kl_star, "violation": float(con.violation(y).max())})
     return pd.DataFrame(rows)
