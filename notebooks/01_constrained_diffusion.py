@@ -491,19 +491,15 @@ glue("pad_sized_drop", pads["moses_sized_drop"])
 # (`mol_decode`).
 
 # %%
-surrogate_seed_ids, _ = study.run_sampler(mol_model, mol_tokenizer, 4 * cfg.n_mols, cfg.mol_len,
-                                          cfg.mol_steps, seed=cfg.seed + 1, device=torch_device)
-generated = [s for s in study.decode_smiles(mol_tokenizer, surrogate_seed_ids, cfg.mol_decode,
-                                            cfg.mol_notation) if metrics.canonical(s)]
-net = study.property_surrogate(cfg, mol_tokenizer, mol_cfg, extra_smiles=generated, seed=cfg.seed,
-                               device=torch_device)
+net, surrogate_record = study.property_surrogate(cfg, device=torch_device)  # made by `prepare`
 test_pool = list(resources.moses_smiles("test")[:500 if cfg.profile != "smoke" else 50])
 fit = study.surrogate_fit(net, mol_tokenizer, test_pool, cfg.mol_len, cfg.mol_notation)
 glue("sa_corr", fit["sa_corr"])
 glue("qed_corr", fit["qed_corr"])
 print(f"property surrogate on {fit['n']} MOSES test molecules: SA corr {fit['sa_corr']:.2f} "
       f"(MAE {fit['sa_mae']:.2f}), QED corr {fit['qed_corr']:.2f} (MAE {fit['qed_mae']:.3f}); "
-      f"{len(generated)} valid MDLM samples added to its training set")
+      f"{surrogate_record['generated_valid']} valid MDLM samples in its training set "
+      f"({surrogate_record['training_rows']} rows, trained in {surrogate_record['seconds']:.0f} s by prepare)")
 mol_table, base_smiles, checks = study.molecule_experiment(cfg, mol_model, mol_tokenizer, net,
                                                            training_smiles, settings,
                                                            seed=cfg.seed, device=torch_device,

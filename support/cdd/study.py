@@ -18,13 +18,14 @@ import pandas as pd
 import torch
 
 from .. import resources
-from ..cache import atomic_dir, cache_dir, is_complete, stable_hash
 from ..models import (
     AUSTEN,
+    CachedModel,
     TinyLMConfig,
     TinyMDLMConfig,
     heldout_nelbo,
     hub,
+    load as load_cached,
     load_masked_lm,
     perplexity,
     require_hub,
@@ -138,8 +139,9 @@ def molecule_mdlm_config(cfg) -> TinyMDLMConfig:
 
 
 def models(cfg) -> list:
-    """The cached models of the chapter: text MDLM, judge and molecule MDLM (those trained here)."""
-    return [m for m in (text_mdlm_config(cfg), judge_config(cfg), molecule_mdlm_config(cfg)) if m is not None]
+    """The cached models of the chapter: text MDLM, judge, molecule MDLM and its property surrogate (in that order)."""
+    specs = (text_mdlm_config(cfg), judge_config(cfg), molecule_mdlm_config(cfg), property_surrogate_spec(cfg))
+    return [m for m in specs if m is not None]
 
 
 def denoiser_floor(model, tokenizer, config: TinyMDLMConfig, n_rows: int = 512, seed: int = 0) -> dict:
@@ -576,32 +578,79 @@ def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, 
 
 # --------------------------------------------------------------------------- molecules
 
-def property_surrogate(cfg, tokenizer, mol_cfg: TinyMDLMConfig, extra_smiles=(), seed: int = 0, device: str = "cpu"):
-    """A :class:`~support.cdd.constraints.PropertyNet` predicting (SA, QED), trained on RDKit labels (cached).
+@dataclass(frozen=True)
+class PropertySurrogate(CachedModel):
+    """The SA/QED surrogate of the projection, made by ``prepare`` after the molecule MDLM it learns from.
 
     Training molecules: ``surrogate_molecules`` MOSES molecules from beyond the MDLM's training rows,
-    plus ``extra_smiles`` (valid generated molecules), labelled by RDKit.
+    plus the valid ones among ``n_generated`` unconstrained MDLM samples (seed ``seed + 1``), labelled by
+    RDKit; a :class:`~support.cdd.constraints.PropertyNet` fits (SA, QED) on their one-hot tokens.
     """
-    train = resources.moses_smiles("train")
-    first = mol_cfg.corpus.n_molecules
-    pool = list(train[first: first + cfg.surrogate_molecules]) + list(extra_smiles)
-    notation = cfg.mol_notation
-    key = stable_hash({"pool": stable_hash(pool), "len": cfg.mol_len, "vocab": len(tokenizer), "seed": seed,
-                       "notation": notation})
-    folder = cache_dir() / "models" / f"cdd-property-net-{key}"
-    if not is_complete(folder):
+
+    mdlm: TinyMDLMConfig
+    surrogate_molecules: int
+    n_generated: int
+    steps: int
+    decode: str
+    seed: int
+    kind = "cdd-property-net"
+    version = 2  # 2: produced by prepare (was trained inside the chapter's molecule cell)
+
+    def key(self) -> dict:
+        """The MDLM's key, the training pool's sizes, the sampler's steps and the seed."""
+        return {"mdlm": self.mdlm.key(), "surrogate_molecules": self.surrogate_molecules,
+                "n_generated": self.n_generated, "steps": self.steps, "decode": self.decode, "seed": self.seed,
+                "version": self.version}
+
+    def label(self) -> str:
+        """Progress and table name."""
+        return f"property surrogate ({self.surrogate_molecules} MOSES + {self.n_generated} MDLM samples)"
+
+    def pool(self, device: str) -> tuple[list[str], object, int]:
+        """The training SMILES (MOSES rows beyond the MDLM's, then valid MDLM samples), the tokenizer, the valid count."""
+        model, tokenizer = tiny_mdlm(self.mdlm, device=device)
+        ids, _ = run_sampler(model, tokenizer, self.n_generated, self.mdlm.seq_len, self.steps,
+                             seed=self.seed + 1, device=device)
+        notation = self.mdlm.corpus.notation
+        generated = [s for s in decode_smiles(tokenizer, ids, self.decode, notation) if metrics.canonical(s)]
+        first = self.mdlm.corpus.n_molecules
+        moses = list(resources.moses_smiles("train")[first: first + self.surrogate_molecules])
+        return moses + generated, tokenizer, len(generated)
+
+    def produce(self, folder, device: str, progress: bool) -> dict:
+        """Sample the MDLM, label the pool with RDKit, fit the net, save ``net.pt``."""
+        pool, tokenizer, n_generated = self.pool(device)
+        notation, seq_len = self.mdlm.corpus.notation, self.mdlm.seq_len
         table = metrics.molecule_table(pool)
         table = table[table.valid].reset_index(drop=True)
-        ids = molecule_rows(table.smiles.tolist(), tokenizer, cfg.mol_len, notation)
-        kept = fits(table.smiles.tolist(), tokenizer, cfg.mol_len, notation)
+        ids = molecule_rows(table.smiles.tolist(), tokenizer, seq_len, notation)
+        kept = fits(table.smiles.tolist(), tokenizer, seq_len, notation)
         targets = torch.tensor(table.loc[kept, ["sa", "qed"]].to_numpy(), dtype=torch.float32)
-        net = C.train_property_net(ids, targets, len(tokenizer), steps=1500 if len(ids) > 2000 else 200, seed=seed)
-        with atomic_dir(folder, {"n": len(ids)}) as scratch:
-            torch.save({"state": net.state_dict(), "vocab": len(tokenizer), "len": cfg.mol_len}, scratch / "net.pt")
-    saved = torch.load(folder / "net.pt")
-    net = C.PropertyNet(saved["vocab"], saved["len"])
-    net.load_state_dict(saved["state"])
-    return net.eval().requires_grad_(False).to(device)
+        net = C.train_property_net(ids, targets, len(tokenizer), steps=1500 if len(ids) > 2000 else 200,
+                                   seed=self.seed)
+        torch.save({"state": net.state_dict(), "vocab": len(tokenizer), "len": seq_len}, folder / "net.pt")
+        return {"training_rows": len(ids), "generated_valid": n_generated}
+
+    def load_from(self, folder, device: str):
+        """``(net, record)``: the frozen surrogate and its training record."""
+        import json
+
+        saved = torch.load(folder / "net.pt")
+        net = C.PropertyNet(saved["vocab"], saved["len"])
+        net.load_state_dict(saved["state"])
+        record = json.loads((folder / "training_log.json").read_text())
+        return net.eval().requires_grad_(False).to(device), record
+
+
+def property_surrogate_spec(cfg) -> PropertySurrogate:
+    """The surrogate the config names (its MDLM is :func:`molecule_mdlm_config`)."""
+    return PropertySurrogate(molecule_mdlm_config(cfg), cfg.surrogate_molecules, 4 * cfg.n_mols, cfg.mol_steps,
+                             cfg.mol_decode, cfg.seed)
+
+
+def property_surrogate(cfg, device: str = "cpu"):
+    """``(net, record)`` of the chapter's surrogate, made by ``prepare`` (or here, when training is allowed)."""
+    return load_cached(property_surrogate_spec(cfg), device)
 
 
 def surrogate_fit(net, tokenizer, smiles, seq_len: int, notation: str = "smiles") -> dict:
