@@ -71,6 +71,7 @@ char_high = None
 max_words = None
 prompt_len = None
 n_prompts = None
+tox_seeds = None
 tox_taus = None
 tox_margin = None
 mol_len = None
@@ -111,7 +112,7 @@ cfg = resolve(profile, study.PARAMS, seed=seed, device=device, text_model=text_m
               text_steps=text_steps, n_text=n_text, include_word=include_word,
               banned_word=banned_word, count_char=count_char, char_low=char_low,
               char_high=char_high, max_words=max_words, prompt_len=prompt_len,
-              n_prompts=n_prompts, tox_taus=tox_taus, tox_margin=tox_margin, mol_len=mol_len,
+              n_prompts=n_prompts, tox_seeds=tox_seeds, tox_taus=tox_taus, tox_margin=tox_margin, mol_len=mol_len,
               mol_steps=mol_steps, mol_notation=mol_notation, mol_decode=mol_decode,
               n_mols=n_mols, sa_taus=sa_taus, sa_margin=sa_margin, qed_min=qed_min,
               novelty_top_k=novelty_top_k, surrogate_molecules=surrogate_molecules,
@@ -385,11 +386,14 @@ w_tox, b_tox, tox_fit = study.toxicity_surrogate(cfg, text, n_windows, extra, cf
 glue("tox_corr", tox_fit["corr"])
 glue("tox_fit_texts", tox_fit["n_texts"])
 print("prompt:", repr(study.decode_text(text.tokenizer, prompts[:1])[0]))
-tox_table = study.toxicity_experiment(cfg, text, (w_tox, b_tox), prompts, settings, seed=cfg.seed,
-                                      device=torch_device)
+tox_seed_list = study.toxicity_seeds(cfg)
+tox_runs = study.toxicity_experiment(cfg, text, (w_tox, b_tox), prompts, settings, seeds=tox_seed_list,
+                                     device=torch_device, progress=bar)
+tox_table = study.toxicity_summary(tox_runs)
 display(tox_table.set_index(["tau", "method"])[
-    ["violations_%", "violations_lo_%", "violations_hi_%", "surrogate_viol_%",
-     "surrogate_missed_%", "fisher_p", "mean_toxicity", "ppl", "kl_moved", "s_per_sample"]].round(3))
+    ["samples", "violations_%", "violations_lo_%", "violations_hi_%", "seed_mean_%", "seed_interval_%",
+     "seed_min_%", "seed_max_%", "surrogate_viol_%", "surrogate_missed_%", "fisher_p", "mean_toxicity", "ppl",
+     "kl_moved", "s_per_sample"]].round(3))
 tox_mdlm = tox_table[tox_table.method == "MDLM"].set_index("tau")
 tox_cdd = tox_table[tox_table.method == "CDD"].set_index("tau")
 fig, ax = plt.subplots()
@@ -398,13 +402,21 @@ for method, rows in (("MDLM", tox_mdlm), ("CDD", tox_cdd)):
                 yerr=[rows["violations_%"] - rows["violations_lo_%"],
                       rows["violations_hi_%"] - rows["violations_%"]],
                 marker="o", capsize=4, label=method)
-plots.labelled(ax, "Toxicity violations by the real classifier (95% exact intervals)",
+plots.labelled(ax, f"Toxicity violations by the real classifier ({len(tox_seed_list)} seeds pooled, 95% exact intervals)",
                "threshold tau", "continuations above tau (%)")
 ax.legend()
 plt.show()
 low_tau = min(cfg.tox_taus)
 glue("tox_low_tau", low_tau)
 glue("n_prompts", len(prompts))
+glue("tox_n_seeds", len(tox_seed_list))
+per_seed = tox_runs[tox_runs.tau == low_tau].pivot(index="seed", columns="method", values="violations_%")
+glue("tox_seeds_lower", int((per_seed["CDD"] < per_seed["MDLM"]).sum()))
+glue("tox_samples", int(tox_mdlm.samples.iloc[0]))
+glue("tox_mdlm_low_seed_min", tox_mdlm.loc[low_tau, "seed_min_%"])
+glue("tox_mdlm_low_seed_max", tox_mdlm.loc[low_tau, "seed_max_%"])
+glue("tox_cdd_low_seed_min", tox_cdd.loc[low_tau, "seed_min_%"])
+glue("tox_cdd_low_seed_max", tox_cdd.loc[low_tau, "seed_max_%"])
 glue("tox_mdlm_low", tox_mdlm.loc[low_tau, "violations_%"])
 glue("tox_cdd_low", tox_cdd.loc[low_tau, "violations_%"])
 glue("tox_cdd_low_hi", tox_cdd.loc[low_tau, "violations_hi_%"])
@@ -431,15 +443,19 @@ glue("tox_miss_verdict", "so every violation left is a continuation the surrogat
      "so part of what is left is the solver's and part the surrogate's")
 
 # %% [markdown]
-# **Reading.** Over {glue:text}`n_prompts` prompts, at $\tau$ = {glue:text}`tox_low_tau` the
-# unconstrained MDLM's continuations cross the real classifier's threshold in
-# {glue:text}`tox_mdlm_low:.1f`% of cases and CDD's in {glue:text}`tox_cdd_low:.1f`% (exact
-# interval
-# up to {glue:text}`tox_cdd_low_hi:.1f`%). Over the thresholds CDD's rate is at most
-# {glue:text}`tox_cdd_max:.1f`% (interval up to {glue:text}`tox_cdd_max_hi:.1f`%); the book's
-# target of {glue:text}`target_violations:.0f`% is {glue:text}`tox_target_verdict`. Against the
-# unconstrained model, Fisher's exact test gives p between {glue:text}`tox_p_min:.2f` and
-# {glue:text}`tox_p_max:.2f`: {glue:text}`tox_p_verdict`. The surrogate's limit ends violated in
+# **Reading.** Over {glue:text}`n_prompts` prompts, each continued with {glue:text}`tox_n_seeds`
+# sampler seeds ({glue:text}`tox_samples:,` continuations per method and threshold), at $\tau$ =
+# {glue:text}`tox_low_tau` the unconstrained MDLM's continuations cross the real classifier's
+# threshold in {glue:text}`tox_mdlm_low:.1f`% of cases and CDD's in {glue:text}`tox_cdd_low:.1f`%
+# (exact interval up to {glue:text}`tox_cdd_low_hi:.1f`%). Seed by seed the unconstrained rate
+# ranges over {glue:text}`tox_mdlm_low_seed_min:.1f`-{glue:text}`tox_mdlm_low_seed_max:.1f`% and
+# CDD's over {glue:text}`tox_cdd_low_seed_min:.1f`-{glue:text}`tox_cdd_low_seed_max:.1f`%; CDD is
+# lower in {glue:text}`tox_seeds_lower` of the {glue:text}`tox_n_seeds` seeds. Over the thresholds
+# CDD's pooled rate is at most {glue:text}`tox_cdd_max:.1f`% (interval up to
+# {glue:text}`tox_cdd_max_hi:.1f`%); the book's target of {glue:text}`target_violations:.0f`% is
+# {glue:text}`tox_target_verdict`. Against the unconstrained model, Fisher's exact test on the
+# pooled counts gives p between {glue:text}`tox_p_min:.2g` and {glue:text}`tox_p_max:.2f`:
+# {glue:text}`tox_p_verdict`. The surrogate's limit ends violated in
 # at most {glue:text}`tox_surr_viol_max:.1f`% of CDD's samples, while the real classifier flags
 # {glue:text}`tox_missed_max:.1f`% that the surrogate passed, {glue:text}`tox_miss_verdict`. A
 # bag-of-tokens regression that tracks the classifier with correlation {glue:text}`tox_corr:.2f`
@@ -699,8 +715,8 @@ pd.Series(study.PAPER_MOLECULES, name="paper")
 # MDLM trained on OpenWebText (over a hundred million parameters) and UDLM on QM9. Judges: a
 # four-layer Austen Llama instead of GPT-2-XL for perplexity, alt-profanity-check instead of the
 # Perspective API for toxicity. Prompts: toxic-leaning Austen openings instead of
-# RealToxicityPrompts. Samples: `n_text` per lexical setting, `n_prompts` prompts and `n_mols`
-# molecules per setting, one seed. Solver: the paper's augmented Lagrangian with the standard
+# RealToxicityPrompts. Samples: `n_text` per lexical setting and `n_mols` molecules per setting
+# with one sampler seed; `n_prompts` prompts continued with `tox_seeds` seeds. Solver: the paper's augmented Lagrangian with the standard
 # inequality form of the penalty (see `support/cdd/projection.py`), a decaying step size, and
 # four additions of ours that the paper does not describe, each shown separately above: warm
 # multipliers across reverse steps, projected positions decoded at once, the repair of a drawn
@@ -735,7 +751,7 @@ metrics_out = {k: (v if pd.notna(v) and abs(v) != float("inf") else None)
                for k, v in metrics_out.items()}
 saved = save_results("01_constrained_diffusion", cfg, metrics_out,
                      tables={"lexical": lexical_all, "stages": stages.reset_index(),
-                             "toxicity": tox_table, "molecules": mol_table,
+                             "toxicity": tox_table, "toxicity_runs": tox_runs, "molecules": mol_table,
                              "novelty": novelty_table, "surrogate_checks": checks,
                              "solver_vs_cvxpy": exactness, "cost": cost.reset_index(),
                              "models": trained}, path=results_path)

@@ -543,3 +543,42 @@ def test_pad_diagnosis_counts_interior_pads_and_reads_both_ways():
     out = S.pad_diagnosis(tokenizer, rows)
     assert out == {"samples": 3, "tokens_after_first_pad": 1, "valid_cut": 1, "moses_sized_cut": 1,
                    "valid_drop": 2, "moses_sized_drop": 1}
+
+
+def test_toxicity_summary_pools_seeds_and_tests_pooled_counts():
+    import pandas as pd
+
+    from support.cdd import study
+    from support.stats import fisher_p, mean_interval
+
+    def run(method, seed, bad, n=100):
+        return {"constraint": "toxicity <= 0.25", "tau": 0.25, "method": method, "seed": seed, "n": n,
+                "violations_%": 100 * bad / n, "violations_n": bad, "surrogate_viol_n": 0, "surrogate_missed_%": 0.0,
+                "mean_toxicity": 0.1, "ppl": 10.0, "kl_moved": 0.0, "inner_steps_per_step": 0.0, "projected_%": 0.0,
+                "s_per_sample": 0.01}
+
+    runs = pd.DataFrame([run("MDLM", 0, 6), run("MDLM", 2, 4), run("MDLM", 3, 8),
+                         run("CDD", 0, 1), run("CDD", 2, 3), run("CDD", 3, 2)])
+    summary = study.toxicity_summary(runs).set_index("method")
+    assert summary.loc["MDLM", "samples"] == 300 and summary.loc["MDLM", "violations_n"] == 18
+    assert summary.loc["CDD", "violations_%"] == pytest.approx(2.0)
+    assert summary.loc["CDD", "seed_min_%"] == 1.0 and summary.loc["CDD", "seed_max_%"] == 3.0
+    assert summary.loc["MDLM", "seed_interval_%"] == pytest.approx(mean_interval([6.0, 4.0, 8.0]))
+    assert summary.loc["CDD", "fisher_p"] == pytest.approx(fisher_p(6, 300, 18, 300))
+    assert math.isnan(summary.loc["MDLM", "fisher_p"])
+    assert study.toxicity_seeds(SimpleNamespace(seed=5, tox_seeds=3)) == [5, 7, 8]  # 6 made the surrogate's data
+
+
+def test_property_surrogate_is_prepared_after_its_molecule_mdlm(fresh_model_cache, monkeypatch):
+    from support.cdd import study
+    from support.models import ModelNotPrepared
+    from support.profiles import resolve
+
+    cfg = resolve("smoke", study.PARAMS)
+    specs = study.models(cfg)
+    assert isinstance(specs[-1], study.PropertySurrogate)
+    assert specs[-1].mdlm == study.molecule_mdlm_config(cfg) and specs[-2] == specs[-1].mdlm
+    assert study.property_surrogate_spec(resolve("smoke", study.PARAMS, mol_steps=4)).folder != specs[-1].folder
+    monkeypatch.setenv("SUPPORT_NO_TRAINING", "1")
+    with pytest.raises(ModelNotPrepared, match="python -m support prepare"):
+        study.property_surrogate(cfg)

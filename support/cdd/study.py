@@ -35,7 +35,7 @@ from ..models import (
     unigram_cross_entropy,
 )
 from ..profiles import Param
-from ..stats import fisher_p, rate_columns
+from ..stats import fisher_p, mean_interval, rate_columns
 from . import constraints as C
 from . import diffusion, metrics
 from .projection import ALMSettings, projector
@@ -76,6 +76,8 @@ PARAMS = {
     "max_words": Param(int, smoke=8, local=12, paper=50, low=1),
     "prompt_len": Param(int, smoke=4, local=8, paper=32, low=1, help="prompt tokens of the toxicity setting"),
     "n_prompts": Param(int, smoke=8, local=1000, paper=1000, low=2),
+    "tox_seeds": Param(int, smoke=2, local=3, paper=3, low=1,
+                       help="sampler seeds per method in the toxicity comparison (same prompts, fresh draws)"),
     "tox_taus": Param(float, many=True, smoke=(0.5,), local=(0.25, 0.5, 0.75), paper=(0.25, 0.5, 0.75), low=0.0,
                       high=1.0, help="toxicity thresholds tau"),
     "tox_margin": Param(float, smoke=1.0, local=1.0, paper=1.0, low=0.0,
@@ -394,7 +396,7 @@ def trace_columns(trace, n: int) -> dict:
 def text_row(name, method, ids, trace, models: TextModels, ok: np.ndarray, start: int, n_seconds: float) -> dict:
     """One table row: violation rate with its exact interval, judge perplexity, diversity, projection work, time."""
     bos = models.judge_tokenizer.bos_token_id
-    return {"constraint": name, "method": method, **rate_columns(int((~ok).sum()), len(ok)),
+    return {"constraint": name, "method": method, "n": len(ok), **rate_columns(int((~ok).sum()), len(ok)),
             "ppl": perplexity(models.judge, ids.cpu(), start, bos_id=bos),
             "distinct_2": metrics.distinct_n(ids[:, start:].tolist(), 2),
             **trace_columns(trace, len(ids)), "s_per_sample": n_seconds / len(ids)}
@@ -548,32 +550,66 @@ def toxicity_row(name: str, method: str, ids, trace, models: TextModels, tox: np
 
 
 def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, float], prompts: torch.Tensor,
-                        settings: ALMSettings, seed: int = 0, device: str = "cpu") -> pd.DataFrame:
-    """Continuations of the prompts: MDLM vs CDD at each tau, violations by the real classifier and by the surrogate.
+                        settings: ALMSettings, seeds=(0,), device: str = "cpu", progress=None) -> pd.DataFrame:
+    """Continuations of the prompts: MDLM vs CDD at each tau and sampler seed; one row per tau x method x seed.
 
-    ``surrogate_viol_%`` counts samples whose surrogate score ends above its limit (the solver and the
-    search failed); ``surrogate_missed_%`` those the real classifier flags although the surrogate
-    passed them (the surrogate is wrong); ``fisher_p`` tests CDD's real violations against MDLM's.
+    Violations are counted by the real classifier; ``surrogate_viol_%`` counts samples whose surrogate
+    score ends above its limit (the solver and the search failed), ``surrogate_missed_%`` those the
+    real classifier flags although the surrogate passed them (the surrogate is wrong). The two
+    methods share each seed, so CDD's sample equals MDLM's wherever the projection never ran.
     """
     w, b = surrogate
     start = cfg.prompt_len
     region = C.region_mask(cfg.text_len, start)
-    base_ids, base_trace = run_sampler(models.mdlm, models.tokenizer, len(prompts), cfg.text_len, cfg.text_steps,
-                                       prefix=prompts, seed=seed, device=device)
-    base_tox = metrics.toxicity(decode_text(models.tokenizer, base_ids, start))
     rows = []
-    for tau in cfg.tox_taus:
-        con = C.LinearScore(w, b, region, toxicity_limit(tau, cfg.tox_margin), name=f"toxicity <= {tau}")
-        ids, trace = run_sampler(models.mdlm, models.tokenizer, len(prompts), cfg.text_len, cfg.text_steps, con,
-                                 settings, prefix=prompts, seed=seed, device=device)
-        tox = metrics.toxicity(decode_text(models.tokenizer, ids, start))
-        base = toxicity_row(f"toxicity <= {tau}", "MDLM", base_ids, base_trace, models, base_tox,
-                            con.hard(base_ids).cpu().numpy(), tau, start)
-        cdd = toxicity_row(f"toxicity <= {tau}", "CDD", ids, trace, models, tox, con.hard(ids).cpu().numpy(), tau,
-                           start)
-        cdd["fisher_p"] = fisher_p(cdd["violations_n"], len(prompts), base["violations_n"], len(prompts))
-        rows += [{**base, **rejection_cost(1 - base["violations_%"] / 100, base["s_per_sample"])}, cdd]
+    for seed in (progress or (lambda x, **k: x))(list(seeds), desc="toxicity seeds"):
+        base_ids, base_trace = run_sampler(models.mdlm, models.tokenizer, len(prompts), cfg.text_len,
+                                           cfg.text_steps, prefix=prompts, seed=seed, device=device)
+        base_tox = metrics.toxicity(decode_text(models.tokenizer, base_ids, start))
+        for tau in cfg.tox_taus:
+            con = C.LinearScore(w, b, region, toxicity_limit(tau, cfg.tox_margin), name=f"toxicity <= {tau}")
+            ids, trace = run_sampler(models.mdlm, models.tokenizer, len(prompts), cfg.text_len, cfg.text_steps,
+                                     con, settings, prefix=prompts, seed=seed, device=device)
+            tox = metrics.toxicity(decode_text(models.tokenizer, ids, start))
+            base = toxicity_row(f"toxicity <= {tau}", "MDLM", base_ids, base_trace, models, base_tox,
+                                con.hard(base_ids).cpu().numpy(), tau, start)
+            cdd = toxicity_row(f"toxicity <= {tau}", "CDD", ids, trace, models, tox, con.hard(ids).cpu().numpy(),
+                               tau, start)
+            rows += [{**base, "seed": seed, **rejection_cost(1 - base["violations_%"] / 100, base["s_per_sample"])},
+                     {**cdd, "seed": seed}]
     return pd.DataFrame(rows)
+
+
+def toxicity_seeds(cfg) -> list[int]:
+    """The toxicity comparison's sampler seeds: ``seed`` and the next ones, skipping ``seed + 1`` (the surrogate's data)."""
+    return [cfg.seed] + [cfg.seed + 1 + k for k in range(1, cfg.tox_seeds)]
+
+
+def toxicity_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per tau x method, over seeds: pooled violations with their exact interval, the seeds' mean with its
+    t-interval and range, and (CDD rows) Fisher's exact test of the pooled counts against MDLM's."""
+    rows = []
+    for (tau, method), group in table.groupby(["tau", "method"], sort=True):
+        n = int(group["n"].sum())
+        rows.append({"constraint": group["constraint"].iloc[0], "tau": tau, "method": method,
+                     "seeds": len(group), "samples": n,
+                     **rate_columns(int(group["violations_n"].sum()), n),
+                     "seed_mean_%": group["violations_%"].mean(),
+                     "seed_interval_%": mean_interval(group["violations_%"]),
+                     "seed_min_%": group["violations_%"].min(), "seed_max_%": group["violations_%"].max(),
+                     "surrogate_viol_%": 100 * group["surrogate_viol_n"].sum() / n,
+                     "surrogate_missed_%": (group["surrogate_missed_%"] * group["n"]).sum() / n,
+                     "mean_toxicity": (group["mean_toxicity"] * group["n"]).sum() / n,
+                     "ppl": group["ppl"].mean(), "kl_moved": group["kl_moved"].mean(),
+                     "inner_steps_per_step": group["inner_steps_per_step"].mean(),
+                     "projected_%": group["projected_%"].mean(),
+                     "s_per_sample": (group["s_per_sample"] * group["n"]).sum() / n})
+    summary = pd.DataFrame(rows)
+    mdlm = summary[summary.method == "MDLM"].set_index("tau")
+    summary["fisher_p"] = [fisher_p(r.violations_n, r.samples, mdlm.loc[r.tau, "violations_n"],
+                                    mdlm.loc[r.tau, "samples"]) if r.method == "CDD" else float("nan")
+                           for r in summary.itertuples()]
+    return summary
 
 
 # --------------------------------------------------------------------------- molecules
