@@ -21,6 +21,9 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..progress import bar
+
+
 class Constraint:
     """Base class: ``n_terms`` violation terms per sample and an exact check."""
 
@@ -286,7 +289,7 @@ class PropertyNet(torch.nn.Module):
 
 
 def train_property_net(ids: torch.Tensor, targets: torch.Tensor, vocab_size: int, steps: int = 1500,
-                       batch_size: int = 256, lr: float = 3e-3, seed: int = 0) -> PropertyNet:
+                       batch_size: int = 256, lr: float = 3e-3, seed: int = 0, progress: bool = False) -> PropertyNet:
     """Fit a :class:`PropertyNet` on one-hot token rows [N, L] and property values [N, P] (MSE, standardized)."""
     torch.manual_seed(seed)
     net = PropertyNet(vocab_size, ids.shape[1], targets.shape[1])
@@ -295,7 +298,7 @@ def train_property_net(ids: torch.Tensor, targets: torch.Tensor, vocab_size: int
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     generator = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
+    for _ in bar(range(steps), desc="train property surrogate", disable=not progress):
         pick = torch.randint(0, len(ids), (batch_size,), generator=generator)
         onehot = torch.nn.functional.one_hot(ids[pick], vocab_size).float()
         loss = (((net(onehot) - targets[pick]) / net.std) ** 2).mean()

@@ -35,6 +35,7 @@ from ..models import (
     unigram_cross_entropy,
 )
 from ..profiles import Param
+from ..progress import bar
 from ..stats import fisher_p, mean_interval, rate_columns
 from . import constraints as C
 from . import diffusion, metrics
@@ -655,15 +656,20 @@ class PropertySurrogate(CachedModel):
 
     def produce(self, folder, device: str, progress: bool) -> dict:
         """Sample the MDLM, label the pool with RDKit, fit the net, save ``net.pt``."""
+        say = print if progress else (lambda *a, **k: None)
+        say(f"[{self.label()}] sampling {self.n_generated} molecules from the MDLM", flush=True)
         pool, tokenizer, n_generated = self.pool(device)
         notation, seq_len = self.mdlm.corpus.notation, self.mdlm.seq_len
-        table = metrics.molecule_table(pool)
+        chunks = [pool[i:i + 2000] for i in range(0, len(pool), 2000)]
+        table = pd.concat([metrics.molecule_table(chunk) for chunk in
+                           bar(chunks, desc="RDKit SA/QED labels (2,000 a chunk)", disable=not progress)],
+                          ignore_index=True)
         table = table[table.valid].reset_index(drop=True)
         ids = molecule_rows(table.smiles.tolist(), tokenizer, seq_len, notation)
         kept = fits(table.smiles.tolist(), tokenizer, seq_len, notation)
         targets = torch.tensor(table.loc[kept, ["sa", "qed"]].to_numpy(), dtype=torch.float32)
         net = C.train_property_net(ids, targets, len(tokenizer), steps=1500 if len(ids) > 2000 else 200,
-                                   seed=self.seed)
+                                   seed=self.seed, progress=progress)
         torch.save({"state": net.state_dict(), "vocab": len(tokenizer), "len": seq_len}, folder / "net.pt")
         return {"training_rows": len(ids), "generated_valid": n_generated}
 
