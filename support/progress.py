@@ -44,6 +44,9 @@ def bar(iterable=None, **kwargs):
     """A tqdm bar that redraws in place where it can and prints a line every 30 s where it cannot."""
     if not interactive() and not kwargs.get("disable"):
         kwargs.setdefault("mininterval", LOG_INTERVAL)
+        # tqdm's monitor thread forces a redraw once maxinterval (10 s) has passed since the last one, which
+        # printed every log line twice (the second 10-12 s after the first) during long training runs
+        kwargs.setdefault("maxinterval", LOG_INTERVAL)
         kwargs.update(file=_LineWriter(), ascii=True, ncols=100, dynamic_ncols=False)
     else:
         kwargs.setdefault("mininterval", 1.0)
