@@ -33,6 +33,8 @@ def test_study_module_declares_params_resources_and_models(chapter):
     for profile in PROFILES:
         specs = study.models(resolve(profile, study.PARAMS))
         assert all(isinstance(spec, CachedModel) for spec in specs)
+        labels = [spec.label() for spec in specs]  # prepare's table tells the models apart by label
+        assert len(set(labels)) == len(labels), labels
     assert study.models(resolve("local", study.PARAMS)) or chapter == "10_skipsnn"
 
 

@@ -68,9 +68,10 @@ class TinyLMConfig(TrainedOnCorpus):
         return self.steps * self.batch_size * self.seq_len
 
     def label(self) -> str:
-        """e.g. ``tiny llama d128x4 (austen, 3000 steps, lr 0.001)``: distinct for every model a chapter trains."""
+        """e.g. ``tiny llama d128x4 (austen, 3000 steps, lr 0.001)``, the schedule named when it is not cosine."""
+        schedule = "" if self.schedule == "cosine" else f", {self.schedule}"
         return (f"tiny {self.arch} d{self.d_model}x{self.n_layers} ({self.corpus.name}, {self.steps} steps, "
-                f"lr {self.lr:g})")
+                f"lr {self.lr:g}{schedule})")
 
     def produce(self, folder: Path, device: str, progress: bool) -> dict:
         """Train from scratch, saving checkpoints in ``step<N>/`` and the final model in ``folder``."""
