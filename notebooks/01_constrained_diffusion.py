@@ -386,6 +386,8 @@ w_tox, b_tox, tox_fit = study.toxicity_surrogate(cfg, text, n_windows, extra, cf
 glue("tox_corr", tox_fit["corr"])
 glue("tox_fit_texts", tox_fit["n_texts"])
 print("prompt:", repr(study.decode_text(text.tokenizer, prompts[:1])[0]))
+
+# %%
 tox_seed_list = study.toxicity_seeds(cfg)
 tox_runs = study.toxicity_experiment(cfg, text, (w_tox, b_tox), prompts, settings, seeds=tox_seed_list,
                                      device=torch_device, progress=bar)

@@ -582,3 +582,22 @@ def test_property_surrogate_is_prepared_after_its_molecule_mdlm(fresh_model_cach
     monkeypatch.setenv("SUPPORT_NO_TRAINING", "1")
     with pytest.raises(ModelNotPrepared, match="python -m support prepare"):
         study.property_surrogate(cfg)
+
+
+def test_surrogate_lookups_equal_the_one_hot_path():
+    generator = torch.Generator().manual_seed(0)
+    vocab, length = 50, 12
+    ids = torch.randint(0, vocab, (64, length), generator=generator)
+    region = C.region_mask(length, 3)
+    texts = [("a" * (i % 4)) + (" " if i % 3 == 0 else "") + ("b" if i % 5 == 0 else "") for i in range(vocab)]
+    counts = torch.randint(0, 3, (vocab,), generator=generator).float()
+    constraints = [C.ExpectedCount(counts, region, 2.0, 6.0), C.ExpectedCount(counts, region, high=4.0),
+                   C.LinearScore(torch.randn(vocab, generator=generator), -0.3, region, 0.4),
+                   C.WordCount(texts, region, high=3.0)]
+    constraints.append(C.AllOf(constraints[:2]))
+    onehot = torch.nn.functional.one_hot(ids, vocab).float()
+    for con in constraints:
+        by_one_hot = (con.violation(onehot) <= 1e-6).all(-1)
+        assert torch.equal(con.surrogate_holds(ids), by_one_hot), con.name
+        assert torch.equal(con.hard(ids), by_one_hot), con.name  # no exact counter: hard is the surrogate
+        assert 0 < int(by_one_hot.sum()) < len(ids) or isinstance(con, C.AllOf), con.name  # both outcomes occur

@@ -35,7 +35,11 @@ class Constraint:
         raise NotImplementedError
 
     def hard(self, ids: torch.Tensor) -> torch.Tensor:
-        """Exact check on token ids [B, L]: True where the constraint holds."""
+        """Exact check on token ids [B, L]: True where the constraint holds (here: the surrogate on one-hots)."""
+        return self.surrogate_holds(ids)
+
+    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
+        """The surrogate g <= 0 on the one-hots of token ids [B, L] (subclasses read it by lookup, no [B, L, V])."""
         onehot = torch.nn.functional.one_hot(ids, self.vocab_size).float()
         return (self.violation(onehot) <= 1e-6).all(-1)
 
@@ -82,9 +86,13 @@ class ExpectedCount(Constraint):
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
         return self._terms(self.expected(soft))
 
+    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
+        count = (self.weights.to(ids.device)[ids] * self.region.to(ids.device)).sum(-1)  # one_hot(ids) @ w == w[ids]
+        return (self._terms(count) <= 1e-6).all(-1)
+
     def hard(self, ids: torch.Tensor) -> torch.Tensor:
         if self.exact_count is None:
-            return super().hard(ids)
+            return self.surrogate_holds(ids)
         count = self.exact_count(ids).to(torch.float32)
         return (self._terms(count) <= 1e-6).all(-1).to(ids.device)
 
@@ -106,6 +114,10 @@ class LinearScore(Constraint):
 
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
         return (self.logit(soft) - self.limit)[:, None]
+
+    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
+        logit = (self.weights.to(ids.device)[ids] * self.region.to(ids.device)).sum(-1) + self.bias
+        return logit - self.limit <= 1e-6
 
 
 class NetworkScore(Constraint):
@@ -136,6 +148,12 @@ class AllOf(Constraint):
         ok = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
         for p in self.parts:
             ok &= p.hard(ids)
+        return ok
+
+    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
+        ok = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
+        for p in self.parts:
+            ok &= p.surrogate_holds(ids)
         return ok
 
 
@@ -183,19 +201,26 @@ class WordCount(Constraint):
         self.counter = ExpectedCount(torch.zeros(len(texts)), region, low, high, exact_count, name)
         self.region, self.vocab_size, self.n_terms, self.name = region.float(), len(texts), self.counter.n_terms, name
 
+    def _words(self, inner: torch.Tensor, first: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Expected words [B] from each position's expected inner starts, first-letter and last-letter mass [B, L]."""
+        r = self.region.to(ends)
+        previous = torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1] * r[:-1]], 1)  # nothing before the region
+        return ((inner + first * (1 - previous)) * r).sum(-1)
+
     def expected(self, soft: torch.Tensor) -> torch.Tensor:
         """Expected number of words [B]."""
         inner, first, last = (t.to(soft) for t in (self.inner, self.first, self.last))
-        r = self.region.to(soft)
-        ends = soft @ last  # [B, L]
-        previous = torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1] * r[:-1]], 1)  # nothing before the region
-        return (((soft @ inner) + (soft @ first) * (1 - previous)) * r).sum(-1)
+        return self._words(soft @ inner, soft @ first, soft @ last)
 
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
         return self.counter._terms(self.expected(soft))
 
+    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
+        inner, first, last = (t.to(ids.device)[ids] for t in (self.inner, self.first, self.last))
+        return (self.counter._terms(self._words(inner, first, last)) <= 1e-6).all(-1)
+
     def hard(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.counter.hard(ids) if self.counter.exact_count else super().hard(ids)
+        return self.counter.hard(ids) if self.counter.exact_count else self.surrogate_holds(ids)
 
 
 # --------------------------------------------------------------------------- novelty (no gradient)

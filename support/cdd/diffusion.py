@@ -142,20 +142,22 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
             if record:
                 trace.argmax_before.append(x_theta[:record].argmax(-1).cpu())
                 trace.argmax_after.append(projected[:record].argmax(-1).cpu())
-            moved = free & (projected.argmax(-1) != x_theta.argmax(-1))
+            top = projected.argmax(-1)  # one argmax over [B, L, V] per step, reused below
+            moved = free & (top != x_theta.argmax(-1))
             if "satisfied" in info:  # commit only what a successful projection moved
                 moved &= info["satisfied"].to(moved.device)[:, None]
             x_theta = projected
         x_new = reverse_step_draw(x_theta, x, mask_id, t, s, generator)
         if project is not None and commit_projected:
-            x_new = torch.where(moved, x_theta.argmax(-1), x_new)
+            x_new = torch.where(moved, top, x_new)
             trace.committed += int(moved.sum())
         if feasible is not None:
+            top = x_theta.argmax(-1) if project is None else top
             # still-masked positions take the projection's argmax, as the final sequence would
-            completed = torch.where(x_new == mask_id, x_theta.argmax(-1), x_new)
+            completed = torch.where(x_new == mask_id, top, x_new)
             broken = ~feasible(completed)
             if broken.any():
-                fallback = torch.where(free & (x_new != mask_id), x_theta.argmax(-1), x_new)
+                fallback = torch.where(free & (x_new != mask_id), top, x_new)
                 x_new = torch.where(broken[:, None], fallback, x_new)
                 trace.repairs += int(broken.sum())
                 trace.repaired |= broken.cpu()

@@ -121,8 +121,9 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
         return x_prime, info
     rows = active.nonzero().squeeze(1)  # solve only the violating samples ...
     xp, fr = x_prime[rows], free[rows].to(x_prime.device)
+    fixed_top = xp.argmax(-1)  # the decoded positions' tokens (the free ones are overwritten from z)
     pair_row, pair_col = fr.nonzero(as_tuple=True)  # ... and only their free positions
-    n, vocab = len(rows), x_prime.shape[-1]
+    n = len(rows)
     x_free = xp[pair_row, pair_col]  # [p, V]
     z = x_free.clamp_min(1e-30).log()
     neg_entropy = torch.xlogy(x_free, x_free).sum(-1)  # [p]: the constant part of KL(x' || y)
@@ -166,16 +167,15 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
             inner_steps[act] += 1
             if not settings.deterministic:
                 with torch.no_grad():
-                    ids = _with_free(xp[act].argmax(-1), r, c, z_new.argmax(-1))
-                    hard = torch.nn.functional.one_hot(ids, vocab).to(z.dtype)
-                    passed[act] = (constraint.select(rows[act]).violation(hard) <= 1e-6).all(-1)
+                    ids = _with_free(fixed_top[act], r, c, z_new.argmax(-1))
+                    passed[act] = constraint.select(rows[act]).surrogate_holds(ids)
         with torch.no_grad():
             soft = _with_free(xp, pair_row, pair_col, torch.softmax((z + noise) / temperature, -1))
             g = constraint.select(rows).violation(soft)
             lam = torch.where(todo[:, None], (lam + mu * g).clamp_min(0), lam)
             mu = torch.where(todo[:, None], (mu * settings.mu_rate).clamp_max(settings.mu_max), mu)
             if not settings.deterministic:
-                ids = _with_free(xp.argmax(-1), pair_row, pair_col, z.argmax(-1))
+                ids = _with_free(fixed_top, pair_row, pair_col, z.argmax(-1))
                 todo = todo & ~constraint.select(rows).hard(ids)
         info["outer"] = outer + 1
         if not todo.any():
