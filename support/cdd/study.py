@@ -556,8 +556,8 @@ def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, 
 
     Violations are counted by the real classifier; ``surrogate_viol_%`` counts samples whose surrogate
     score ends above its limit (the solver and the search failed), ``surrogate_missed_%`` those the
-    real classifier flags although the surrogate passed them (the surrogate is wrong). The two
-    methods share each seed, so CDD's sample equals MDLM's wherever the projection never ran.
+    real classifier flags although the surrogate passed them (the surrogate is wrong). Both methods
+    draw with the same seeds (a run in which the projection never moves a sample equals the MDLM's).
     """
     w, b = surrogate
     start = cfg.prompt_len
