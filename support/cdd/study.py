@@ -32,6 +32,7 @@ from ..models import (
     sample_windows,
     tiny_lm,
     tiny_mdlm,
+    training_record,
     unigram_cross_entropy,
 )
 from ..profiles import Param
@@ -675,13 +676,10 @@ class PropertySurrogate(CachedModel):
 
     def load_from(self, folder, device: str):
         """``(net, record)``: the frozen surrogate and its training record."""
-        import json
-
         saved = torch.load(folder / "net.pt")
         net = C.PropertyNet(saved["vocab"], saved["len"])
         net.load_state_dict(saved["state"])
-        record = json.loads((folder / "training_log.json").read_text())
-        return net.eval().requires_grad_(False).to(device), record
+        return net.eval().requires_grad_(False).to(device), training_record(self)
 
 
 def property_surrogate_spec(cfg) -> PropertySurrogate:
