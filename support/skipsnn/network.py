@@ -23,14 +23,18 @@ the tests compare the two). Where this differs from the reference:
   multiplier per network raised by dual ascent while the network is above its target;
 - the class loss: the reference's MSE between the output rate and the one-hot label (``mse_rate``)
   gave chance accuracy on long sequences; ``ce_count`` is the cross-entropy of the output spike
-  counts, ``ce_rate`` that of the rate times the sequence length (equal when always awake);
+  counts, ``ce_rate`` that of the rate times the sequence length (equal when always awake); both
+  multiply the logits by a learned scale per network (``log_scale``), because with raw counts the
+  cross-entropy of an over-confident network falls when it reads fewer frames, which taught
+  controllers to sleep through the signal;
 - Skip-RNN's accumulator is carried without gradient through its own reset (the straight-through
   gradient of that recurrence overflowed over long sequences);
 - the controller's initial weights are uniform(0, 1/fan_in), not uniform(0, 1) (``controller_init``):
   with over a hundred inputs the latter starts the membrane so far above threshold that the
-  surrogate gradient vanishes; ``controller_init="ticks"`` starts each controller as a periodic peek
-  (bias 0, weight 1 on the tick channel whose period is nearest 1 / its awake target, 0 on the
-  others), so it begins at its budget and only has to learn to stay awake when a peek sees signal;
+  surrogate gradient vanishes; ``controller_init="ticks"`` starts each controller as a blind periodic
+  peek (bias 0, weight 1 on one tick channel, 0 on the other channels and on the hidden spikes; the
+  period given per member, e.g. by ``study.peek_periods``, or the one nearest 1 / its target), so
+  it begins within its budget and only has to learn to stay awake when a peek sees signal;
 - networks are trained as a *population*: P independent networks (seeds x awake targets) side by
   side, each with its own weights, gate and loss, so one Python loop over time steps serves them
   all; member p reads data stream p // per_stream (one stream per seed). The input layer's product
@@ -84,7 +88,7 @@ class _Spike(torch.autograd.Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         s = torch.sigmoid(ctx.slope * x)
-        return grad * ctx.slope * s * (1 - s), None
+        return torch.ops.aten.sigmoid_backward(grad, s) * ctx.slope, None  # grad * s (1 - s) in one kernel
 
 
 def spike(x: torch.Tensor, slope: float) -> torch.Tensor:
@@ -95,7 +99,7 @@ def spike(x: torch.Tensor, slope: float) -> torch.Tensor:
 def lif_step(mem: torch.Tensor, spikes: torch.Tensor, current: torch.Tensor, decay: float, threshold: float,
              slope: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One LIF step with hard reset: U_t = decay U_{t-1} (1 - S_{t-1}) + I_t, S_t = [U_t > threshold]; (S_t, U_t)."""
-    mem = decay * mem * (1 - spikes) + current
+    mem = torch.addcmul(current, mem, 1 - spikes, value=decay)
     return spike(mem - threshold, slope), mem
 
 
@@ -158,11 +162,13 @@ class SpikingPopulation(nn.Module):
 
     ``gate``: 'always', 'controller' (SkipSNN), 'skiprnn', 'fixed' or 'random'. ``targets`` [P]:
     the awake fraction of fixed/random skipping, or the target of a learned gate's hinge penalty.
+    ``peek_periods`` [P]: with ``controller_init='ticks'``, the tick period each controller starts
+    peeking at (default: the tick period nearest 1 / target).
     """
 
     def __init__(self, spec: NetSpec, streams: int, per_stream: int, gate: str = "always",
                  variant: str = "mask_input", targets: torch.Tensor | None = None, temperature: float = 1.0,
-                 controller_init: str = "scaled", seed: int = 0):
+                 controller_init: str = "scaled", seed: int = 0, peek_periods: list[int] | None = None):
         super().__init__()
         if gate not in GATES:
             raise ValueError(f"gate={gate!r} must be one of {GATES}")
@@ -188,15 +194,21 @@ class SpikingPopulation(nn.Module):
         scale = 1.0 if controller_init == "reference" else 1.0 / (h + k)
         self.ctrl_w = nn.Parameter(_uniform(g, (members, h + k), 0, scale))
         self.ctrl_b = nn.Parameter(_uniform(g, (members,), 0, 1))
-        if controller_init == "ticks":  # start as a periodic peek at each member's budget
+        if controller_init == "ticks":  # start as a pure periodic peek: one tick channel, no hidden input, no bias
+            periods = list(spec.tick_periods)
+            if peek_periods is None:
+                nearest = (torch.tensor(periods, dtype=torch.float32)[None, :] - 1 / targets[:, None]).abs().argmin(1)
+                peek_periods = [periods[i] for i in nearest.tolist()]
+            if len(peek_periods) != members or not set(peek_periods) <= set(periods):
+                raise ValueError(f"peek_periods={list(peek_periods)} must give each of the {members} members one of "
+                                 f"the tick periods {periods}")
             with torch.no_grad():
-                periods = torch.tensor(spec.tick_periods, dtype=torch.float32)
-                nearest = (periods[None, :] - 1 / targets[:, None]).abs().argmin(1)
-                self.ctrl_w[:, h:] = 0
-                self.ctrl_w[torch.arange(members), h + nearest] = 1.0
+                self.ctrl_w.zero_()
+                self.ctrl_w[torch.arange(members), h + torch.tensor([periods.index(p) for p in peek_periods])] = 1.0
                 self.ctrl_b.zero_()
         self.skip_w = nn.Parameter(_uniform(g, (members, h), -bound2, bound2))
         self.skip_b = nn.Parameter(torch.ones(members))  # Skip-RNN's update_bias
+        self.log_scale = nn.Parameter(torch.zeros(members))  # learned logit scale of the cross-entropy readouts
         self.temperature = temperature
 
     @property
@@ -209,7 +221,7 @@ class SpikingPopulation(nn.Module):
         if other.streams != self.streams:
             raise ValueError(f"{other.streams} streams cannot seed a population of {self.streams}")
         with torch.no_grad():
-            for name in ("w1", "b1", "w2", "b2"):
+            for name in ("w1", "b1", "w2", "b2", "log_scale"):
                 source = getattr(other, name).view(other.streams, other.per_stream, *getattr(other, name).shape[1:])
                 getattr(self, name).copy_(source[:, :1].expand(-1, self.per_stream, *source.shape[2:])
                                           .reshape(getattr(self, name).shape))
@@ -233,8 +245,12 @@ class SpikingPopulation(nn.Module):
         w1 = self.w1.view(self.streams, self.per_stream, self.spec.n_in, -1)
         return torch.einsum("sbtn,sfnh->sfbth", x, w1).reshape(self.members, b, t, -1)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Run x [streams, B, T, n_in]; rate [P, B, out], awake [P, B, T], MACs per sample [P, B] (sparse, dense)."""
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, count_macs: bool = True
+                ) -> dict[str, torch.Tensor]:
+        """Run x [streams, B, T, n_in]; rate [P, B, out], awake [P, B, T], MACs per sample [P, B] (sparse, dense).
+
+        ``count_macs=False`` skips the counters (training reads none of them).
+        """
         spec, slope = self.spec, 1.0 / self.temperature
         p, (_, batch, steps, _) = self.members, x.shape
         h, n_out = spec.n_hidden, spec.n_out
@@ -264,7 +280,7 @@ class SpikingPopulation(nn.Module):
                 cum = cum + torch.minimum(prob, 1 - cum)
                 awake = straight_through_round(cum)
             if self.variant == "mask_input":
-                spk1, mem1 = lif_step(mem1, spk1, awake * currents[t] + self.b1[:, None], spec.decay,
+                spk1, mem1 = lif_step(mem1, spk1, torch.addcmul(self.b1[:, None], awake, currents[t]), spec.decay,
                                       spec.threshold, slope)
                 spk2, mem2 = lif_step(mem2, spk2, torch.baddbmm(self.b2[:, None], spk1, self.w2), spec.decay,
                                       spec.threshold, slope)
@@ -278,21 +294,24 @@ class SpikingPopulation(nn.Module):
             out_sum = out_sum + spk2
             awake_log.append(awake[..., 0])
             on = awake[..., 0].detach()
-            sparse += on * events[:, :, t] * h + spk1.detach().sum(-1) * n_out
-            dense += on * dense_step
+            if count_macs:
+                sparse += on * events[:, :, t] * h + spk1.detach().sum(-1) * n_out
+                dense += on * dense_step
             if self.gate == "controller":
                 current = torch.bmm(spk1.detach(), self.ctrl_w[:, :h, None]) + tick_current[t][:, None, None]
                 spk_c, mem_c = lif_step(mem_c, spk_c, current, spec.decay, spec.threshold, slope)
-                sparse += spk1.detach().sum(-1) + ticks[t].sum()
-                dense += h + len(spec.tick_periods)
+                if count_macs:
+                    sparse += spk1.detach().sum(-1) + ticks[t].sum()
+                    dense += h + len(spec.tick_periods)
             elif self.gate == "skiprnn":
                 delta = torch.sigmoid(torch.bmm(mem1.detach(), self.skip_w[:, :, None]) + self.skip_b[:, None, None])
                 # carried without gradient through its own reset: the straight-through gradient of that
                 # 200-step recurrence overflowed to inf (NaN weights) at the gate's learning rate
                 prob = on[..., None] * delta + (1 - on[..., None]) * prob
                 cum = (1 - on[..., None]) * cum
-                sparse += on * h
-                dense += on * h
+                if count_macs:
+                    sparse += on * h
+                    dense += on * h
         awake = torch.stack(awake_log, dim=-1)
         return {"rate": out_sum / awake.sum(-1, keepdim=True), "awake": awake, "macs_sparse": sparse,
                 "macs_dense": dense}
@@ -311,7 +330,7 @@ class SpikingPopulation(nn.Module):
             mse = ((out["rate"] - target) ** 2).mean(dim=(1, 2))
         elif readout in ("ce_count", "ce_rate"):
             steps = out["awake"].sum(-1, keepdim=True) if readout == "ce_count" else out["awake"].shape[-1]
-            logits = out["rate"] * steps
+            logits = out["rate"] * steps * self.log_scale.exp()[:, None, None]
             mse = nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
             mse = mse.view(labels.shape).mean(1)
         else:
@@ -349,7 +368,7 @@ def train_population(pop: SpikingPopulation, images: torch.Tensor, labels: torch
     """
     pop.to(device).train()
     gate_params = [pop.ctrl_w, pop.ctrl_b, pop.skip_w, pop.skip_b]
-    optimizer = torch.optim.Adam([{"params": [pop.w1, pop.b1, pop.w2, pop.b2], "lr": lr},
+    optimizer = torch.optim.Adam([{"params": [pop.w1, pop.b1, pop.w2, pop.b2, pop.log_scale], "lr": lr},
                                   {"params": gate_params, "lr": lr * gate_lr_scale}])
     generators = [torch.Generator().manual_seed(seed * 1000 + s) for s in range(pop.streams)]
     batches = len(images) // batch_size
@@ -359,7 +378,7 @@ def train_population(pop: SpikingPopulation, images: torch.Tensor, labels: torch
         if epoch and epoch % anneal_every == 0:
             pop.temperature *= 0.9
         for x, y in stream_batches(images, labels, task, batch_size, generators):
-            out = pop(x.to(device), generator=generators[0])
+            out = pop(x.to(device), generator=generators[0], count_macs=False)
             loss = pop.loss(out, y.repeat_interleave(pop.per_stream, dim=0).to(device), penalty_weight, penalty, readout)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

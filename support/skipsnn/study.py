@@ -39,7 +39,7 @@ PARAMS = {
                       help="how images become spike trains (ignored for neuromorphic data)"),
     "image_side": Param(int, smoke=7, local=10, paper=34, low=4, high=34, help="frames are 2 x side x side"),
     "signal_len": Param(int, smoke=6, local=15, paper=50, low=1, help="frames of the signal"),
-    "seq_len": Param(int, smoke=60, local=160, paper=300, low=2, help="frames of the whole noisy sequence"),
+    "seq_len": Param(int, smoke=60, local=240, paper=300, low=2, help="frames of the whole noisy sequence"),
     "noise_events": Param(int, smoke=12, local=24, paper=24, low=0,
                           help="noise draws per frame in the main setting (denser than the reference's)"),
     "reference_noise_events": Param(int, smoke=2, local=2, paper=2, low=0,
@@ -47,19 +47,19 @@ PARAMS = {
     "noise_patch": Param(int, smoke=4, local=6, paper=6, low=1, help="side of the square a frame's noise lands in"),
     "max_rate": Param(float, smoke=0.5, local=0.5, paper=0.5, low=0.0, high=1.0,
                       help="spike probability of a white pixel per frame (rate coding)"),
-    "hidden": Param(int, smoke=16, local=64, paper=800, low=1),
+    "hidden": Param(int, smoke=16, local=32, paper=800, low=1),
     "train_samples": Param(int, smoke=256, local=1600, paper=60000, low=1),
     "test_samples": Param(int, smoke=200, local=1000, paper=10000, low=1),
-    "pretrain_epochs": Param(int, smoke=1, local=6, paper=30, low=1, help="epochs of the always-awake SNN"),
-    "finetune_epochs": Param(int, smoke=1, local=4, paper=20, low=1, help="epochs of each gated fine-tuning"),
-    "batch_size": Param(int, smoke=32, local=50, paper=128, low=1),
-    "lr": Param(float, smoke=5e-3, local=5e-3, paper=1e-3, low=1e-6, high=1.0),
+    "pretrain_epochs": Param(int, smoke=1, local=12, paper=30, low=1, help="epochs of the always-awake SNN"),
+    "finetune_epochs": Param(int, smoke=1, local=3, paper=20, low=1, help="epochs of each gated fine-tuning"),
+    "batch_size": Param(int, smoke=32, local=100, paper=128, low=1),
+    "lr": Param(float, smoke=5e-3, local=1e-2, paper=1e-3, low=1e-6, high=1.0),
     "temperature": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-3, help="surrogate sigmoid temperature"),
     "anneal_every": Param(int, smoke=1, local=1, paper=10, low=1, help="epochs between temperature x0.9 steps"),
     "variant": Param(str, smoke="mask_input", local="mask_input", paper="mask_input", choices=VARIANTS),
-    "controller_init": Param(str, smoke="scaled", local="scaled", paper="scaled", choices=CONTROLLER_INITS,
+    "controller_init": Param(str, smoke="ticks", local="ticks", paper="ticks", choices=CONTROLLER_INITS,
                              help="controller weights uniform(0, 1/fan_in) ('scaled'), uniform(0, 1) as the reference, "
-                                  "or a periodic peek at the target ('ticks')"),
+                                  "or a periodic peek that fits the target ('ticks', see peek_periods)"),
     "seeds": Param(int, smoke=2, local=3, paper=3, low=1, help="independent runs (pretraining included) per point"),
     "awake_targets": Param(float, many=True, smoke=(0.2, 0.5), local=(0.1, 0.15, 0.2, 0.3, 0.5),
                            paper=(0.1, 0.15, 0.2, 0.3, 0.5), low=0.01, high=1.0,
@@ -70,14 +70,18 @@ PARAMS = {
     "readout": Param(str, smoke="ce_count", local="ce_count", paper="ce_count", choices=READOUTS,
                      help="the class loss: cross-entropy of the output spike counts ('ce_count') or of the rate "
                          "times the sequence length ('ce_rate'), or the reference's MSE of the rate"),
-    "penalty_weight": Param(float, smoke=5.0, local=5.0, paper=5.0, low=0.0, help="weight of the budget term"),
-    "gate_lr_scale": Param(float, smoke=10.0, local=10.0, paper=10.0, low=0.0,
+    "penalty_weight": Param(float, smoke=100.0, local=100.0, paper=100.0, low=0.0, help="weight of the budget term"),
+    "gate_lr_scale": Param(float, smoke=1.0, local=1.0, paper=1.0, low=0.0,
                            help="learning rate of the gates (controller, Skip-RNN gate) relative to lr"),
     "tick_periods": Param(int, many=True, smoke=(1, 2, 10, 100), local=(1, 2, 10, 100), paper=(1, 2, 10, 100),
                           low=1, help="the controller's tick inputs (the reference's periods)"),
-    "alt_tick_periods": Param(int, many=True, smoke=(1, 2, 6, 100), local=(1, 2, 10, 15, 100),
-                              paper=(1, 2, 10, 50, 100), low=1,
+    "alt_tick_periods": Param(int, many=True, smoke=(1, 2, 6, 100), local=(1, 2, 10, 20, 100),
+                              paper=(1, 2, 10, 20, 100), low=1,
                               help="a second tick set for SkipSNN, to see whether another period helps"),
+    "alt_targets": Param(float, many=True, smoke=(0.2,), local=(0.1,), paper=(0.1, 0.15), low=0.01, high=1.0,
+                         help="awake targets SkipSNN is also run at with the second tick set"),
+    "reference_targets": Param(float, many=True, smoke=(0.2,), local=(0.15, 0.3), paper=(0.1, 0.15, 0.2, 0.3, 0.5),
+                               low=0.01, high=1.0, help="awake targets of the sweep with the reference's noise"),
     "operating_target": Param(float, smoke=0.2, local=0.15, paper=0.10, low=0.01, high=1.0,
                               help="the awake target the headline comparison is read at"),
 }
@@ -149,33 +153,62 @@ def pretrain(data: dict, cfg, task: TaskConfig, device: str = "cpu", progress: b
     return pop, time.perf_counter() - began
 
 
+def peek_periods(signal_frames: int, seq_len: int, targets: tuple[float, ...], tick_periods: tuple[int, ...]
+                 ) -> list[int]:
+    """Per awake target, the tick period a controller starts peeking at: the shortest whose ideal peek fits the target.
+
+    A peek every p frames that stays awake through the signal once it sees it is awake on
+    f * peek_recall(S, p) + (1 - f) / p of the frames (f = S / seq_len); the shortest tick period
+    for which that is at most the target reads the most signal within it (the longest period
+    when none fits). Started there, the controller is under its budget and only has to learn
+    when to stay awake.
+    """
+    f = signal_frames / seq_len
+    ideal = {p: f * peek_recall(signal_frames, p) + (1 - f) / p for p in tick_periods}
+    chosen = []
+    for target in targets:
+        fitting = [p for p in tick_periods if ideal[p] <= target + 1e-9]
+        chosen.append(min(fitting) if fitting else max(tick_periods))
+    return chosen
+
+
 def finetune(base: SpikingPopulation, gate: str, data: dict, cfg, task: TaskConfig,
-             tick_periods: tuple[int, ...] | None = None, device: str = "cpu", progress: bool = True
-             ) -> tuple[SpikingPopulation, float]:
+             tick_periods: tuple[int, ...] | None = None, device: str = "cpu", progress: bool = True,
+             targets: tuple[float, ...] | None = None) -> tuple[SpikingPopulation, float]:
     """One population of ``gate`` (seeds x awake targets) started from the always-awake SNN; (population, seconds).
 
     ``gate='always'`` fine-tunes one always-awake SNN per seed for the same epochs, so that the
-    baseline has had as much training as the gated networks.
+    baseline has had as much training as the gated networks. ``targets`` defaults to the config's
+    awake targets.
     """
-    per_stream = 1 if gate == "always" else len(cfg.awake_targets)
-    targets = None if gate == "always" else torch.tensor(cfg.awake_targets, dtype=torch.float32).repeat(cfg.seeds)
-    pop = SpikingPopulation(net_spec(cfg, data, tick_periods), cfg.seeds, per_stream, gate, cfg.variant,
-                            targets=targets, temperature=base.temperature, controller_init=cfg.controller_init,
-                            seed=cfg.seed + 1)
+    targets = tuple(cfg.awake_targets if targets is None else targets)
+    per_stream = 1 if gate == "always" else len(targets)
+    member_targets = None if gate == "always" else torch.tensor(targets, dtype=torch.float32).repeat(cfg.seeds)
+    spec = net_spec(cfg, data, tick_periods)
+    peeks = None
+    if gate == "controller" and cfg.controller_init == "ticks":
+        peeks = peek_periods(cfg.signal_len, cfg.seq_len, targets, spec.tick_periods) * cfg.seeds
+    pop = SpikingPopulation(spec, cfg.seeds, per_stream, gate, cfg.variant, targets=member_targets,
+                            temperature=base.temperature, controller_init=cfg.controller_init, seed=cfg.seed + 1,
+                            peek_periods=peeks)
     pop.load_network(base.cpu())
     began = time.perf_counter()
     train_population(pop, data["train_x"], data["train_y"], task, cfg.finetune_epochs, cfg.batch_size, cfg.lr,
-                     penalty_weight=cfg.penalty_weight if gate in LEARNED_GATES else 0.0, penalty=cfg.penalty, readout=cfg.readout,
-                     gate_lr_scale=cfg.gate_lr_scale,
-                     anneal_every=cfg.anneal_every, seed=cfg.seed + 1, device=device, progress=progress,
+                     penalty_weight=cfg.penalty_weight if gate in LEARNED_GATES else 0.0, penalty=cfg.penalty,
+                     readout=cfg.readout, gate_lr_scale=cfg.gate_lr_scale, anneal_every=cfg.anneal_every,
+                     seed=cfg.seed + 1, device=device, progress=progress,
                      desc=f"{METHOD_NAMES[gate]} x{pop.members}, {task.noise_events} noise draws/frame")
     return pop, time.perf_counter() - began
 
 
 def sweep(data: dict, cfg, setting: str, noise_events: int, methods: tuple[str, ...] = METHODS,
-          alt_ticks: bool = False, device: str = "cpu", progress: bool = True
+          alt_ticks: bool = False, device: str = "cpu", progress: bool = True,
+          targets: tuple[float, ...] | None = None
           ) -> tuple[pd.DataFrame, dict[str, SpikingPopulation], dict[str, torch.Tensor]]:
     """Pretrain, fine-tune every method (always-awake included) at every target, score all on one test draw.
+
+    ``targets`` defaults to the config's awake targets; with ``alt_ticks`` SkipSNN also runs with the
+    second tick set at ``cfg.alt_targets``.
 
     Returns (one row per method x target x seed, the trained populations by method, and the awake
     masks [P, N, T] by method, with the test onsets under key 'onsets').
@@ -184,11 +217,12 @@ def sweep(data: dict, cfg, setting: str, noise_events: int, methods: tuple[str, 
     x, onsets = test_sequences(data["test_x"], task, seed=cfg.seed)
     base, pretrain_seconds = pretrain(data, cfg, task, device, progress)
     populations, masks, frames, timings = {}, {"onsets": onsets}, [], {}
-    runs = [(m, m, None) for m in ("always",) + tuple(methods)]
+    targets = tuple(cfg.awake_targets if targets is None else targets)
+    runs = [(m, m, None, targets) for m in ("always",) + tuple(methods)]
     if alt_ticks:
-        runs.append(("controller_alt_ticks", "controller", cfg.alt_tick_periods))
-    for method, gate, ticks in runs:
-        pop, seconds = finetune(base, gate, data, cfg, task, ticks, device, progress)
+        runs.append(("controller_alt_ticks", "controller", cfg.alt_tick_periods, tuple(cfg.alt_targets)))
+    for method, gate, ticks, method_targets in runs:
+        pop, seconds = finetune(base, gate, data, cfg, task, ticks, device, progress, method_targets)
         timings[method] = seconds + pretrain_seconds * pop.members / base.members
         rows, masks[method] = evaluate_population(pop, x, onsets, data["test_y"], cfg.signal_len, device=device,
                                                   seed=cfg.seed)
@@ -240,14 +274,15 @@ def paired_gaps(runs: pd.DataFrame, setting: str, target: float, method: str = "
 
 
 def matched_gaps(runs: pd.DataFrame, setting: str, target: float, method: str = "controller",
-                 baselines: tuple[str, ...] = ("fixed", "random")) -> pd.DataFrame:
-    """``method``'s accuracy minus each baseline's at the *same measured* awake fraction, paired by seed.
+                 baselines: tuple[str, ...] = ("fixed", "random"), on: str = "awake_fraction") -> pd.DataFrame:
+    """``method``'s accuracy minus each baseline's at the *same measured* awake fraction (or MACs), paired by seed.
 
     A learned gate need not land on its target; the baseline's accuracy is read off its own
-    accuracy-vs-awake curve (linear interpolation between its targets, same seed, ending at the
-    always-awake SNN, which is what fixed or random skipping at fraction one is) at the fraction
-    ``method`` actually used. ``inside`` counts the seeds whose fraction lies within that curve
-    (below its lowest target the curve is held at its end value).
+    accuracy-vs-``on`` curve (linear interpolation between its targets, same seed, ending at the
+    always-awake SNN, which is what fixed or random skipping at fraction one is) at the value of
+    ``on`` (``awake_fraction``, ``macs_sparse`` or ``macs_dense``) that ``method`` actually had.
+    ``inside`` counts the seeds whose value lies within that curve (beyond its ends the curve is
+    held at its end values).
     """
     here = runs[runs.setting == setting]
     mine = here[(here.method == method) & ((here.target - target).abs() < 1e-6)].set_index("seed")
@@ -255,12 +290,12 @@ def matched_gaps(runs: pd.DataFrame, setting: str, target: float, method: str = 
     for other in baselines:
         gaps, inside = [], 0
         for seed, row in mine.iterrows():
-            curve = here[(here.method.isin([other, "always"])) & (here.seed == seed)].sort_values("awake_fraction")
+            curve = here[(here.method.isin([other, "always"])) & (here.seed == seed)].sort_values(on)
             if not (curve.method == other).any():
                 continue
-            fractions = curve.awake_fraction.to_numpy()
-            inside += int(fractions[0] <= row.awake_fraction <= fractions[-1])
-            gaps.append(row.accuracy - float(np.interp(row.awake_fraction, fractions, curve.accuracy.to_numpy())))
+            values = curve[on].to_numpy()
+            inside += int(values[0] <= row[on] <= values[-1])
+            gaps.append(row.accuracy - float(np.interp(row[on], values, curve.accuracy.to_numpy())))
         gap = pd.Series(gaps, dtype=float)
         rows.append({"baseline": other, "gap": gap.mean(), "gap_ci": interval(gap), "seeds": len(gap),
                      "inside": inside})
@@ -327,9 +362,14 @@ def gathered_wall_time(model: SpikingPopulation, baseline: SpikingPopulation, x:
 
 
 def check_config(cfg) -> None:
-    """Refuse an operating target that is not one of the sweep's awake targets."""
-    if not any(abs(cfg.operating_target - t) < 1e-9 for t in cfg.awake_targets):
-        raise ValueError(f"operating_target={cfg.operating_target} must be one of awake_targets={cfg.awake_targets}")
+    """Refuse an operating target missing from either noise setting's sweep, and second-tick targets outside the main sweep."""
+    for name in ("awake_targets", "reference_targets"):
+        if not any(abs(cfg.operating_target - t) < 1e-9 for t in cfg[name]):
+            raise ValueError(f"operating_target={cfg.operating_target} must be one of {name}={cfg[name]}")
+    for t in cfg.alt_targets:
+        if not any(abs(t - u) < 1e-9 for u in cfg.awake_targets):
+            raise ValueError(f"alt_targets={cfg.alt_targets} must be among awake_targets={cfg.awake_targets} "
+                             "(the tick comparison sets the two tick sets side by side)")
 
 
 def operating_members(populations: dict, cfg) -> tuple[SpikingPopulation, SpikingPopulation]:
