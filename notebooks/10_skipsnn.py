@@ -272,12 +272,15 @@ pd.DataFrame({"target": cfg.awake_targets,
 # ## The sweep, dense noise
 #
 # Every method at every awake target, {glue:text}`n_seeds` seeds each; a seed is one always-awake
-# SNN and everything fine-tuned from it. All runs are scored on the same
-# {glue:text}`n_test:,` test sequences.
+# SNN and everything fine-tuned from it. The always-awake SNNs of both noise settings are trained
+# first, side by side in one population (each on its own setting's sequences). All runs are scored
+# on the same {glue:text}`n_test:,` test sequences.
 
 # %%
+bases, pretrain_seconds = study.pretrain_settings(data, cfg, SETTINGS, device=torch_device)
 runs, populations, masks = study.sweep(data, cfg, DENSE, SETTINGS[DENSE], alt_ticks=True,
-                                       device=torch_device)
+                                       device=torch_device, base=bases[DENSE],
+                                       pretrain_seconds=pretrain_seconds)
 summary = study.summarize(runs)
 glue("n_test", len(data["test_x"]))
 display(summary[summary.setting == DENSE].drop(columns=["setting"]).round(3))
@@ -442,7 +445,8 @@ ticks_table.round(3)
 
 # %%
 ref_runs, ref_populations, ref_masks = study.sweep(data, cfg, REFERENCE, SETTINGS[REFERENCE],
-                                                   device=torch_device, targets=cfg.reference_targets)
+                                                   device=torch_device, targets=cfg.reference_targets,
+                                                   base=bases[REFERENCE], pretrain_seconds=pretrain_seconds)
 ref_summary = study.summarize(ref_runs)
 accuracy_panels(ref_summary, REFERENCE, "Reference noise")
 ref_operating = study.at_target(ref_summary, REFERENCE, cfg.operating_target)

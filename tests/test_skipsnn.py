@@ -156,6 +156,28 @@ def test_load_network_copies_each_streams_snn_into_all_its_members():
         population("controller", streams=2, per_stream=1, targets=[0.1, 0.1]).load_network(base)
 
 
+def test_streams_subset_keeps_those_streams_networks():
+    pop = population("controller", n_in=5, hidden=4, n_out=2, streams=3, per_stream=2, targets=[0.1, 0.3] * 3)
+    part = pop.streams_subset(1, 2)
+    assert (part.streams, part.per_stream, part.members) == (2, 2, 4)
+    for m in range(4):
+        for name, param in part.named_parameters():
+            assert torch.equal(param[m], getattr(pop, name)[m + 2]), name
+    assert part.targets.tolist() == pytest.approx([0.1, 0.3, 0.1, 0.3])
+
+
+def test_stream_batches_draw_each_streams_own_task():
+    images, labels = torch.rand(8, 6, 6), torch.arange(8)
+    quiet = T.TaskConfig(side=6, signal_len=3, seq_len=12, noise_events=0)
+    noisy = T.TaskConfig(side=6, signal_len=3, seq_len=12, noise_events=5, noise_patch=2)
+    generators = [torch.Generator().manual_seed(s) for s in range(2)]
+    for x, _ in N.stream_batches(images, labels, [quiet, noisy], 4, generators):
+        active = (x.sum(-1) > 0).sum(-1)  # frames with any event, per stream and sample
+        assert (active[0] <= 3).all() and (active[1] == 12).all()
+    with pytest.raises(ValueError, match="tasks"):
+        next(N.stream_batches(images, labels, [quiet], 4, generators))
+
+
 def test_mac_counter_by_hand_sparse_and_dense():
     pop = population("controller", n_in=4, hidden=3, n_out=2)
     with torch.no_grad():

@@ -57,6 +57,7 @@ membranes at awake steps).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -226,6 +227,16 @@ class SpikingPopulation(nn.Module):
                 getattr(self, name).copy_(source[:, :1].expand(-1, self.per_stream, *source.shape[2:])
                                           .reshape(getattr(self, name).shape))
 
+    def streams_subset(self, first: int, count: int) -> SpikingPopulation:
+        """The networks of streams ``first`` .. ``first + count - 1`` as a population of their own, weights copied."""
+        start, stop = first * self.per_stream, (first + count) * self.per_stream
+        part = SpikingPopulation(self.spec, count, self.per_stream, self.gate, self.variant,
+                                 self.targets[start:stop].cpu(), self.temperature)
+        with torch.no_grad():
+            for name, param in part.named_parameters():
+                param.copy_(getattr(self, name)[start:stop])
+        return part.to(self.w1.device)
+
     def member(self, index: int) -> SpikingPopulation:
         """A population of one: member ``index``, weights copied."""
         one = SpikingPopulation(self.spec, 1, 1, self.gate, self.variant, self.targets[index:index + 1].cpu(),
@@ -343,20 +354,27 @@ class SpikingPopulation(nn.Module):
 
 # --------------------------------------------------------------------------- training and evaluation
 
-def stream_batches(images: torch.Tensor, labels: torch.Tensor, task: TaskConfig, batch_size: int,
-                   generators: list[torch.Generator]):
-    """One epoch of noisy batches, one independent order and noise draw per stream: (x [S, B, T, n_in], y [S, B])."""
+def stream_batches(images: torch.Tensor, labels: torch.Tensor, task: TaskConfig | Sequence[TaskConfig],
+                   batch_size: int, generators: list[torch.Generator]):
+    """One epoch of noisy batches, one independent order and noise draw per stream: (x [S, B, T, n_in], y [S, B]).
+
+    ``task`` is one task for every stream or one per stream (e.g. two noise settings trained side by side).
+    """
+    tasks = [task] * len(generators) if isinstance(task, TaskConfig) else list(task)
+    if len(tasks) != len(generators):
+        raise ValueError(f"{len(tasks)} tasks for {len(generators)} streams")
     orders = [torch.randperm(len(images), generator=g) for g in generators]
     for start in range(0, len(images) - batch_size + 1, batch_size):
         xs, ys = [], []
-        for order, g in zip(orders, generators):
+        for order, g, stream_task in zip(orders, generators, tasks):
             idx = order[start:start + batch_size]
-            xs.append(noisy_batch(images[idx], task, g)[0])
+            xs.append(noisy_batch(images[idx], stream_task, g)[0])
             ys.append(labels[idx])
         yield torch.stack(xs), torch.stack(ys)
 
 
-def train_population(pop: SpikingPopulation, images: torch.Tensor, labels: torch.Tensor, task: TaskConfig,
+def train_population(pop: SpikingPopulation, images: torch.Tensor, labels: torch.Tensor,
+                     task: TaskConfig | Sequence[TaskConfig],
                      epochs: int, batch_size: int, lr: float, penalty_weight: float = 0.0, penalty: str = "hinge",
                      readout: str = "mse_rate", gate_lr_scale: float = 1.0, anneal_every: int = 1, seed: int = 0,
                      device: str = "cpu", progress: bool = True, desc: str = "train") -> pd.DataFrame:

@@ -153,6 +153,25 @@ def pretrain(data: dict, cfg, task: TaskConfig, device: str = "cpu", progress: b
     return pop, time.perf_counter() - began
 
 
+def pretrain_settings(data: dict, cfg, settings: dict[str, int], device: str = "cpu", progress: bool = True
+                      ) -> tuple[dict[str, SpikingPopulation], float]:
+    """The always-awake SNNs of several noise settings trained side by side, one per seed and setting.
+
+    One population of seeds x settings streams (stream k reads setting k // seeds), which costs far
+    less than a run per setting because the per-step work is mostly fixed overhead at this size.
+    Returns ({setting: population of its seeds}, seconds per setting).
+    """
+    tasks = [task_config(cfg, noise) for noise in settings.values() for _ in range(cfg.seeds)]
+    pop = SpikingPopulation(net_spec(cfg, data), len(tasks), 1, "always", cfg.variant, temperature=cfg.temperature,
+                            seed=cfg.seed)
+    began = time.perf_counter()
+    train_population(pop, data["train_x"], data["train_y"], tasks, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
+                     readout=cfg.readout, anneal_every=cfg.anneal_every, seed=cfg.seed, device=device, progress=progress,
+                     desc=f"always awake x{cfg.seeds} seeds x{len(settings)} noise settings")
+    seconds = (time.perf_counter() - began) / len(settings)
+    return {name: pop.streams_subset(k * cfg.seeds, cfg.seeds) for k, name in enumerate(settings)}, seconds
+
+
 def peek_periods(signal_frames: int, seq_len: int, targets: tuple[float, ...], tick_periods: tuple[int, ...]
                  ) -> list[int]:
     """Per awake target, the tick period a controller starts peeking at: the shortest whose ideal peek fits the target.
@@ -203,9 +222,11 @@ def finetune(base: SpikingPopulation, gate: str, data: dict, cfg, task: TaskConf
 
 def sweep(data: dict, cfg, setting: str, noise_events: int, methods: tuple[str, ...] = METHODS,
           alt_ticks: bool = False, device: str = "cpu", progress: bool = True,
-          targets: tuple[float, ...] | None = None
+          targets: tuple[float, ...] | None = None, base: SpikingPopulation | None = None,
+          pretrain_seconds: float = 0.0
           ) -> tuple[pd.DataFrame, dict[str, SpikingPopulation], dict[str, torch.Tensor]]:
-    """Pretrain, fine-tune every method (always-awake included) at every target, score all on one test draw.
+    """Pretrain (unless ``base`` is given, with its ``pretrain_seconds``), fine-tune every method (always-awake
+    included) at every target, score all on one test draw.
 
     ``targets`` defaults to the config's awake targets; with ``alt_ticks`` SkipSNN also runs with the
     second tick set at ``cfg.alt_targets``.
@@ -215,7 +236,8 @@ def sweep(data: dict, cfg, setting: str, noise_events: int, methods: tuple[str, 
     """
     task = task_config(cfg, noise_events)
     x, onsets = test_sequences(data["test_x"], task, seed=cfg.seed)
-    base, pretrain_seconds = pretrain(data, cfg, task, device, progress)
+    if base is None:
+        base, pretrain_seconds = pretrain(data, cfg, task, device, progress)
     populations, masks, frames, timings = {}, {"onsets": onsets}, [], {}
     targets = tuple(cfg.awake_targets if targets is None else targets)
     runs = [(m, m, None, targets) for m in ("always",) + tuple(methods)]
