@@ -254,10 +254,9 @@ for setting, key in ((DENSE, "dense"), (REFERENCE, "reference")):
 
 # %%
 op_peek = study.peek_periods(cfg.signal_len, cfg.seq_len, (cfg.operating_target,), cfg.tick_periods)[0]
-op_share = cfg.signal_len / cfg.seq_len
 glue("op_peek_period", op_peek)
 glue("op_peek_recall", study.peek_recall(cfg.signal_len, op_peek))
-glue("op_peek_awake", op_share * study.peek_recall(cfg.signal_len, op_peek) + (1 - op_share) / op_peek)
+glue("op_peek_awake", study.peek_awake(cfg.signal_len, cfg.seq_len, op_peek))
 bound = study.peek_bound(cfg.signal_len, cfg.seq_len, cfg.operating_target)
 glue("peek_bound_recall", bound["recall"])
 glue("peek_bound_period", bound["period"])

@@ -227,24 +227,23 @@ class SpikingPopulation(nn.Module):
                 getattr(self, name).copy_(source[:, :1].expand(-1, self.per_stream, *source.shape[2:])
                                           .reshape(getattr(self, name).shape))
 
-    def streams_subset(self, first: int, count: int) -> SpikingPopulation:
-        """The networks of streams ``first`` .. ``first + count - 1`` as a population of their own, weights copied."""
-        start, stop = first * self.per_stream, (first + count) * self.per_stream
-        part = SpikingPopulation(self.spec, count, self.per_stream, self.gate, self.variant,
+    def _copy_members(self, start: int, streams: int, per_stream: int) -> SpikingPopulation:
+        """Members ``start`` .. ``start + streams * per_stream - 1`` as a population of their own, weights copied."""
+        stop = start + streams * per_stream
+        part = SpikingPopulation(self.spec, streams, per_stream, self.gate, self.variant,
                                  self.targets[start:stop].cpu(), self.temperature)
         with torch.no_grad():
             for name, param in part.named_parameters():
                 param.copy_(getattr(self, name)[start:stop])
         return part.to(self.w1.device)
 
+    def streams_subset(self, first: int, count: int) -> SpikingPopulation:
+        """The networks of streams ``first`` .. ``first + count - 1`` as a population of their own, weights copied."""
+        return self._copy_members(first * self.per_stream, count, self.per_stream)
+
     def member(self, index: int) -> SpikingPopulation:
         """A population of one: member ``index``, weights copied."""
-        one = SpikingPopulation(self.spec, 1, 1, self.gate, self.variant, self.targets[index:index + 1].cpu(),
-                                self.temperature)
-        with torch.no_grad():
-            for name, param in one.named_parameters():
-                param.copy_(getattr(self, name)[index:index + 1])
-        return one.to(self.w1.device)
+        return self._copy_members(index, 1, 1)
 
     def update_multipliers(self, awake: torch.Tensor, step: float) -> None:
         """Dual ascent on the budget: multiplier <- max(0, multiplier + step * (mean awake - target)), per member."""
@@ -306,13 +305,14 @@ class SpikingPopulation(nn.Module):
             awake_log.append(awake[..., 0])
             on = awake[..., 0].detach()
             if count_macs:
-                sparse += on * events[:, :, t] * h + spk1.detach().sum(-1) * n_out
+                hidden_spikes = spk1.detach().sum(-1)
+                sparse += on * events[:, :, t] * h + hidden_spikes * n_out
                 dense += on * dense_step
             if self.gate == "controller":
                 current = torch.bmm(spk1.detach(), self.ctrl_w[:, :h, None]) + tick_current[t][:, None, None]
                 spk_c, mem_c = lif_step(mem_c, spk_c, current, spec.decay, spec.threshold, slope)
                 if count_macs:
-                    sparse += spk1.detach().sum(-1) + ticks[t].sum()
+                    sparse += hidden_spikes + ticks[t].sum()
                     dense += h + len(spec.tick_periods)
             elif self.gate == "skiprnn":
                 delta = torch.sigmoid(torch.bmm(mem1.detach(), self.skip_w[:, :, None]) + self.skip_b[:, None, None])

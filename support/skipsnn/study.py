@@ -144,12 +144,19 @@ def net_spec(cfg, data: dict, tick_periods: tuple[int, ...] | None = None) -> Ne
 def pretrain(data: dict, cfg, task: TaskConfig, device: str = "cpu", progress: bool = True
              ) -> tuple[SpikingPopulation, float]:
     """The always-awake SNN, one per seed, trained from scratch; (population, seconds)."""
-    pop = SpikingPopulation(net_spec(cfg, data), cfg.seeds, 1, "always", cfg.variant, temperature=cfg.temperature,
+    return _pretrain_streams(data, cfg, [task] * cfg.seeds, f"always awake x{cfg.seeds} seeds, "
+                             f"{task.noise_events} noise draws/frame", device, progress)
+
+
+def _pretrain_streams(data: dict, cfg, tasks: list[TaskConfig], desc: str, device: str, progress: bool
+                      ) -> tuple[SpikingPopulation, float]:
+    """Always-awake SNNs trained from scratch, one stream per task; (population, seconds)."""
+    pop = SpikingPopulation(net_spec(cfg, data), len(tasks), 1, "always", cfg.variant, temperature=cfg.temperature,
                             seed=cfg.seed)
     began = time.perf_counter()
-    train_population(pop, data["train_x"], data["train_y"], task, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
+    train_population(pop, data["train_x"], data["train_y"], tasks, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
                      readout=cfg.readout, anneal_every=cfg.anneal_every, seed=cfg.seed, device=device, progress=progress,
-                     desc=f"always awake x{cfg.seeds} seeds, {task.noise_events} noise draws/frame")
+                     desc=desc)
     return pop, time.perf_counter() - began
 
 
@@ -162,28 +169,21 @@ def pretrain_settings(data: dict, cfg, settings: dict[str, int], device: str = "
     Returns ({setting: population of its seeds}, seconds per setting).
     """
     tasks = [task_config(cfg, noise) for noise in settings.values() for _ in range(cfg.seeds)]
-    pop = SpikingPopulation(net_spec(cfg, data), len(tasks), 1, "always", cfg.variant, temperature=cfg.temperature,
-                            seed=cfg.seed)
-    began = time.perf_counter()
-    train_population(pop, data["train_x"], data["train_y"], tasks, cfg.pretrain_epochs, cfg.batch_size, cfg.lr,
-                     readout=cfg.readout, anneal_every=cfg.anneal_every, seed=cfg.seed, device=device, progress=progress,
-                     desc=f"always awake x{cfg.seeds} seeds x{len(settings)} noise settings")
-    seconds = (time.perf_counter() - began) / len(settings)
-    return {name: pop.streams_subset(k * cfg.seeds, cfg.seeds) for k, name in enumerate(settings)}, seconds
+    pop, seconds = _pretrain_streams(data, cfg, tasks, f"always awake x{cfg.seeds} seeds x{len(settings)} noise "
+                                     "settings", device, progress)
+    return {name: pop.streams_subset(k * cfg.seeds, cfg.seeds) for k, name in enumerate(settings)}, \
+        seconds / len(settings)
 
 
 def peek_periods(signal_frames: int, seq_len: int, targets: tuple[float, ...], tick_periods: tuple[int, ...]
                  ) -> list[int]:
     """Per awake target, the tick period a controller starts peeking at: the shortest whose ideal peek fits the target.
 
-    A peek every p frames that stays awake through the signal once it sees it is awake on
-    f * peek_recall(S, p) + (1 - f) / p of the frames (f = S / seq_len); the shortest tick period
-    for which that is at most the target reads the most signal within it (the longest period
-    when none fits). Started there, the controller is under its budget and only has to learn
-    when to stay awake.
+    Of the tick periods whose ideal peek (:func:`peek_awake`) is awake on at most the target, the
+    shortest reads the most signal within it (the longest period when none fits). Started there,
+    the controller is under its budget and only has to learn when to stay awake.
     """
-    f = signal_frames / seq_len
-    ideal = {p: f * peek_recall(signal_frames, p) + (1 - f) / p for p in tick_periods}
+    ideal = {p: peek_awake(signal_frames, seq_len, p) for p in tick_periods}
     chosen = []
     for target in targets:
         fitting = [p for p in tick_periods if ideal[p] <= target + 1e-9]
@@ -355,17 +355,24 @@ def peek_bound(signal_frames: int, seq_len: int, budget: float, iterations: int 
     Awake fraction = f * recall + (1 - f) / period with f = signal_frames / seq_len; solved for the
     period by bisection (recall falls as the period grows, so the awake fraction is monotone in it).
     """
-    f = signal_frames / seq_len
     if budget <= 0 or budget >= 1:
         raise ValueError(f"budget={budget} must lie in (0, 1)")
     low, high = 1.0, float(seq_len)
     for _ in range(iterations):
         period = (low + high) / 2
-        awake = f * peek_recall(signal_frames, period) + (1 - f) / period
-        low, high = (period, high) if awake > budget else (low, period)
+        low, high = (period, high) if peek_awake(signal_frames, seq_len, period) > budget else (low, period)
     period = (low + high) / 2
     return {"period": period, "recall": peek_recall(signal_frames, period), "noise_wake": 1 / period,
-            "awake": f * peek_recall(signal_frames, period) + (1 - f) / period}
+            "awake": peek_awake(signal_frames, seq_len, period)}
+
+
+def peek_awake(signal_frames: int, seq_len: int, period: float) -> float:
+    """Awake fraction of an ideal peek every ``period`` frames that stays awake through the signal once it sees it.
+
+    f * peek_recall(S, period) + (1 - f) / period, with f = S / seq_len.
+    """
+    f = signal_frames / seq_len
+    return f * peek_recall(signal_frames, period) + (1 - f) / period
 
 
 def gathered_wall_time(model: SpikingPopulation, baseline: SpikingPopulation, x: torch.Tensor, repeats: int = 3
