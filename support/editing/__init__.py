@@ -10,11 +10,11 @@ sequential loop in ``sequential`` and the settings both chapters build in ``sett
 """
 
 from .alphaedit import alphaedit_delta, null_space_projector
-from .cases import EditCase, wikidata_candidates, world_cases
+from .cases import EditCase, capital_questions, geo_candidates, world_cases
 from .compute import ZConfig, compute_keys, compute_z, context_prefixes, mpes_should_stop, second_moment
 from .memit import memit_delta
 from .sequential import Editor, Method, encore_methods, restore, run_sequential, snapshot
 
-__all__ = ["EditCase", "Editor", "Method", "ZConfig", "alphaedit_delta", "compute_keys", "compute_z",
-           "context_prefixes", "encore_methods", "memit_delta", "mpes_should_stop", "null_space_projector",
-           "restore", "run_sequential", "second_moment", "snapshot", "wikidata_candidates", "world_cases"]
+__all__ = ["EditCase", "Editor", "Method", "ZConfig", "alphaedit_delta", "capital_questions", "compute_keys",
+           "compute_z", "context_prefixes", "encore_methods", "geo_candidates", "memit_delta", "mpes_should_stop",
+           "null_space_projector", "restore", "run_sequential", "second_moment", "snapshot", "world_cases"]

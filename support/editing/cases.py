@@ -1,14 +1,15 @@
 """Edit cases in the CounterFact shape: a rewrite prompt, paraphrases, neighbourhood prompts.
 
 Two sources: the synthetic world of :mod:`support.editing.world` (ground truth known, any number of
-cases up to its 10,000 facts) and BIG-bench ``qa_wikidata`` (real Wikidata facts for SmolLM2),
-where the new object is another object of the same relation, as in CounterFact's recipe.
+cases up to its 10,000 facts) and real geography for SmolLM2 (GeoNames cities and countryinfo's
+countries, :func:`geo_facts`), where the new object is another object of the same relation, as in
+CounterFact's recipe.
 """
 
 from __future__ import annotations
 
 import random
-import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .. import resources
@@ -51,43 +52,80 @@ def world_cases(n: int, seed: int = 0, n_neighbours: int = 5, n_subjects: int = 
     return cases
 
 
-#: qa_wikidata relation (the phrase before the subject) -> paraphrase templates with {s}.
-WIKIDATA_PARAPHRASES: dict[str, tuple[str, ...]] = {
-    "The country of": ("{s} is located in the country of", "{s} can be found in"),
-    "The native language of": ("{s} grew up speaking", "The mother tongue of {s} is"),
-    "The language of": ("{s} is written in", "The language used in {s} is"),
-    "The religion of": ("{s} follows the religion of", "By faith, {s} is"),
-    "The instrument of": ("{s} plays the", "The musical instrument of {s} is the"),
-    "The official language of": ("In {s}, the official language is", "People in {s} officially speak"),
-    "The capital of": ("The capital city of {s} is", "{s}'s capital is"),
-    "The continent of": ("{s} is located on the continent of", "{s} is part of"),
+#: relation -> (rewrite prompt, paraphrase, paraphrase), each with {s} for the subject and ending
+#: right before the object.
+GEO_TEMPLATES: dict[str, tuple[str, str, str]] = {
+    "city-country": ("{s} is a city in", "{s} is located in the country of", "The country where {s} lies is"),
+    "us-city-state": ("{s} is a city in the state of", "{s} lies in the US state of",
+                      "The state in which {s} is located is"),
+    "province-country": ("{s} is a province of", "{s} is an administrative region of",
+                         "The country that {s} belongs to is"),
+    "continent": ("The continent of {s} is", "{s} is located on the continent of", "{s} is a country in"),
+    "official-language": ("The official language of {s} is", "In {s}, the official language is",
+                          "People in {s} officially speak"),
+    "currency": ("The currency of {s} is the", "In {s}, people pay with the", "The money used in {s} is the"),
 }
-_WIKIDATA_PATTERN = re.compile(r"^(The [\w ]+? of) (.+) is$")
 
 
-def wikidata_facts() -> list[tuple[str, str, str]]:
-    """(relation phrase, subject, true object) of the qa_wikidata facts in the relations above."""
-    out = []
-    for example in resources.bigbench_examples("qa_wikidata"):
-        match = _WIKIDATA_PATTERN.match(example["input"])
-        target = example["target"]
-        target = target if isinstance(target, str) else target[0]
-        if match and match.group(1) in WIKIDATA_PARAPHRASES and target.strip():
-            out.append((match.group(1), match.group(2), target.strip()))
-    return out
+def _continent(record: dict) -> str | None:
+    """countryinfo's region, with the Americas split into North and South America."""
+    if record.get("region") == "Americas":
+        return "South America" if record.get("intermediateregion") == "South America" else "North America"
+    return record.get("region") or None
 
 
-def wikidata_candidates(n: int, seed: int = 0, n_neighbours: int = 5, min_object_count: int = 10) -> list[EditCase]:
-    """Up to ``n`` CounterFact-style cases from qa_wikidata (objects seen >= ``min_object_count`` times)."""
-    facts = wikidata_facts()
+def geo_facts(min_city_population: int = 200_000, min_us_city_population: int = 50_000
+              ) -> list[tuple[str, str, str]]:
+    """(relation, subject, true object) from GeoNames cities and countryinfo's countries.
+
+    Names that occur twice among the cities or provinces (two Springfields) or that also name a
+    country are left out, so every subject has one true object per relation.
+    """
+    from babel import Locale
+    from babel.numbers import get_currency_name
+
+    english = Locale("en")
+    records = resources.countries()
+    country_names = {r["name"] for r in records}
+    cities = resources.geonames_cities()
+    city_count = Counter(c["name"] for c in cities)
+    province_count = Counter(p for r in records for p in r["provinces"])
+    facts = []
+    for city in cities:
+        if city_count[city["name"]] > 1 or city["name"] in country_names or not city["country"]:
+            continue
+        if city["population"] >= min_city_population:
+            facts.append(("city-country", city["name"], city["country"]))
+        if city["us_state"] and city["population"] >= min_us_city_population:
+            facts.append(("us-city-state", city["name"], city["us_state"]))
+    for record in records:
+        name = record["name"]
+        facts += [("province-country", p, name) for p in record["provinces"]
+                  if province_count[p] == 1 and p not in country_names and p != name]
+        if _continent(record):
+            facts.append(("continent", name, _continent(record)))
+        if record.get("languages") and record["languages"][0] in english.languages:
+            facts.append(("official-language", name, english.languages[record["languages"][0]]))
+        if record.get("currencies"):
+            facts.append(("currency", name, get_currency_name(record["currencies"][0], locale="en")))
+    return facts
+
+
+def geo_candidates(n: int, seed: int = 0, n_neighbours: int = 5, min_object_count: int = 10) -> list[EditCase]:
+    """Up to ``n`` CounterFact-style cases from :func:`geo_facts` (objects seen >= ``min_object_count`` times).
+
+    CounterFact's recipe: the new object is another object of the same relation, and the
+    neighbourhood prompts ask the same relation of other subjects that share the true object.
+    """
+    facts = geo_facts()
     subjects: dict[tuple[str, str], list[str]] = {}
     for relation, subject, obj in facts:
         subjects.setdefault((relation, obj), []).append(subject)
-    objects = {}
+    objects: dict[str, list[str]] = {}
     for (relation, obj), subs in subjects.items():
         if len(subs) >= min_object_count:
             objects.setdefault(relation, []).append(obj)
-    rng = random.Random(f"wikidata-cases-{seed}")
+    rng = random.Random(f"geo-cases-{seed}")
     order = list(range(len(facts)))
     rng.shuffle(order)
     cases, seen = [], set()
@@ -99,10 +137,31 @@ def wikidata_candidates(n: int, seed: int = 0, n_neighbours: int = 5, min_object
         seen.add(subject)
         new = rng.choice([o for o in pool if o != obj])
         others = [s for s in subjects[(relation, obj)] if s != subject]
-        neighbours = tuple(f"{relation} {s} is" for s in rng.sample(others, min(n_neighbours, len(others))))
-        paraphrases = tuple(t.format(s=subject) for t in WIKIDATA_PARAPHRASES[relation])
-        cases.append(EditCase(subject, relation, f"{relation} {subject} is", " " + new, " " + obj, paraphrases,
-                              neighbours, alternatives=tuple(" " + o for o in pool)))
+        prompt, *paraphrases = GEO_TEMPLATES[relation]
+        neighbours = tuple(prompt.format(s=s) for s in rng.sample(others, min(n_neighbours, len(others))))
+        cases.append(EditCase(subject, relation, prompt.format(s=subject), " " + new, " " + obj,
+                              tuple(t.format(s=subject) for t in paraphrases), neighbours,
+                              alternatives=tuple(" " + o for o in pool)))
         if len(cases) == n:
             break
     return cases
+
+
+def capital_questions(n: int, seed: int = 0, n_choices: int = 4) -> list[dict]:
+    """``n`` multiple-choice questions "What is the capital of X?" (``input``, ``target_scores``).
+
+    The distractors are other countries' capitals. No edit relation asks for a capital, so these
+    measure knowledge next to the edits rather than the edits themselves.
+    """
+    pairs = sorted({(r["name"], r["capital"]) for r in resources.countries()
+                    if isinstance(r.get("capital"), str) and r["capital"]})  # a few list several; left out
+    capitals = sorted({capital for _, capital in pairs})
+    rng = random.Random(f"capitals-{seed}")
+    rng.shuffle(pairs)
+    questions = []
+    for country, capital in pairs[:n]:
+        options = [capital] + rng.sample([c for c in capitals if c != capital], n_choices - 1)
+        rng.shuffle(options)
+        questions.append({"input": f"What is the capital of {country}?",
+                          "target_scores": {o: int(o == capital) for o in options}})
+    return questions

