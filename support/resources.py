@@ -419,7 +419,7 @@ def countries() -> tuple[dict, ...]:
 
 @lru_cache(maxsize=1)
 def geonames_cities() -> tuple[dict, ...]:
-    """GeoNames cities15000 (towns of >= 15,000 people; 45 list 0): ``name``, ``country``, ``us_state`` or None, ``population``."""
+    """GeoNames cities15000 (>= 15,000 people; 45 list 0): ``name``, ``country``, ``us_state`` or None, ``population``."""
     root = path("geonames")
     country_names = {code: c["name"] for code, c in json.loads((root / "countries.json").read_text()).items()}
     state_names = {code: s["name"] for code, s in json.loads((root / "us_states.json").read_text()).items()}

@@ -28,6 +28,20 @@ class RandomDenoiser(torch.nn.Module):
         return SimpleNamespace(logits=self.logits[: input_ids.shape[1]].expand(input_ids.shape[0], -1, -1).clone())
 
 
+class CountingDenoiser(torch.nn.Module):
+    """A stand-in denoiser whose logits depend on each row's tokens (a per-position base plus the row's token counts)."""
+
+    def __init__(self, seq_len: int, vocab: int, seed: int = 0):
+        super().__init__()
+        self.base = torch.randn(seq_len, vocab, generator=torch.Generator().manual_seed(seed))
+        self.rows_seen = 0
+
+    def forward(self, input_ids):
+        self.rows_seen += input_ids.shape[0]
+        counts = torch.nn.functional.one_hot(input_ids, self.base.shape[1]).sum(1, keepdim=True).float()
+        return SimpleNamespace(logits=self.base[: input_ids.shape[1]] + 0.7 * counts)
+
+
 def random_simplex(shape, seed, concentration=1.0):
     """Random probability vectors along the last axis."""
     gen = torch.Generator().manual_seed(seed)
@@ -94,6 +108,29 @@ def test_sampler_never_changes_decoded_positions_and_keeps_the_prefix():
         assert torch.equal(after[kept], before[kept])
     again, _ = diffusion.sample(model, 4, length, steps=6, mask_id=mask, prefix=prefix, seed=0)
     assert torch.equal(ids, again)  # same seed, same samples
+
+
+def test_reusing_unchanged_rows_gives_the_same_samples_with_fewer_denoiser_rows():
+    """The denoiser reads no time, so a row no step changed keeps its x_theta: same draws, fewer denoiser rows."""
+    from support.cdd.projection import projector
+
+    length, vocab, batch, steps = 12, 9, 16, 24
+    must = torch.zeros(vocab)
+    must[5] = 1
+    con = C.ExpectedCount(must, C.region_mask(length), low=3)
+    for kwargs in ({}, {"project": projector(con, ALMSettings(), True), "feasible": con.hard,
+                        "commit_projected": True}):
+        runs = {}
+        for reuse in (False, True):
+            model = CountingDenoiser(length, vocab, seed=5)
+            if "project" in kwargs:
+                kwargs["project"] = projector(con, ALMSettings(), True)  # fresh warm state per run
+            ids, trace = diffusion.sample(model, batch, length, steps, vocab - 1, seed=3, reuse_unchanged=reuse,
+                                          **kwargs)
+            assert trace.denoised_rows == model.rows_seen
+            runs[reuse] = (ids, trace.denoised_rows)
+        assert torch.equal(runs[True][0], runs[False][0])
+        assert runs[False][1] == batch * steps and runs[True][1] < 0.8 * batch * steps, runs
 
 
 def test_masked_diffusion_loss_by_hand():

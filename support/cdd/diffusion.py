@@ -44,6 +44,23 @@ def clean_token_probs(model, noisy: torch.Tensor, mask_id: int) -> torch.Tensor:
     return probs.scatter_add_(-1, noisy[..., None], decoded.to(probs.dtype))  # one-hot where decoded
 
 
+@torch.no_grad()
+def refresh_clean_token_probs(model, noisy: torch.Tensor, mask_id: int, previous: torch.Tensor | None,
+                              cached: torch.Tensor | None) -> tuple[torch.Tensor, int]:
+    """x_theta(noisy) [B, L, V], re-running the denoiser only on rows that differ from ``previous``.
+
+    ``cached`` is x_theta(previous) and is updated in place. Exact because the denoiser reads no
+    diffusion time (MDLM without time conditioning): a row that no reverse step changed has the
+    same x_theta as before. Returns (x_theta, rows the denoiser ran on).
+    """
+    if cached is None or previous is None:
+        return clean_token_probs(model, noisy, mask_id), noisy.shape[0]
+    changed = (noisy != previous).any(-1).nonzero().squeeze(1)
+    if len(changed):
+        cached[changed] = clean_token_probs(model, noisy[changed], mask_id)
+    return cached, len(changed)
+
+
 def reverse_step_probs(x_theta: torch.Tensor, noisy: torch.Tensor, mask_id: int, t: float, s: float) -> torch.Tensor:
     """q(x_s | x_t, x_theta) [B, L, V] for s < t: masked positions mix x_theta with staying masked."""
     a_t, a_s = alpha(t), alpha(s)
@@ -96,6 +113,8 @@ class SampleTrace:
     seconds: float = 0.0
     projection_seconds: float = 0.0
     decode_probs: torch.Tensor | None = None  # [B, L, V]: the distribution each position was drawn from
+    denoised_rows: int = 0  # rows the denoiser ran on, over all steps (at most batch x steps)
+    steps: int = 0  # reverse steps taken
     searched: int = 0  # samples sent to the exact-check search after sampling (see study.run_sampler)
     search_failed: int = 0
 
@@ -104,13 +123,15 @@ class SampleTrace:
 def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefix: torch.Tensor | None = None,
            project: Projector | None = None, feasible: Feasible | None = None, seed: int = 0,
            device: str = "cpu", record: int = 0, keep_probs: bool = False,
-           commit_projected: bool = False) -> tuple[torch.Tensor, SampleTrace]:
+           commit_projected: bool = False, reuse_unchanged: bool = True) -> tuple[torch.Tensor, SampleTrace]:
     """Draw ``batch_size`` sequences by ``steps`` reverse steps from all-mask (``prefix`` [B, P] kept fixed).
 
     With ``project``, each step's x_theta is replaced by its projection before the reverse step
     (CDD); with ``feasible``, draws that break the exact constraint fall back to the projection's argmax;
     with ``commit_projected``, positions whose most likely token the projection changed are decoded
-    at once to that token, so they are not projected again at every later step.
+    at once to that token, so they are not projected again at every later step; with
+    ``reuse_unchanged``, rows that the last step left as they were keep their x_theta instead of
+    running the denoiser again (:func:`refresh_clean_token_probs`).
     Returns token ids [B, L] and a :class:`SampleTrace` (``record`` rows' states kept step by step;
     with ``keep_probs`` the distribution each position was drawn from, for search operators such as novelty).
     """
@@ -124,10 +145,14 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
         x[:, :prefix.shape[1]] = prefix.to(device)
     trace, start = SampleTrace(), time.perf_counter()
     trace.repaired = torch.zeros(batch_size, dtype=torch.bool)
+    previous, cached = None, None
     for i in range(steps):
         t, s = 1.0 - i / steps, 1.0 - (i + 1) / steps
         free = x == mask_id
-        x_theta = clean_token_probs(model, x, mask_id)
+        x_theta, ran = refresh_clean_token_probs(model, x, mask_id, previous, cached)
+        trace.denoised_rows += ran
+        if reuse_unchanged:
+            previous, cached = x, x_theta
         if project is not None:
             p_start = time.perf_counter()
             projected, info = project(x_theta, free)
@@ -169,5 +194,5 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
         x = x_new
         if record:
             trace.states.append(x[:record].cpu().clone())
-    trace.seconds = time.perf_counter() - start
+    trace.seconds, trace.steps = time.perf_counter() - start, steps
     return x, trace

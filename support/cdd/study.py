@@ -339,7 +339,7 @@ def lexical_constraints(cfg, tokenizer, start: int = 0) -> dict[str, C.Constrain
 def run_sampler(model, tokenizer, n: int, seq_len: int, steps: int, constraint=None, settings=None,
                 prefix=None, seed: int = 0, device: str = "cpu", record: int = 0, keep_probs: bool = False,
                 search_top_k: int = 3, repair: bool = True, search: bool = True, warm: bool = True,
-                commit: bool = True):
+                commit: bool = True, reuse_unchanged: bool = True):
     """Sample ``n`` sequences, projected onto ``constraint`` when given; returns (ids, trace).
 
     The stages after the projection can be switched off to see what each earns: ``repair`` replaces
@@ -350,7 +350,8 @@ def run_sampler(model, tokenizer, n: int, seq_len: int, steps: int, constraint=N
     passes the exact check. ``trace.searched`` counts the samples searched (= the failures after
     projection and repair), ``trace.search_failed`` those left unrepaired. ``warm`` carries the
     projection's multipliers across reverse steps; ``commit`` decodes a position at once when the
-    projection moved its most likely token.
+    projection moved its most likely token; ``reuse_unchanged`` keeps the x_theta of rows the last
+    step did not change instead of running the denoiser on them again (exact: the denoiser reads no time).
     """
     project = None if constraint is None else projector(constraint, settings or ALMSettings(), warm=warm)
     feasible = None if constraint is None or not repair else constraint.hard
@@ -358,7 +359,8 @@ def run_sampler(model, tokenizer, n: int, seq_len: int, steps: int, constraint=N
     ids, trace = diffusion.sample(model, n, seq_len, steps, tokenizer.mask_token_id, prefix=prefix, project=project,
                                   feasible=feasible, seed=seed, device=device, record=record,
                                   keep_probs=keep_probs or (constraint is not None and search),
-                                  commit_projected=commit and constraint is not None)
+                                  commit_projected=commit and constraint is not None,
+                                  reuse_unchanged=reuse_unchanged)
     trace.searched = trace.search_failed = 0
     if constraint is not None and search:
         failing = (~constraint.hard(ids)).nonzero().squeeze(1).tolist()
@@ -383,7 +385,7 @@ def rejection_cost(pass_rate: float, seconds_per_sample: float) -> dict:
 
 
 def trace_columns(trace, n: int) -> dict:
-    """What the projection did in one run: KL moved, inner steps, repairs, searches, time per sample."""
+    """What one run did: KL moved, inner steps, repairs, searches, share of rows denoised per step, time per sample."""
     return {"kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
             "inner_steps_per_step": float(np.mean(trace.inner_steps)) if trace and trace.inner_steps else 0.0,
             "projected_%": 100 * trace.projected_rows / (n * len(trace.inner_steps)) if trace and trace.inner_steps
@@ -392,6 +394,8 @@ def trace_columns(trace, n: int) -> dict:
             "committed_per_sample": trace.committed / n if trace else 0.0,
             "unsolved_steps": trace.unsolved if trace else 0,
             "searched": getattr(trace, "searched", 0), "search_failed": getattr(trace, "search_failed", 0),
+            "denoiser_rows_%": 100 * trace.denoised_rows / (n * trace.steps) if trace and trace.steps
+            else float("nan"),
             "s_per_sample": trace.seconds / n if trace else float("nan")}
 
 

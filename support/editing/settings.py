@@ -2,12 +2,13 @@
 
 A :class:`Setting` bundles one model with everything its experiments need. ``world`` is the tiny
 Llama trained on :mod:`support.editing.world` (ground truth known, thousands of edits on a CPU);
-``smollm2`` is SmolLM2-135M (a real pretrained Llama) with cases from real geography; a hub
-id (``paper``) loads e.g. ``gpt2-xl`` or ``meta-llama/Meta-Llama-3-8B`` with CounterFact from the
-hub. Downstream ability is what a reader would check after editing: recall of facts that were
-never edited (top-1 among the relation's objects) and held-out loss for the world model; one-shot
-multiple choice on capitals (a relation no edit touches) and held-out loss for SmolLM2 and hub models. Functions that edit the model to measure
-something (:func:`calibrate_lam_p`) put the original weights back before they return.
+``smollm2`` is SmolLM2-135M (a real pretrained Llama) with cases from real geography; a hub id
+(``paper``) loads e.g. ``gpt2-xl`` or ``meta-llama/Meta-Llama-3-8B`` with CounterFact from the hub.
+Downstream ability is what a reader would check after editing: recall of facts that were never
+edited (top-1 among the relation's objects) and held-out loss for the world model; one-shot multiple
+choice on capitals (a relation no edit touches) and held-out loss for SmolLM2 and hub models.
+Functions that edit the model to measure something (:func:`calibrate_lam_p`) put the original
+weights back before they return.
 """
 
 from __future__ import annotations
