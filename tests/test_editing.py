@@ -64,7 +64,8 @@ def test_world_cases_are_counterfactual_with_true_neighbours():
 
 def test_geo_cases_follow_the_counterfact_recipe():
     cases = geo_candidates(40, seed=0)
-    truth = {(r, s): o for r, s, o in geo_facts()}
+    facts = geo_facts()
+    truth = {(r, s): o for r, s, o in facts}
     assert len(cases) == 40 and len({c.subject for c in cases}) == 40
     for case in cases:
         prompt, *paraphrases = GEO_TEMPLATES[case.relation]
@@ -74,7 +75,7 @@ def test_geo_cases_follow_the_counterfact_recipe():
         assert case.paraphrases == tuple(t.format(s=case.subject) for t in paraphrases)
         assert len(case.neighbours) == 5
         for neighbour in case.neighbours:  # same relation, another subject, the same true object
-            subject = next(s for r, s, _ in geo_facts() if r == case.relation and prompt.format(s=s) == neighbour)
+            subject = next(s for r, s, _ in facts if r == case.relation and prompt.format(s=s) == neighbour)
             assert subject != case.subject and truth[(case.relation, subject)] == case.target_true.strip()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .. import resources
 from . import world
@@ -74,8 +75,9 @@ def _continent(record: dict) -> str | None:
     return record.get("region") or None
 
 
+@lru_cache(maxsize=4)
 def geo_facts(min_city_population: int = 200_000, min_us_city_population: int = 50_000
-              ) -> list[tuple[str, str, str]]:
+              ) -> tuple[tuple[str, str, str], ...]:
     """(relation, subject, true object) from GeoNames cities and countryinfo's countries.
 
     Names that occur twice among the cities or provinces (two Springfields) or that also name a
@@ -108,7 +110,7 @@ def geo_facts(min_city_population: int = 200_000, min_us_city_population: int = 
             facts.append(("official-language", name, english.languages[record["languages"][0]]))
         if record.get("currencies"):
             facts.append(("currency", name, get_currency_name(record["currencies"][0], locale="en")))
-    return facts
+    return tuple(facts)
 
 
 def geo_candidates(n: int, seed: int = 0, n_neighbours: int = 5, min_object_count: int = 10) -> list[EditCase]:
