@@ -116,7 +116,7 @@ REGISTRY: dict[str, Resource] = {
             name="countryinfo", client="pip", package="countryinfo", version="1.0.1",
             filename="countryinfo-1.0.1-py3-none-any.whl",
             sha256="b02f6f534f0a3b9cdc73fba7e08f247e39826acfa54bf080f8e4eba812066350", size_mb=0.4,
-            description="Facts about 250 countries: capital, region, languages, currencies, 4,403 provinces",
+            description="253 countries and territories: capital, region, languages, currencies, 4,403 provinces",
             license="MIT", keep=keep_prefix(_COUNTRYINFO_DATA, (".json",)),
         ),
         Resource(
