@@ -8,9 +8,10 @@ multipliers restart at every reverse step, projected positions stay masked, no r
 then with repair and search on ("cold") and with this chapter's two departures (warm multipliers,
 projected positions decoded at once), each alone and together ("warm+commit" is the chapter's
 CDD); the unconstrained sampler is also timed running the denoiser on every row at every step,
-against reusing the predictions of rows the last step left unchanged (the default). Part 2 projects one batch of real denoiser
-predictions onto a constraint with the batched augmented-Lagrangian solver and with the same
-solver called one sample at a time, checks both satisfy the constraint, and prints the ratio.
+against reusing the predictions of rows the last step left unchanged (the default). Part 2
+projects one batch of real denoiser predictions onto a constraint with the batched
+augmented-Lagrangian solver and with the same solver called one sample at a time, checks both
+satisfy the constraint, and prints the ratio.
 Run: ``python benchmarks/cdd.py [--samples 64 --steps 32 --device cpu]`` (trains the tiny MDLM once).
 """
 

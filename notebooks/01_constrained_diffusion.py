@@ -702,10 +702,11 @@ glue("cdd_denoised_pct", denoised["CDD"])
 # previous reverse step changed (it reads no diffusion time, so an unchanged sample's prediction is
 # the same; a test checks that the samples are identical): over the lexical runs that was
 # {glue:text}`mdlm_denoised_pct:.0f`% of the (sample, step) pairs for the unconstrained sampler and
-# {glue:text}`cdd_denoised_pct:.0f`% for CDD, whose commits change more samples per step. Each time is one run on a shared two-core CPU, so ratios near
-# one are within timing noise; `benchmarks/cdd.py` repeats the baseline and times each of the two
-# changes alone. The left panel is the paper's perplexity-against-KL trade-off, the right one the
-# cost against how rare the constraint is without CDD.
+# {glue:text}`cdd_denoised_pct:.0f`% for CDD, whose commits change more samples per step. Each
+# time is one run on a shared two-core CPU, so ratios near one are within timing noise;
+# `benchmarks/cdd.py` repeats the baseline and times each of the two changes alone. The left panel
+# is the paper's perplexity-against-KL trade-off, the right one the cost against how rare the
+# constraint is without CDD.
 
 # %% [markdown]
 # ## The paper's numbers beside ours

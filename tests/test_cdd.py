@@ -118,13 +118,12 @@ def test_reusing_unchanged_rows_gives_the_same_samples_with_fewer_denoiser_rows(
     must = torch.zeros(vocab)
     must[5] = 1
     con = C.ExpectedCount(must, C.region_mask(length), low=3)
-    for kwargs in ({}, {"project": projector(con, ALMSettings(), True), "feasible": con.hard,
-                        "commit_projected": True}):
+    for projected in (False, True):
         runs = {}
         for reuse in (False, True):
             model = CountingDenoiser(length, vocab, seed=5)
-            if "project" in kwargs:
-                kwargs["project"] = projector(con, ALMSettings(), True)  # fresh warm state per run
+            kwargs = {"project": projector(con, ALMSettings(), True), "feasible": con.hard,  # fresh warm state
+                      "commit_projected": True} if projected else {}
             ids, trace = diffusion.sample(model, batch, length, steps, vocab - 1, seed=3, reuse_unchanged=reuse,
                                           **kwargs)
             assert trace.denoised_rows == model.rows_seen

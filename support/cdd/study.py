@@ -385,7 +385,7 @@ def rejection_cost(pass_rate: float, seconds_per_sample: float) -> dict:
 
 
 def trace_columns(trace, n: int) -> dict:
-    """What one run did: KL moved, inner steps, repairs, searches, share of rows denoised per step, time per sample."""
+    """What one run did: KL moved, inner steps, repairs, searches, share of rows denoised, time per sample."""
     return {"kl_moved": float(np.mean(trace.kl_moved)) if trace and trace.kl_moved else 0.0,
             "inner_steps_per_step": float(np.mean(trace.inner_steps)) if trace and trace.inner_steps else 0.0,
             "projected_%": 100 * trace.projected_rows / (n * len(trace.inner_steps)) if trace and trace.inner_steps

@@ -104,8 +104,9 @@ def geo_facts(min_city_population: int = 200_000, min_us_city_population: int = 
         name = record["name"]
         facts += [("province-country", p, name) for p in record["provinces"]
                   if province_count[p] == 1 and p not in country_names and p != name]
-        if _continent(record):
-            facts.append(("continent", name, _continent(record)))
+        continent = _continent(record)
+        if continent:
+            facts.append(("continent", name, continent))
         if record.get("languages") and record["languages"][0] in english.languages:
             facts.append(("official-language", name, english.languages[record["languages"][0]]))
         if record.get("currencies"):
