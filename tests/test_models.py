@@ -289,3 +289,21 @@ def test_multiple_choice_accuracy_picks_the_likelier_option(monkeypatch):
                         lambda model, tok, prompts, options, batch_size=16: __import__("numpy").array(
                             [0.1 if o == " x" else 0.9 for o in options]))
     assert models.multiple_choice_accuracy(None, None, examples) == 0.5
+
+
+def test_train_loop_trains_with_gradients_turned_off_globally():
+    """A script that calls torch.set_grad_enabled(False) first (the benchmarks do) can still train a model."""
+    model = torch.nn.Linear(3, 1)
+    before = model.weight.detach().clone()
+    target = torch.tensor([[1.0, -2.0, 0.5]])
+
+    def loss(m, batch, generator):
+        return ((m(batch) - batch @ target.T) ** 2).mean()
+
+    with torch.no_grad():
+        history = training_module.train_loop(model, lambda g: torch.randn(16, 3, generator=g), loss,
+                                             Schedule(steps=50, lr=0.05, kind="constant"), data_seed=0,
+                                             progress=False)
+        assert not torch.is_grad_enabled()  # the caller's mode is restored
+    assert history[-1]["loss"] < 0.2 * history[0]["loss"]
+    assert not torch.equal(model.weight, before)

@@ -90,6 +90,7 @@ Sampler = Callable[[torch.Generator], torch.Tensor]
 Loss = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
 
 
+@torch.enable_grad()  # trains even when the caller turned gradients off globally (as the benchmarks do)
 def train_loop(model: torch.nn.Module, sample: Sampler, loss_fn: Loss, schedule: Schedule, *, data_seed: int,
                weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.95), log_every: int = 10,
                desc: str = "train", progress: bool = True, device: str | torch.device = "cpu",
