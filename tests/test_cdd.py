@@ -12,7 +12,7 @@ import torch
 
 from support import models
 from support.cdd import constraints as C
-from support.cdd import diffusion, metrics
+from support.cdd import diffusion, metrics, projection
 from support.cdd.projection import ALMSettings, cvxpy_projection, kl_projection, project_each
 from support.cdd.molecules import encode, molecule_rows, molecule_tokens, to_smiles
 
@@ -223,6 +223,62 @@ def test_batched_projection_equals_solving_each_sample():
     batched, _ = kl_projection(x, free, con, settings)
     single, _ = project_each(x, free, con, settings)
     torch.testing.assert_close(batched, single)
+
+
+def test_top_ids_is_argmax_with_first_maximum_on_ties():
+    ties = torch.tensor([[0.0, 1.0, 1.0, 0.5], [2.0, 2.0, 2.0, 2.0], [0.1, 0.2, 0.3, 0.4]])
+    assert C.top_ids(ties).tolist() == [1, 0, 3]
+    x = torch.randint(0, 3, (7, 5, 40)).float()  # many ties
+    assert torch.equal(C.top_ids(x), x.argmax(-1))
+
+
+def test_in_place_adam_equals_torch_adam_with_per_row_step_counts():
+    """Rows with different step counts each follow torch.optim.Adam run for that many steps."""
+    torch.manual_seed(0)
+    start, target = torch.randn(3, 5), torch.randn(3, 5)
+    z, m, v, count = start.clone(), torch.zeros(3, 5), torch.zeros(3, 5), torch.zeros(3)
+    steps_per_row = [4, 1, 7]
+    for step in range(max(steps_per_row)):
+        rows = torch.tensor([r for r, n in enumerate(steps_per_row) if step < n])
+        block_z, block_m, block_v, block_c = z[rows], m[rows], v[rows], count[rows]
+        projection._adam_(block_z, 2 * (block_z - target[rows]), block_m, block_v, block_c, lr=0.1)
+        z[rows], m[rows], v[rows], count[rows] = block_z, block_m, block_v, block_c
+    for r, n in enumerate(steps_per_row):
+        w = start[r].clone().requires_grad_(True)
+        opt = torch.optim.Adam([w], lr=0.1, eps=1e-8)
+        for _ in range(n):
+            opt.zero_grad()
+            ((w - target[r]) ** 2).sum().backward()
+            opt.step()
+        torch.testing.assert_close(z[r], w.detach())
+    assert count.tolist() == steps_per_row
+
+
+def test_solver_block_gathers_the_solving_samples_and_writes_back_only_them():
+    """The working set of the batched solver: views when every sample is solved, copies written back otherwise."""
+    free = torch.tensor([[True, False, True], [False, True, False], [True, True, True]])
+    pair_row, pair_col = free.nonzero(as_tuple=True)
+    p, vocab = len(pair_row), 4
+    z, m, v = torch.randn(p, vocab), torch.zeros(p, vocab), torch.zeros(p, vocab)
+    count, const = torch.zeros(p), torch.randn(p, vocab)
+    xp = random_simplex((3, 3, vocab), 1)
+    con = _count([1.0, 0.0, 0.0, 0.0], low=1.0, length=3)
+    tensors = (z, m, v, count, const, const, torch.zeros(p))
+    rows = torch.arange(3)
+    block = projection._Block.gather(torch.tensor([True, True, True]), pair_row, pair_col, tensors, xp,
+                                     xp.argmax(-1), con, rows)
+    assert block.sel is None and block.z.data_ptr() == z.data_ptr()  # all solved: no copy
+    partial = projection._Block.gather(torch.tensor([True, False, True]), pair_row, pair_col, tensors, xp,
+                                       xp.argmax(-1), con, rows)
+    assert partial.act.tolist() == [0, 2] and partial.sel.tolist() == [0, 1, 3, 4, 5]
+    assert list(zip(partial.r.tolist(), partial.c.tolist())) == [(0, 0), (0, 2), (1, 0), (1, 1), (1, 2)]
+    torch.testing.assert_close(partial.xp, xp[[0, 2]])
+    before = z.clone()
+    partial.z += 1.0
+    partial.count += 1
+    partial.flush(z, m, v, count)
+    assert torch.equal(z[partial.sel], before[partial.sel] + 1) and torch.equal(z[2], before[2])  # sample 1 untouched
+    assert count.tolist() == [1, 1, 0, 1, 1, 1]
 
 
 class ScriptedDenoiser(torch.nn.Module):

@@ -27,6 +27,8 @@ from typing import Callable
 
 import torch
 
+from .constraints import top_ids
+
 
 def alpha(t: torch.Tensor | float) -> torch.Tensor | float:
     """Log-linear noise schedule: probability that a token is still clean at time t."""
@@ -165,10 +167,10 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
             if "satisfied" in info:
                 trace.unsolved += int((~info["satisfied"]).sum())
             if record:
-                trace.argmax_before.append(x_theta[:record].argmax(-1).cpu())
-                trace.argmax_after.append(projected[:record].argmax(-1).cpu())
-            top = projected.argmax(-1)  # one argmax over [B, L, V] per step, reused below
-            moved = free & (top != x_theta.argmax(-1))
+                trace.argmax_before.append(top_ids(x_theta[:record]).cpu())
+                trace.argmax_after.append(top_ids(projected[:record]).cpu())
+            top = top_ids(projected)  # one argmax over [B, L, V] per step, reused below
+            moved = free & (top != top_ids(x_theta))
             if "satisfied" in info:  # commit only what a successful projection moved
                 moved &= info["satisfied"].to(moved.device)[:, None]
             x_theta = projected
@@ -177,7 +179,7 @@ def sample(model, batch_size: int, seq_len: int, steps: int, mask_id: int, prefi
             x_new = torch.where(moved, top, x_new)
             trace.committed += int(moved.sum())
         if feasible is not None:
-            top = x_theta.argmax(-1) if project is None else top
+            top = top_ids(x_theta) if project is None else top
             # still-masked positions take the projection's argmax, as the final sequence would
             completed = torch.where(x_new == mask_id, top, x_new)
             broken = ~feasible(completed)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .constraints import Constraint
+from .constraints import Constraint, top_ids
 
 
 @dataclass(frozen=True)
@@ -73,20 +73,64 @@ def kl_to(x_prime: torch.Tensor, log_y: torch.Tensor, free: torch.Tensor) -> tor
     return (terms.sum(-1) * free).sum(-1)
 
 
-def _adam(z, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One Adam step on the free positions z [p, V] being solved; ``state`` holds their (m, v, step count [p])."""
-    m, v, count = state
-    count = count + 1
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad * grad
+def _adam_(z, grad, m, v, count, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step in place on the rows z [p, V] being solved, each row with its own step count ``count`` [p]."""
+    count += 1
+    m.mul_(beta1).add_(grad, alpha=1 - beta1)
+    v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
     c = count[:, None]
-    step = lr * (m / (1 - beta1 ** c)) / ((v / (1 - beta2 ** c)).sqrt() + eps)
-    return z - step, (m, v, count)
+    denom = (v / (1 - beta2 ** c)).sqrt_().add_(eps)
+    z.addcdiv_(m * (lr / (1 - beta1 ** c)), denom, value=-1)
 
 
 def _with_free(fixed: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """``fixed`` [n, L, ...] with the free positions (rows, cols) replaced by ``values`` [p, ...] (differentiable)."""
     return fixed.index_put((rows, cols), values)
+
+
+@dataclass
+class _Block:
+    """The samples an inner Adam step solves and their free positions' state (views or gathered copies).
+
+    Gathered once per change of the set (a sample passed its surrogate check, or a new outer
+    iteration), not at every inner step; :meth:`flush` writes a gathered copy back.
+    """
+
+    solving: torch.Tensor  # [n] bool: which of the violating samples
+    act: torch.Tensor  # their indices among the violating samples
+    sel: torch.Tensor | None  # their free positions among all p (None: all of them, the tensors are views)
+    r: torch.Tensor  # each selected position's sample, numbered within the block
+    c: torch.Tensor  # ... and its column
+    z: torch.Tensor
+    m: torch.Tensor
+    v: torch.Tensor
+    count: torch.Tensor
+    x_free: torch.Tensor
+    noise: torch.Tensor
+    neg_entropy: torch.Tensor
+    xp: torch.Tensor  # [a, L, V] the block's x'
+    fixed_top: torch.Tensor  # [a, L]
+    constraint: Constraint
+
+    @classmethod
+    def gather(cls, solving, pair_row, pair_col, tensors, xp, fixed_top, constraint, rows):
+        """The block of the samples marked in ``solving`` (tensors: z, m, v, count, x_free, noise, neg_entropy)."""
+        act = solving.nonzero().squeeze(1)
+        local = torch.full((len(solving),), -1, dtype=torch.long, device=solving.device)
+        local[act] = torch.arange(len(act), device=solving.device)
+        if bool(solving[pair_row].all()):
+            sel, parts = None, tensors
+            r, c = local[pair_row], pair_col
+        else:
+            sel = solving[pair_row].nonzero().squeeze(1)
+            parts = [t[sel] for t in tensors]
+            r, c = local[pair_row[sel]], pair_col[sel]
+        return cls(solving.clone(), act, sel, r, c, *parts, xp[act], fixed_top[act], constraint.select(rows[act]))
+
+    def flush(self, z, m, v, count) -> None:
+        """Write a gathered block's optimisation state back into the full [p, ...] tensors."""
+        if self.sel is not None:
+            z[self.sel], m[self.sel], v[self.sel], count[self.sel] = self.z, self.m, self.v, self.count
 
 
 def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constraint,
@@ -108,7 +152,7 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
     if settings.deterministic:  # the exact projection: feasibility of y itself, not of its argmax
         active = (constraint.violation(x_prime) > 1e-6).any(-1)
     else:
-        active = ~constraint.hard(x_prime.argmax(-1))
+        active = ~constraint.hard(top_ids(x_prime))
     active = active.to(x_prime.device)
     # a violating sample with no masked position left cannot be moved: reported unsatisfied, not solved
     movable_rows = free.to(x_prime.device).any(-1)
@@ -121,7 +165,7 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
         return x_prime, info
     rows = active.nonzero().squeeze(1)  # solve only the violating samples ...
     xp, fr = x_prime[rows], free[rows].to(x_prime.device)
-    fixed_top = xp.argmax(-1)  # the decoded positions' tokens (the free ones are overwritten from z)
+    fixed_top = top_ids(xp)  # the decoded positions' tokens (the free ones are overwritten from z)
     pair_row, pair_col = fr.nonzero(as_tuple=True)  # ... and only their free positions
     n = len(rows)
     x_free = xp[pair_row, pair_col]  # [p, V]
@@ -130,10 +174,9 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
     lam, mu = multipliers.lam[rows].clone(), multipliers.mu[rows].clone()
     # a sample with nothing left to move cannot be projected; it is reported unsatisfied
     todo = torch.zeros(n, dtype=torch.bool, device=z.device).index_fill_(0, pair_row, True)
-    state = (torch.zeros_like(z), torch.zeros_like(z), torch.zeros(len(z), dtype=z.dtype, device=z.device))
+    m, v, count = torch.zeros_like(z), torch.zeros_like(z), torch.zeros(len(z), dtype=z.dtype, device=z.device)
     generator = torch.Generator(device=z.device).manual_seed(settings.seed * 1_000_003 + step)
     inner_steps = torch.zeros(n, dtype=torch.long, device=z.device)
-    local = torch.full((n,), -1, dtype=torch.long, device=z.device)  # sample -> its row among those being solved
     for outer in range(settings.outer_steps):
         if settings.deterministic:
             noise, temperature = torch.zeros_like(z), 1.0
@@ -142,40 +185,43 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
             noise, temperature = -torch.log(-torch.log(u)), settings.temperature
         passed = torch.zeros_like(todo)  # argmax already satisfies the surrogate: rest until the next check
         lr = settings.lr * settings.lr_decay ** outer
+        block = None
         for _ in range(settings.inner_steps):
             solving = todo & ~passed
-            act = solving.nonzero().squeeze(1)
-            if len(act) == 0:
+            if not solving.any():
                 break
-            local[act] = torch.arange(len(act), device=z.device)
-            sel = solving[pair_row].nonzero().squeeze(1)  # free positions of the samples being solved
-            r, c = local[pair_row[sel]], pair_col[sel]
-            lam_a, mu_a = lam[act], mu[act]
-            z_var = z[sel].detach().requires_grad_(True)
+            if block is None or not torch.equal(solving, block.solving):
+                if block is not None:
+                    block.flush(z, m, v, count)
+                block = _Block.gather(solving, pair_row, pair_col, (z, m, v, count, x_free, noise, neg_entropy),
+                                      xp, fixed_top, constraint, rows)
+            b = block
+            lam_a, mu_a = lam[b.act], mu[b.act]
+            z_var = b.z.detach().requires_grad_(True)
             with torch.enable_grad():
                 log_y = torch.log_softmax(z_var, -1)
-                kl = torch.zeros(len(act), dtype=z.dtype, device=z.device).index_add(
-                    0, r, neg_entropy[sel] - (x_free[sel] * log_y).sum(-1))
-                soft = _with_free(xp[act], r, c, torch.softmax((z_var + noise[sel]) / temperature, -1))
-                g = constraint.select(rows[act]).violation(soft)  # [a, k]
+                kl = torch.zeros(len(b.act), dtype=z.dtype, device=z.device).index_add(
+                    0, b.r, b.neg_entropy - (b.x_free * log_y).sum(-1))
+                soft = _with_free(b.xp, b.r, b.c, torch.softmax((z_var + b.noise) / temperature, -1))
+                g = b.constraint.violation(soft)  # [a, k]
                 shifted = (lam_a + mu_a * g).clamp_min(0)  # Rockafellar's inequality form of the AL term
                 loss = kl + ((shifted * shifted - lam_a * lam_a) / (2 * mu_a)).sum(-1)
                 grad, = torch.autograd.grad(loss.sum(), z_var)
-            z_new, (m, v, count) = _adam(z_var.detach(), grad, (state[0][sel], state[1][sel], state[2][sel]), lr)
-            z[sel] = z_new
-            state[0][sel], state[1][sel], state[2][sel] = m, v, count
-            inner_steps[act] += 1
+            del z_var, log_y, soft  # the graph is gone; b.z can be stepped in place
+            _adam_(b.z, grad, b.m, b.v, b.count, lr)
+            inner_steps[b.act] += 1
             if not settings.deterministic:
-                with torch.no_grad():
-                    ids = _with_free(fixed_top[act], r, c, z_new.argmax(-1))
-                    passed[act] = constraint.select(rows[act]).surrogate_holds(ids)
+                ids = _with_free(b.fixed_top, b.r, b.c, top_ids(b.z))
+                passed[b.act] = b.constraint.surrogate_holds(ids)
+        if block is not None:
+            block.flush(z, m, v, count)
         with torch.no_grad():
             soft = _with_free(xp, pair_row, pair_col, torch.softmax((z + noise) / temperature, -1))
             g = constraint.select(rows).violation(soft)
             lam = torch.where(todo[:, None], (lam + mu * g).clamp_min(0), lam)
             mu = torch.where(todo[:, None], (mu * settings.mu_rate).clamp_max(settings.mu_max), mu)
             if not settings.deterministic:
-                ids = _with_free(fixed_top, pair_row, pair_col, z.argmax(-1))
+                ids = _with_free(fixed_top, pair_row, pair_col, top_ids(z))
                 todo = todo & ~constraint.select(rows).hard(ids)
         info["outer"] = outer + 1
         if not todo.any():
@@ -187,7 +233,7 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
         out[rows] = y
         info["kl"][rows.cpu()] = kl.cpu()
         satisfied = info["satisfied"].clone()
-        satisfied[rows.cpu()] = constraint.select(rows).hard(y.argmax(-1)).cpu()
+        satisfied[rows.cpu()] = constraint.select(rows).hard(top_ids(y)).cpu()
         info["satisfied"] = satisfied
         info["kl_mean"] = float(kl.mean())
         info["inner_steps"][rows.cpu()] = inner_steps.cpu()
