@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -88,6 +88,7 @@ alm_outer = None
 alm_inner = None
 alm_lr = None
 alm_lr_decay = None
+alm_patience = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
 # %% tags=["hide-cell"]
@@ -116,7 +117,8 @@ cfg = resolve(profile, study.PARAMS, seed=seed, device=device, text_model=text_m
               mol_steps=mol_steps, mol_notation=mol_notation, mol_decode=mol_decode,
               n_mols=n_mols, sa_taus=sa_taus, sa_margin=sa_margin, qed_min=qed_min,
               novelty_top_k=novelty_top_k, surrogate_molecules=surrogate_molecules,
-              alm_outer=alm_outer, alm_inner=alm_inner, alm_lr=alm_lr, alm_lr_decay=alm_lr_decay)
+              alm_outer=alm_outer, alm_inner=alm_inner, alm_lr=alm_lr, alm_lr_decay=alm_lr_decay,
+              alm_patience=alm_patience)
 seed_everything(cfg.seed)
 torch_device = str(pick_device(cfg.device))
 plots.set_style()
@@ -211,11 +213,16 @@ for line in study.decode_text(text.tokenizer, base_ids):
 # ($\sum_\ell \sum_v y_{\ell v} w_v$ with $w_v$ the count in token $v$) for words and characters,
 # a learned classifier for toxicity and molecular properties.
 #
-# Two departures from the paper's description make the solver cheaper; both are measured below and
-# in `benchmarks/cdd.py`. Each sample's multipliers are carried from one reverse step to the next
-# (a constraint that needed a large $\lambda$ at one step starts the next with it, instead of
-# climbing the $\mu$ schedule again), and a position whose most likely token the projection moved
-# is decoded at once to that token, so it is not projected again at every later step.
+# Three departures from the paper's description make the solver cheaper; they are measured below
+# and in `benchmarks/cdd.py`. Each sample's multipliers are carried from one reverse step to the
+# next (a constraint that needed a large $\lambda$ at one step starts the next with it, instead of
+# climbing the $\mu$ schedule again); a position whose most likely token the projection moved is
+# decoded at once to that token, so it is not projected again at every later step; and a sample
+# gives up (counted unsolved, as when the budget runs out) after `alm_patience` outer iterations in
+# which the violation of its argmax did not shrink. The last matters on the first, all-masked
+# reverse steps: there $x'$ is nearly flat, its soft expected count of a letter can exceed an upper
+# bound while its argmax misses the lower one, and the solver used to spend its whole budget there
+# without progress.
 #
 # **Is it the KL projection?** For convex surrogates the exact projection is a convex program.
 # Below, the solver in this chapter's own settings (Gumbel noise off, the same step size, budget and
@@ -280,8 +287,8 @@ with pd.option_context("display.max_colwidth", 200):
 # that would break the exact check by the projection's most likely token; **search** sends a
 # sample that still fails at the end to a best-first search over each position's top tokens for
 # the cheapest change that passes the exact check. "CDD projection only" is the same sampler with
-# both switched off, and the two departures of the previous section too; in the "CDD" row, `after_repair_%` is the share that still failed before the
-# search. Every violation rate carries its exact (Clopper-Pearson) {glue:text}`interval_level:.0f`%
+# both switched off, and the three departures of the previous section too; in the "CDD" row,
+# `after_repair_%` is the share that still failed before the search. Every violation rate carries its exact (Clopper-Pearson) {glue:text}`interval_level:.0f`%
 # interval (`violations_lo_%` to `violations_hi_%`).
 
 # %%
@@ -697,16 +704,17 @@ glue("cdd_denoised_pct", denoised["CDD"])
 # left masked and projected again at every later step) spent {glue:text}`alone_inner_min:,.0f` to
 # {glue:text}`alone_inner_max:,.0f` inner Adam steps per reverse step over the batch and
 # {glue:text}`alone_cost_min:.1f` to {glue:text}`alone_cost_max:.1f` times the unconstrained time;
-# with warm multipliers and projected positions decoded at once, {glue:text}`cdd_inner_min:,.0f` to
-# {glue:text}`cdd_inner_max:,.0f`. Both samplers run the denoiser only on the samples that the
-# previous reverse step changed (it reads no diffusion time, so an unchanged sample's prediction is
-# the same; a test checks that the samples are identical): over the lexical runs that was
-# {glue:text}`mdlm_denoised_pct:.0f`% of the (sample, step) pairs for the unconstrained sampler and
-# {glue:text}`cdd_denoised_pct:.0f`% for CDD, whose commits change more samples per step. Each
-# time is one run on a shared two-core CPU, so ratios near one are within timing noise;
-# `benchmarks/cdd.py` repeats the baseline and times each of the two changes alone. The left panel
-# is the paper's perplexity-against-KL trade-off, the right one the cost against how rare the
-# constraint is without CDD.
+# with warm multipliers, projected positions decoded at once and the early give-up,
+# {glue:text}`cdd_inner_min:,.0f` to {glue:text}`cdd_inner_max:,.0f`. Both samplers run the
+# denoiser only on the samples that the previous reverse step changed (it reads no diffusion time,
+# so an unchanged sample's prediction is the same; a test checks that the samples are identical):
+# over the lexical runs that was {glue:text}`mdlm_denoised_pct:.0f`% of the (sample, step) pairs
+# for the unconstrained sampler and {glue:text}`cdd_denoised_pct:.0f`% for CDD, whose commits
+# change more samples per step. Each time is one run on a shared two-core CPU, so ratios near one
+# are within timing noise; `benchmarks/cdd.py` repeats the baseline, times the warm start and the
+# commit each alone, and the chapter's CDD without the give-up. The left panel is the paper's
+# perplexity-against-KL trade-off, the right one the cost against how rare the constraint is
+# without CDD.
 
 # %% [markdown]
 # ## The paper's numbers beside ours
@@ -728,9 +736,11 @@ pd.Series(study.PAPER_MOLECULES, name="paper")
 # RealToxicityPrompts. Samples: `n_text` per lexical setting and `n_mols` molecules per setting
 # with one sampler seed; `n_prompts` prompts continued with `tox_seeds` seeds. Solver: the paper's augmented Lagrangian with the standard
 # inequality form of the penalty (see `support/cdd/projection.py`), a decaying step size, and
-# four additions of ours that the paper does not describe, each shown separately above: warm
-# multipliers across reverse steps, projected positions decoded at once, the repair of a drawn
-# token that would break an exactly-checked constraint, and the best-first search at the end.
+# five additions of ours that the paper does not describe: warm multipliers across reverse steps,
+# projected positions decoded at once, a sample's early give-up when its argmax stops getting
+# closer to the constraint (these three together against the paper's operator alone above, one by
+# one in `benchmarks/cdd.py`), the repair of a drawn token that would break an exactly-checked
+# constraint, and the best-first search at the end (each shown separately above).
 # Novelty is a search after sampling, not an operator inside the sampler.
 #
 # **Verdict.** Lexical and character constraints are met exactly ({glue:text}`lex_cdd_failures`

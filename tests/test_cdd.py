@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import math
 from types import SimpleNamespace
 
@@ -223,6 +224,32 @@ def test_batched_projection_equals_solving_each_sample():
     batched, _ = kl_projection(x, free, con, settings)
     single, _ = project_each(x, free, con, settings)
     torch.testing.assert_close(batched, single)
+
+
+def test_patience_gives_up_on_a_sample_without_progress_and_leaves_the_solvable_one_alone():
+    """Sample 0 cannot be fixed (its decoded positions already hold 3 of token 7, at most 1 allowed); sample 1 can."""
+    length, vocab = 6, 12
+    x = random_simplex((2, length, vocab), 3, concentration=0.5).float()
+    x[:, :3] = 0.01
+    x[0, :3, 7] = 1.0  # decoded as token 7
+    x[1, :3, 2] = 1.0  # decoded as token 2
+    x[:, 3:, 4] += 2.0  # the free positions' argmax is token 4: nothing there can lower sample 0's violation
+    x[:, 3:, 7] += 1.0
+    x[1, 3:, 7] += 2.0  # sample 1's free positions are token 7 (3 > 1): solvable by moving two of them
+    x = x / x.sum(-1, keepdim=True)
+    con = C.ExpectedCount(torch.eye(vocab)[7], C.region_mask(length), high=1)
+    free = torch.zeros(2, length, dtype=torch.bool)
+    free[:, 3:] = True
+    budget = ALMSettings(outer_steps=8, inner_steps=10, seed=1)
+    y_full, full = kl_projection(x, free, con, budget)
+    y_pat, pat = kl_projection(x, free, con, replace(budget, patience=2))
+    assert full["satisfied"].tolist() == pat["satisfied"].tolist() == [False, True]
+    assert full["inner_steps"][0] == 8 * 10  # the whole budget, for nothing
+    assert pat["inner_steps"][0] == 3 * 10  # the first outer iteration sets the best, two more without progress
+    assert 0 < pat["inner_steps"][1] == full["inner_steps"][1]
+    torch.testing.assert_close(y_pat[1], y_full[1])
+    with pytest.raises(ValueError, match="patience"):
+        ALMSettings(patience=-1)
 
 
 def test_top_ids_is_argmax_with_first_maximum_on_ties():

@@ -17,8 +17,14 @@ still-masked positions of the violating samples are optimised (gathered into one
 block); Adam's step size decays by ``lr_decay`` per outer iteration (without it, lr 1 ends far
 from the KL optimum: see ``study.solver_vs_cvxpy``); and :class:`Projector` can carry each
 sample's multipliers from one reverse step to the next (warm start) instead of restarting them at
-lambda0, mu0. ``deterministic=True`` (no Gumbel noise, temperature 1) turns the solver into a plain
-augmented Lagrangian on y itself, which is what the cvxpy known-answer tests compare against.
+lambda0, mu0. With ``patience`` k > 0, a sample gives up (reported unsatisfied, as when the
+budget runs out) after k outer iterations in which the surrogate violation of its argmax,
+sum max(0, g(one_hot(argmax y))), did not shrink: where the Gumbel relaxation and the argmax
+disagree (e.g. a flat x' on the first, all-masked reverse steps, whose expected count already
+exceeds an upper bound while its argmax misses the lower one), the fixed budget was otherwise
+spent in full without progress. ``deterministic=True`` (no Gumbel noise, temperature 1) turns the
+solver into a plain augmented Lagrangian on y itself, which is what the cvxpy known-answer tests
+compare against.
 """
 
 from __future__ import annotations
@@ -43,11 +49,14 @@ class ALMSettings:
     temperature: float = 0.5
     lr_decay: float = 1.0  # Adam's step size is multiplied by this after every outer iteration
     deterministic: bool = False  # True: no Gumbel noise, temperature 1 (the exact-projection mode)
+    patience: int = 0  # > 0: give up after this many outer iterations without a smaller violation of argmax y
     seed: int = 0
 
     def __post_init__(self):
         if self.outer_steps < 1 or self.inner_steps < 1:
             raise ValueError("ALMSettings needs outer_steps >= 1 and inner_steps >= 1")
+        if self.patience < 0:
+            raise ValueError("ALMSettings needs patience >= 0 (0: no early stop)")
         if not (self.lr > 0 and self.mu0 > 0 and self.mu_rate >= 1 and self.mu_max >= self.mu0
                 and self.temperature > 0 and 0 < self.lr_decay <= 1):
             raise ValueError("ALMSettings needs lr > 0, mu0 > 0, mu_rate >= 1, mu_max >= mu0, temperature > 0, 0 < lr_decay <= 1")
@@ -177,6 +186,8 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
     m, v, count = torch.zeros_like(z), torch.zeros_like(z), torch.zeros(len(z), dtype=z.dtype, device=z.device)
     generator = torch.Generator(device=z.device).manual_seed(settings.seed * 1_000_003 + step)
     inner_steps = torch.zeros(n, dtype=torch.long, device=z.device)
+    best_gap = torch.full((n,), float("inf"), dtype=z.dtype, device=z.device)  # for ``patience``
+    stale = torch.zeros(n, dtype=torch.long, device=z.device)
     for outer in range(settings.outer_steps):
         if settings.deterministic:
             noise, temperature = torch.zeros_like(z), 1.0
@@ -223,6 +234,12 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
             if not settings.deterministic:
                 ids = _with_free(fixed_top, pair_row, pair_col, top_ids(z))
                 todo = todo & ~constraint.select(rows).hard(ids)
+                if settings.patience:
+                    one_hot = torch.nn.functional.one_hot(ids, xp.shape[-1]).to(xp.dtype)
+                    gap = constraint.select(rows).violation(one_hot).clamp_min(0).sum(-1)
+                    better = gap < best_gap - 1e-6
+                    best_gap, stale = torch.where(better, gap, best_gap), torch.where(better, 0, stale + 1)
+                    todo = todo & (stale < settings.patience)
         info["outer"] = outer + 1
         if not todo.any():
             break

@@ -102,6 +102,9 @@ PARAMS = {
     "alm_lr": Param(float, smoke=1.0, local=1.0, paper=1.0, low=1e-4, help="Adam step size on the logits"),
     "alm_lr_decay": Param(float, smoke=0.7, local=0.7, paper=0.7, low=0.01, high=1.0,
                           help="Adam's step size is multiplied by this after every outer iteration"),
+    "alm_patience": Param(int, smoke=2, local=2, paper=2, low=0,
+                          help="a sample gives up after this many outer iterations in which the violation of its "
+                               "argmax did not shrink (0: never, the paper's fixed budget)"),
 }
 
 RESOURCES = ("austen", "moses")
@@ -165,7 +168,7 @@ def denoiser_floor(model, tokenizer, config: TinyMDLMConfig, n_rows: int = 512, 
 def alm_settings(cfg, seed: int = 0) -> ALMSettings:
     """The projection's solver settings from the chapter's parameters."""
     return ALMSettings(outer_steps=cfg.alm_outer, inner_steps=cfg.alm_inner, lr=cfg.alm_lr,
-                       lr_decay=cfg.alm_lr_decay, seed=seed)
+                       lr_decay=cfg.alm_lr_decay, patience=cfg.alm_patience, seed=seed)
 
 
 def convex_instances(n_seeds: int = 4, length: int = 3, vocab: int = 6) -> list[tuple[str, torch.Tensor, C.Constraint]]:
@@ -412,9 +415,10 @@ def lexical_experiment(cfg, models: TextModels, settings: ALMSettings, seed: int
                        progress=None) -> tuple[pd.DataFrame, dict]:
     """Every lexical constraint: unconstrained, the paper's projection alone, and this chapter's CDD, same seeds.
 
-    "CDD projection only" is the paper's operator by itself: cold multipliers at every step, no
-    commit, no repair, no search. "CDD" adds this chapter's warm start and commit, the repair and the
-    search; its ``after_repair_%`` is the share still failing before the search.
+    "CDD projection only" is the paper's operator by itself: cold multipliers at every step, the
+    solver's whole budget (no early give-up), no commit, no repair, no search. "CDD" adds this
+    chapter's warm start, give-up and commit, the repair and the search; its ``after_repair_%`` is
+    the share still failing before the search.
     """
     cons = lexical_constraints(cfg, models.tokenizer)
     base_ids, base_trace = run_sampler(models.mdlm, models.tokenizer, cfg.n_text, cfg.text_len, cfg.text_steps,
@@ -425,8 +429,8 @@ def lexical_experiment(cfg, models: TextModels, settings: ALMSettings, seed: int
         base = text_row(name, "MDLM", base_ids, base_trace, models, base_ok, 0, base_trace.seconds)
         rows.append({**base, **rejection_cost(base_ok.mean(), base["s_per_sample"])})
         alone, alone_trace = run_sampler(models.mdlm, models.tokenizer, cfg.n_text, cfg.text_len, cfg.text_steps, con,
-                                         settings, seed=seed, device=device, repair=False, search=False,
-                                         warm=False, commit=False)
+                                         replace(settings, patience=0), seed=seed, device=device, repair=False,
+                                         search=False, warm=False, commit=False)
         rows.append(text_row(name, "CDD projection only", alone, alone_trace, models, con.hard(alone).cpu().numpy(),
                              0, alone_trace.seconds))
         ids, trace = run_sampler(models.mdlm, models.tokenizer, cfg.n_text, cfg.text_len, cfg.text_steps, con,
