@@ -7,8 +7,8 @@ reverse step: for the paper's operator alone ("projection only", the chapter's r
 multipliers restart at every reverse step, the solver's full budget, projected positions stay
 masked, no repair, no search), then with repair and search on ("cold") and with this chapter's two
 departures (warm multipliers, projected positions decoded at once), each alone and together
-("warm+commit" is the chapter's CDD), and the chapter's CDD without the solver's early give-up
-("no patience"); the unconstrained sampler is also timed running the denoiser on every row at
+("warm+commit" is the chapter's CDD), and the chapter's CDD with the solver's early give-up
+("+ give-up": ``patience`` 2, off in the chapter); the unconstrained sampler is also timed running the denoiser on every row at
 every step, against reusing the predictions of rows the last step left unchanged (the default).
 Part 2 projects one batch of real denoiser predictions onto a constraint with the batched
 augmented-Lagrangian solver and with the same solver called one sample at a time, checks both
@@ -62,7 +62,7 @@ def main() -> None:
     variants = {"projection only": {"warm": False, "commit": False, "repair": False, "search": False, "patience": 0},
                 "cold": {"warm": False, "commit": False}, "warm": {"warm": True, "commit": False},
                 "commit": {"warm": False, "commit": True}, "warm+commit": {"warm": True, "commit": True},
-                "... no patience": {"warm": True, "commit": True, "patience": 0}}
+                "... + give-up": {"warm": True, "commit": True, "patience": 2}}
     for name, con in study.lexical_constraints(cfg, models.tokenizer).items():
         for label, options in variants.items():
             sampler_options = {k: v for k, v in options.items() if k != "patience"}
