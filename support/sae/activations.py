@@ -1,0 +1,74 @@
+"""Residual-stream activations of a causal LM at chosen blocks, one row per real (non-pad) token.
+
+Block ``L`` here is the L-th transformer block (0-based) and its activation is that block's
+*output* residual stream, read by a forward hook on the block. With ``output_hidden_states``,
+``transformers`` lists the embeddings first, so block L's output is ``hidden_states[L + 1]`` for
+every block but the last, whose entry has the final norm applied already. Gemma Scope's
+"layer L" SAEs read block L's output; the reference code of arXiv 2502.11367 indexes
+``hidden_states[L]`` (one block early) and drops each text's last token. Here the hook removes
+both pitfalls, and a test checks the equality with ``hidden_states`` block by block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..models import anatomy
+
+
+@dataclass
+class TokenActivations:
+    """Activations of many texts: ``values[L]`` [total tokens, d] per block, text i's rows offsets[i]:offsets[i+1]."""
+
+    values: dict[int, torch.Tensor]
+    offsets: torch.Tensor  # [n_texts + 1]
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """Tokens per text [n_texts]."""
+        return self.offsets[1:] - self.offsets[:-1]
+
+    @property
+    def text_index(self) -> torch.Tensor:
+        """Which text each row belongs to [total tokens]."""
+        return torch.repeat_interleave(torch.arange(len(self.lengths)), self.lengths)
+
+
+@torch.no_grad()
+def residual_activations(model, tokenizer, texts: list[str], layers: list[int], batch_size: int = 16,
+                         max_tokens: int = 128, device: str = "cpu", dtype: torch.dtype = torch.float32
+                         ) -> TokenActivations:
+    """Block outputs at ``layers`` for every real token of each text (truncated to ``max_tokens``), batched."""
+    blocks = anatomy(model).blocks
+    if not texts:
+        raise ValueError("residual_activations needs at least one text")
+    bad = [layer for layer in layers if not 0 <= layer < len(blocks)]
+    if bad:
+        raise ValueError(f"layers {bad} outside the model's blocks 0..{len(blocks) - 1}")
+    if tokenizer.pad_token is None:
+        raise ValueError("the tokenizer has no pad token: set tokenizer.pad_token (e.g. to its eos token) first")
+    model.eval().to(device)
+    side, tokenizer.padding_side = tokenizer.padding_side, "right"  # real tokens keep positions 0..n-1
+    pieces: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    lengths = []
+    captured: dict[int, torch.Tensor] = {}
+    hooks = [blocks[layer].register_forward_hook(
+        lambda m, args, out, layer=layer: captured.__setitem__(layer, out[0] if isinstance(out, tuple) else out))
+        for layer in layers]
+    try:
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True, truncation=True,
+                              max_length=max_tokens)
+            mask = batch["attention_mask"].bool()
+            model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+            for layer in layers:
+                pieces[layer].append(captured[layer][mask.to(device)].to("cpu", dtype))  # row-major: text by text
+            lengths.append(mask.sum(-1))
+    finally:
+        tokenizer.padding_side = side
+        for hook in hooks:
+            hook.remove()
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), torch.cat(lengths).cumsum(0)])
+    return TokenActivations({layer: torch.cat(parts) for layer, parts in pieces.items()}, offsets)
