@@ -52,6 +52,12 @@ def _hand_activations() -> TokenActivations:
     return TokenActivations({5: values}, torch.tensor([0, 2, 5]))
 
 
+def test_positions_and_training_rows_leave_each_texts_first_token_out():
+    acts = _hand_activations()
+    assert acts.positions.tolist() == [0, 1, 0, 1, 2] and acts.text_index.tolist() == [0, 0, 1, 1, 1]
+    assert acts.training_rows(5).tolist() == [[3.0, -1.0, 0.5], [2.0, 2.0, 0.0], [0.5, 0.0, 3.0]]
+
+
 def test_pools_top_n_and_binarization_by_hand():
     acts = _hand_activations()
     assert features.text_features(acts, 5, "sum").tolist() == [[4.0, -1.0, 2.5], [2.5, 6.0, 4.0]]

@@ -35,6 +35,22 @@ class TokenActivations:
         """Which text each row belongs to [total tokens]."""
         return torch.repeat_interleave(torch.arange(len(self.lengths)), self.lengths)
 
+    @property
+    def positions(self) -> torch.Tensor:
+        """Each row's position within its text [total tokens] (0 = the text's first token)."""
+        return torch.arange(int(self.offsets[-1])) - self.offsets[:-1][self.text_index]
+
+    def training_rows(self, layer: int) -> torch.Tensor:
+        """The rows an SAE is trained and scored on: every token but each text's first.
+
+        A causal LM's first position is an attention sink with a massive activation: in SmolLM2-135M
+        (Austen paragraphs, blocks 15 and 25) its norm is ~25,600 against a median of 167 and 528,
+        so it alone would dominate the reconstruction loss and the variance that FVE divides by
+        (FVE 0.999 with 95% of latents dead when it was kept). Gemma Scope and SAELens leave the
+        BOS position out for the same reason.
+        """
+        return self.values[layer][self.positions > 0]
+
 
 @torch.no_grad()
 def residual_activations(model, tokenizer, texts: list[str], layers: list[int], batch_size: int = 16,
