@@ -8,8 +8,9 @@ multipliers restart at every reverse step, the solver's full budget, projected p
 masked, no repair, no search), then with repair and search on ("cold") and with this chapter's two
 departures (warm multipliers, projected positions decoded at once), each alone and together
 ("warm+commit" is the chapter's CDD), and the chapter's CDD with the solver's early give-up
-("+ give-up": ``patience`` 2, off in the chapter); the unconstrained sampler is also timed running the denoiser on every row at
-every step, against reusing the predictions of rows the last step left unchanged (the default).
+("+ give-up": ``patience`` 2, off in the chapter); the unconstrained sampler is also timed
+running the denoiser on every row at every step, against reusing the predictions of rows the last
+step left unchanged (the default).
 Part 2 projects one batch of real denoiser predictions onto a constraint with the batched
 augmented-Lagrangian solver and with the same solver called one sample at a time, checks both
 satisfy the constraint, and prints the ratio.
@@ -57,8 +58,8 @@ def main() -> None:
     every = sorted(t.seconds for t in every_row)[1] / args.samples
     print(f"{'unconstrained, every row':28s} {1e3 * every:8.2f} ms/sample  -> reusing unchanged rows "
           f"{every / base:.2f}x faster ({reused.denoised_rows / every_row[0].denoised_rows:.0%} of the denoiser rows)")
-    # "projection only" is the chapter's row of that name (the paper's operator alone); the other four keep
-    # the repair and the search on, so that they differ from each other only in warm start and commit
+    # "projection only" is the chapter's row of that name (the paper's operator alone); the others keep the
+    # repair and the search on, so that they differ from each other only in warm start, commit and give-up
     variants = {"projection only": {"warm": False, "commit": False, "repair": False, "search": False, "patience": 0},
                 "cold": {"warm": False, "commit": False}, "warm": {"warm": True, "commit": False},
                 "commit": {"warm": False, "commit": True}, "warm+commit": {"warm": True, "commit": True},

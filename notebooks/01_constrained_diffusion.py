@@ -711,9 +711,8 @@ glue("cdd_denoised_pct", denoised["CDD"])
 # for the unconstrained sampler and {glue:text}`cdd_denoised_pct:.0f`% for CDD, whose commits
 # change more samples per step. Each time is one run on a shared two-core CPU, so ratios near one
 # are within timing noise; `benchmarks/cdd.py` repeats the baseline and times the warm start and
-# the commit each alone. The left panel is the paper's
-# perplexity-against-KL trade-off, the right one the cost against how rare the constraint is
-# without CDD.
+# the commit each alone. The left panel is the paper's perplexity-against-KL trade-off, the right
+# one the cost against how rare the constraint is without CDD.
 
 # %% [markdown]
 # ## The paper's numbers beside ours
