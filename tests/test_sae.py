@@ -83,3 +83,39 @@ def test_dead_latents_are_counted_and_resampled_towards_badly_reconstructed_rows
     assert torch.allclose(sae.W_dec[:3].norm(dim=-1), torch.ones(3)) and (sae.b_enc[:3] == 0).all()
     with pytest.raises(ValueError, match="kind"):
         S.SAEConfig(d_in=8, width=6, kind="relu")
+
+
+def _hub_format_tiny_llama(folder):
+    """A tiny random Llama with the book's Austen tokenizer, saved as a hub-format folder (the paper path)."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from support.models import AUSTEN
+
+    tokenizer = AUSTEN.tokenizer(2048)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=24, num_hidden_layers=3,
+                         num_attention_heads=2, num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_activation_set_and_sae_are_made_once_then_loaded(fresh_model_cache, tmp_path, monkeypatch):
+    from support.models import cached
+
+    acts_spec = S.ActivationSet(_hub_format_tiny_llama(tmp_path / "lm"), layers=(0, 2), n_texts=24, max_tokens=16)
+    spec = S.TrainedSAE(acts_spec, layer=2, sae=S.SAEConfig(d_in=16, width=32, k=4, resample_every=0), steps=40,
+                        batch_size=64, lr=1e-3)
+    sae, scale = cached.load(spec)
+    record = cached.training_record(spec)
+    rows = acts_spec.load_from(acts_spec.folder, "cpu")
+    assert set(rows) == {0, 2} and rows[2].shape[1] == 16
+    assert cached.training_record(acts_spec)["rows"] == len(rows[2]) < cached.training_record(acts_spec)["tokens"]
+    heldout = record["heldout"]
+    assert heldout["l0"] <= 4 and heldout["fve"] > 0 and scale == pytest.approx(S.activation_scale(
+        rows[2][: int(len(rows[2]) * 0.95)]))
+    monkeypatch.setattr(S, "train_sae", lambda *a, **k: pytest.fail("retrained a cached SAE"))
+    again, _ = cached.load(spec)
+    assert all(torch.equal(a, b) for a, b in zip(sae.state_dict().values(), again.state_dict().values()))
+    other = S.TrainedSAE(acts_spec, layer=0, sae=S.SAEConfig(d_in=16, width=32, k=4), steps=40)
+    assert other.folder != spec.folder and acts_spec.folder.name.startswith("sae-acts-")

