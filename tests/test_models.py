@@ -289,6 +289,7 @@ def test_multiple_choice_accuracy_picks_the_likelier_option(monkeypatch):
                         lambda model, tok, prompts, options, batch_size=16: __import__("numpy").array(
                             [0.1 if o == " x" else 0.9 for o in options]))
     assert models.multiple_choice_accuracy(None, None, examples) == 0.5
+    assert models.multiple_choice_correct(None, None, examples).tolist() == [True, False]
 
 
 def test_train_loop_trains_with_gradients_turned_off_globally():

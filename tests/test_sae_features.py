@@ -102,3 +102,24 @@ def test_probes_separate_a_separable_task_and_not_a_shuffled_one():
     texts = [f"{w} item number {i}" for i, w in enumerate(["good", "bad"] * 30)]
     text_folds = classify.cross_validated_f1(classify.tfidf_probe, texts, np.array([0, 1] * 30), folds=3)
     assert text_folds.macro_f1.min() == 1.0
+
+
+def test_splicing_identity_recovers_everything_and_the_mean_nothing():
+    from support.sae.activations import replaced_block_output, spliced_losses
+
+    model, tokenizer = _tiny_llama_and_tokenizer()
+    mean_row = torch.randn(16)
+    same = spliced_losses(model, tokenizer, TEXTS, 1, lambda hidden: hidden, mean_row)
+    assert same["spliced"] == pytest.approx(same["clean"]) and same["recovered"] == pytest.approx(1.0)
+    ablated = spliced_losses(model, tokenizer, TEXTS, 1, lambda hidden: mean_row.expand_as(hidden), mean_row)
+    assert ablated["spliced"] == pytest.approx(ablated["mean_ablated"]) and ablated["recovered"] == pytest.approx(0.0)
+    seen = {}
+    block = model.model.layers[1]
+    with replaced_block_output(model, 1, torch.zeros_like):
+        handle = block.register_forward_hook(lambda m, a, out: seen.__setitem__("h", out[0] if isinstance(out, tuple)
+                                                                                  else out))
+        with torch.no_grad():
+            model(input_ids=tokenizer(["the cat sat"], return_tensors="pt")["input_ids"])
+        handle.remove()
+    assert seen["h"][0, 0].abs().sum() > 0 and seen["h"][0, 1:].abs().sum() == 0  # the first position passes
+    assert not block._forward_hooks  # removed on exit

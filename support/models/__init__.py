@@ -36,6 +36,7 @@ from .scoring import (
     encode,
     eval_loss,
     multiple_choice_accuracy,
+    multiple_choice_correct,
     next_token_nll,
     perplexity,
     preference,
@@ -51,8 +52,8 @@ __all__ = [
     "SmolLM2", "TextCorpus", "TinyLMConfig", "TinyMDLMConfig", "anatomy", "antithetic_times", "build_causal_lm",
     "build_denoiser", "chat", "continuation_nll", "continue_text", "deterministic_training", "encode", "ensure",
     "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "load", "load_masked_lm", "load_pretrained", "mask_tokens",
-    "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy", "next_token_loss", "next_token_nll",
-    "non_embedding_params", "perplexity", "preference", "require_hub", "sample_texts", "sample_windows",
+    "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy", "multiple_choice_correct",
+    "next_token_loss", "next_token_nll", "non_embedding_params", "perplexity", "preference", "require_hub", "sample_texts", "sample_windows",
     "sequence_nll", "smollm2", "text_loss", "tiny_lm", "tiny_mdlm", "train_bpe", "train_loop", "training_allowed",
     "training_log", "training_record", "unigram_cross_entropy",
 ]

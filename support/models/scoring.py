@@ -159,6 +159,12 @@ def preference(model, tokenizer, prompts: list[str], first: list[str], second: l
 
 def multiple_choice_accuracy(model, tokenizer, examples: list[dict], shots: list[dict] = ()) -> float:
     """Accuracy on BIG-bench-style multiple choice (``input``, ``target_scores``) by per-token option NLL."""
+    return float(np.mean(multiple_choice_correct(model, tokenizer, examples, shots)))
+
+
+@torch.no_grad()
+def multiple_choice_correct(model, tokenizer, examples: list[dict], shots: list[dict] = ()) -> np.ndarray:
+    """Per example [n] bool: whether the option of lowest per-token NLL is a best-scored one."""
     context = "".join(f"Q: {s['input']}\nA: {max(s['target_scores'], key=s['target_scores'].get)}\n\n"
                       for s in shots)
     prompts, options, owner = [], [], []
@@ -174,4 +180,4 @@ def multiple_choice_accuracy(model, tokenizer, examples: list[dict], shots: list
         names = list(example["target_scores"])
         choice = names[int(np.argmin(nll[owner == i]))]
         hits.append(example["target_scores"][choice] == max(example["target_scores"].values()))
-    return float(np.mean(hits))
+    return np.array(hits, dtype=bool)

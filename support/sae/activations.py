@@ -11,7 +11,9 @@ both pitfalls, and a test checks the equality with ``hidden_states`` block by bl
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -88,3 +90,38 @@ def residual_activations(model, tokenizer, texts: list[str], layers: list[int], 
             hook.remove()
     offsets = torch.cat([torch.zeros(1, dtype=torch.long), torch.cat(lengths).cumsum(0)])
     return TokenActivations({layer: torch.cat(parts) for layer, parts in pieces.items()}, offsets)
+
+
+@contextmanager
+def replaced_block_output(model, layer: int, replace: Callable[[torch.Tensor], torch.Tensor]):
+    """Inside the context, block ``layer``'s output residual at every position but the first is ``replace(it)``.
+
+    The first position (the attention sink, whose activation SAEs here never see) is passed through.
+    """
+    block = anatomy(model).blocks[layer]
+
+    def hook(module, args, out):
+        hidden = out[0] if isinstance(out, tuple) else out
+        changed = torch.cat([hidden[:, :1], replace(hidden[:, 1:])], 1)
+        return (changed, *out[1:]) if isinstance(out, tuple) else changed
+
+    handle = block.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def spliced_losses(model, tokenizer, texts: list[str], layer: int, reconstruct, mean_row: torch.Tensor,
+                   max_tokens: int = 64) -> dict:
+    """Next-token loss with block ``layer``'s output as is, replaced by ``reconstruct(output)`` (e.g. an SAE's), and
+    replaced by ``mean_row`` (mean ablation); ``recovered`` = (ablated - spliced) / (ablated - clean)."""
+    from ..models import text_loss
+
+    clean = text_loss(model, tokenizer, texts, max_len=max_tokens)
+    with replaced_block_output(model, layer, reconstruct):
+        spliced = text_loss(model, tokenizer, texts, max_len=max_tokens)
+    with replaced_block_output(model, layer, lambda hidden: mean_row.to(hidden).expand_as(hidden)):
+        ablated = text_loss(model, tokenizer, texts, max_len=max_tokens)
+    return {"clean": clean, "spliced": spliced, "mean_ablated": ablated,
+            "recovered": (ablated - spliced) / (ablated - clean)}
