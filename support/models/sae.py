@@ -177,7 +177,7 @@ class SparseAutoencoder(torch.nn.Module):
 
     @torch.no_grad()
     def resample_dead(self, x: torch.Tensor, generator: torch.Generator) -> int:
-        """Point each dead latent at an input of ``x`` [n, d_in] drawn by squared reconstruction error; returns how many."""
+        """Point each dead latent at a row of ``x`` [n, d_in], drawn by squared error; return the count."""
         dead = self.dead().nonzero().squeeze(1)
         if len(dead) == 0:
             return 0
@@ -202,7 +202,7 @@ def activation_scale(x: torch.Tensor) -> float:
 
 @torch.no_grad()
 def sae_metrics(sae: SparseAutoencoder, x: torch.Tensor, batch: int = 4096) -> dict:
-    """On held-out activations x [n, d_in]: L0, fraction of variance explained, mean-baseline MSE, dead fraction here."""
+    """On held-out activations x [n, d_in]: L0, fraction of variance explained, mean-baseline MSE, dead fraction."""
     squared_error, l0, fired = 0.0, 0.0, torch.zeros(sae.cfg.width, dtype=torch.bool)
     for start in range(0, len(x), batch):
         chunk = x[start:start + batch]
