@@ -17,9 +17,8 @@ import time
 import torch
 from timing import best_seconds
 
-from support.editing.settings import austen_paragraphs
+from support.models import austen_paragraphs, smollm2
 from support.models import sae as S
-from support.models import smollm2
 from support.sae.activations import residual_activations
 
 

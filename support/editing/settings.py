@@ -19,8 +19,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 import torch
 
-from .. import resources
-from ..models import hub, multiple_choice_accuracy, require_hub, smollm2, text_loss, tiny_lm
+from ..models import austen_paragraphs, hub, multiple_choice_accuracy, require_hub, smollm2, text_loss, tiny_lm
 from ..profiles import Param
 from ..models.anatomy import Anatomy, anatomy
 from . import metrics, world
@@ -88,15 +87,6 @@ def world_setting(num_edits: int, layers: tuple[int, ...], seed: int = 0, smoke:
     c0_texts = rng.sample(sentences, n_c0 // 2) + rng.sample(austen, n_c0 // 2)
     return Setting("world", model, tokenizer, tuple(layers), edited, c0_texts, heldout, probe,
                    calibration_cases=cases[num_edits + n_probe:])
-
-
-def austen_paragraphs(n_heldout: int = 200) -> tuple[list[str], list[str]]:
-    """Austen's paragraphs of over 200 characters: (the rest, the last ``n_heldout``: the tail of Persuasion).
-
-    The tiny models' training split ends before that tail, so the held-out paragraphs are unseen text.
-    """
-    paragraphs = [p for p in resources.english_corpus().split("\n\n") if len(p) > 200]
-    return paragraphs[:-n_heldout], paragraphs[-n_heldout:]
 
 
 @torch.no_grad()

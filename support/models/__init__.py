@@ -17,7 +17,7 @@ All of them hand out standard ``transformers`` models and tokenizers.
 from .anatomy import Anatomy, anatomy
 from .cached import CachedModel, ModelNotPrepared, ensure, load, training_allowed, training_record
 from .causal_lm import TinyLMConfig, build_causal_lm, next_token_loss, non_embedding_params, tiny_lm, training_log
-from .corpora import AUSTEN, TextCorpus, sample_windows, train_bpe
+from .corpora import AUSTEN, TextCorpus, austen_paragraphs, sample_windows, train_bpe
 from .denoiser import (
     TinyMDLMConfig,
     antithetic_times,
@@ -48,12 +48,12 @@ from .smollm2 import SMOLLM2, SmolLM2, smollm2
 from .training import Schedule, deterministic_training, train_loop
 
 __all__ = [
-    "AUSTEN", "Anatomy", "Batch", "CachedModel", "HubUnavailable", "ModelNotPrepared", "SMOLLM2", "Schedule",
-    "SmolLM2", "TextCorpus", "TinyLMConfig", "TinyMDLMConfig", "anatomy", "antithetic_times", "build_causal_lm",
-    "build_denoiser", "chat", "continuation_nll", "continue_text", "deterministic_training", "encode", "ensure",
-    "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "load", "load_masked_lm", "load_pretrained", "mask_tokens",
-    "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy", "multiple_choice_correct",
-    "next_token_loss", "next_token_nll", "non_embedding_params", "perplexity", "preference", "require_hub", "sample_texts", "sample_windows",
-    "sequence_nll", "smollm2", "text_loss", "tiny_lm", "tiny_mdlm", "train_bpe", "train_loop", "training_allowed",
-    "training_log", "training_record", "unigram_cross_entropy",
+    "AUSTEN", "Anatomy", "Batch", "CachedModel", "HubUnavailable", "ModelNotPrepared", "SMOLLM2", "Schedule", "SmolLM2",
+    "TextCorpus", "TinyLMConfig", "TinyMDLMConfig", "anatomy", "antithetic_times", "austen_paragraphs",
+    "build_causal_lm", "build_denoiser", "chat", "continuation_nll", "continue_text", "deterministic_training",
+    "encode", "ensure", "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "load", "load_masked_lm",
+    "load_pretrained", "mask_tokens", "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy",
+    "multiple_choice_correct", "next_token_loss", "next_token_nll", "non_embedding_params", "perplexity", "preference",
+    "require_hub", "sample_texts", "sample_windows", "sequence_nll", "smollm2", "text_loss", "tiny_lm", "tiny_mdlm",
+    "train_bpe", "train_loop", "training_allowed", "training_log", "training_record", "unigram_cross_entropy",
 ]

@@ -92,3 +92,12 @@ def sample_windows(ids: torch.Tensor, batch_size: int, seq_len: int, generator: 
 
 #: Jane Austen's six novels (Debian's r-cran-janeaustenr), the English every tiny model here learns from.
 AUSTEN = TextCorpus("austen", resources.english_corpus, lambda: {"sha": resources.get("austen").sha256})
+
+
+def austen_paragraphs(n_heldout: int = 200) -> tuple[list[str], list[str]]:
+    """Austen's paragraphs of over 200 characters: (the rest, the last ``n_heldout``: the tail of Persuasion).
+
+    The tiny models' training split ends before that tail, so the held-out paragraphs are unseen text.
+    """
+    paragraphs = [p for p in resources.english_corpus().split("\n\n") if len(p) > 200]
+    return paragraphs[:-n_heldout], paragraphs[-n_heldout:]

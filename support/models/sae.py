@@ -135,12 +135,15 @@ class SparseAutoencoder(torch.nn.Module):
         """W_enc^T (x - b_dec) + b_enc, [..., width]."""
         return (x - self.b_dec) @ self.W_enc + self.b_enc
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Latent activations f [..., width] of activations x [..., d_in]."""
-        pre = self.pre_activation(x)
+    def _activate(self, pre: torch.Tensor) -> torch.Tensor:
+        """sigma(pre): TopK or JumpReLU."""
         if self.cfg.kind == "topk":
             return topk_activation(pre, self.cfg.k)
         return _JumpReLU.apply(pre, self.threshold, self.cfg.bandwidth)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent activations f [..., width] of activations x [..., d_in]."""
+        return self._activate(self.pre_activation(x))
 
     def decode(self, f: torch.Tensor) -> torch.Tensor:
         """x_hat = W_dec^T f + b_dec."""
@@ -154,12 +157,9 @@ class SparseAutoencoder(torch.nn.Module):
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """The training objective on a batch [n, d_in]; also counts which latents fired (dead tracking)."""
         pre = self.pre_activation(x)
-        if self.cfg.kind == "topk":
-            f = topk_activation(pre, self.cfg.k)
-            sparsity = torch.zeros((), dtype=x.dtype)
-        else:
-            f = _JumpReLU.apply(pre, self.threshold, self.cfg.bandwidth)
-            sparsity = self.cfg.l0_coefficient * _Step.apply(pre, self.threshold, self.cfg.bandwidth).sum(-1).mean()
+        f = self._activate(pre)
+        sparsity = torch.zeros((), dtype=x.dtype) if self.cfg.kind == "topk" else (
+            self.cfg.l0_coefficient * _Step.apply(pre, self.threshold, self.cfg.bandwidth).sum(-1).mean())
         with torch.no_grad():
             fired = (f > 0).any(0)
             self.rows_since_fired.add_(len(x)).masked_fill_(fired, 0)
@@ -281,7 +281,7 @@ class ActivationSet(CachedModel):
 
     def texts(self) -> list[str]:
         """The paragraphs read: a seeded draw from Austen's (the chapters' held-out tail left out)."""
-        from ..editing.settings import austen_paragraphs
+        from .corpora import austen_paragraphs
 
         paragraphs = austen_paragraphs()[0]
         order = torch.randperm(len(paragraphs), generator=torch.Generator().manual_seed(self.seed))
@@ -302,9 +302,14 @@ class ActivationSet(CachedModel):
 
     def load_from(self, folder: Path, device: str) -> dict[int, torch.Tensor]:
         """Rows [n, d] per block."""
+        return {layer: self.block_rows(folder, layer, device) for layer in self.layers}
+
+    @staticmethod
+    def block_rows(folder: Path, layer: int, device: str = "cpu") -> torch.Tensor:
+        """Rows [n, d] of one block from a finished folder."""
         from safetensors.torch import load_file
 
-        return {layer: load_file(str(folder / f"block{layer}.safetensors"))["rows"].to(device) for layer in self.layers}
+        return load_file(str(folder / f"block{layer}.safetensors"))["rows"].to(device)
 
 
 @dataclass(frozen=True)
@@ -338,7 +343,7 @@ class TrainedSAE(CachedModel):
 
         from .cached import ensure
 
-        rows = self.activations.load_from(ensure(self.activations, device, progress), "cpu")[self.layer]
+        rows = self.activations.block_rows(ensure(self.activations, device, progress), self.layer)
         split = int(len(rows) * (1 - self.heldout_fraction))
         scale = activation_scale(rows[:split])
         sae, history = train_sae(self.sae, rows[:split] * scale, self.steps, self.batch_size, self.lr, self.seed,
