@@ -74,7 +74,7 @@ def test_pools_top_n_and_binarization_by_hand():
     doubled = features.text_features(acts, 5, "sum", encoder=lambda rows: 2 * rows)
     assert doubled.tolist() == [[8.0, -2.0, 5.0], [5.0, 12.0, 8.0]]
     with pytest.raises(ValueError, match="pool"):
-        features.pool_rows(acts.values[5], acts.text_index, 2, "median")
+        features.text_features(acts, 5, "median")
 
 
 @pytest.mark.parametrize("pool", features.POOLS)

@@ -173,6 +173,7 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
         info["kl_mean"] = 0.0
         return x_prime, info
     rows = active.nonzero().squeeze(1)  # solve only the violating samples ...
+    solved_constraint = constraint.select(rows)
     xp, fr = x_prime[rows], free[rows].to(x_prime.device)
     fixed_top = top_ids(xp)  # the decoded positions' tokens (the free ones are overwritten from z)
     pair_row, pair_col = fr.nonzero(as_tuple=True)  # ... and only their free positions
@@ -228,15 +229,15 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
             block.flush(z, m, v, count)
         with torch.no_grad():
             soft = _with_free(xp, pair_row, pair_col, torch.softmax((z + noise) / temperature, -1))
-            g = constraint.select(rows).violation(soft)
+            g = solved_constraint.violation(soft)
             lam = torch.where(todo[:, None], (lam + mu * g).clamp_min(0), lam)
             mu = torch.where(todo[:, None], (mu * settings.mu_rate).clamp_max(settings.mu_max), mu)
             if not settings.deterministic:
                 ids = _with_free(fixed_top, pair_row, pair_col, top_ids(z))
-                todo = todo & ~constraint.select(rows).hard(ids)
+                todo = todo & ~solved_constraint.hard(ids)
                 if settings.patience:
                     one_hot = torch.nn.functional.one_hot(ids, xp.shape[-1]).to(xp.dtype)
-                    gap = constraint.select(rows).violation(one_hot).clamp_min(0).sum(-1)
+                    gap = solved_constraint.violation(one_hot).clamp_min(0).sum(-1)
                     better = gap < best_gap - 1e-6
                     best_gap, stale = torch.where(better, gap, best_gap), torch.where(better, 0, stale + 1)
                     todo = todo & (stale < settings.patience)
@@ -250,7 +251,7 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
         out[rows] = y
         info["kl"][rows.cpu()] = kl.cpu()
         satisfied = info["satisfied"].clone()
-        satisfied[rows.cpu()] = constraint.select(rows).hard(top_ids(y)).cpu()
+        satisfied[rows.cpu()] = solved_constraint.hard(top_ids(y)).cpu()
         info["satisfied"] = satisfied
         info["kl_mean"] = float(kl.mean())
         info["inner_steps"][rows.cpu()] = inner_steps.cpu()

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from ..models import anatomy
+from ..models import anatomy, text_loss
 
 
 @dataclass
@@ -116,8 +116,6 @@ def spliced_losses(model, tokenizer, texts: list[str], layer: int, reconstruct, 
                    max_tokens: int = 64) -> dict:
     """Next-token loss with block ``layer``'s output as is, replaced by ``reconstruct(output)`` (e.g. an SAE's), and
     replaced by ``mean_row`` (mean ablation); ``recovered`` = (ablated - spliced) / (ablated - clean)."""
-    from ..models import text_loss
-
     clean = text_loss(model, tokenizer, texts, max_len=max_tokens)
     with replaced_block_output(model, layer, reconstruct):
         spliced = text_loss(model, tokenizer, texts, max_len=max_tokens)

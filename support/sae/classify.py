@@ -40,9 +40,9 @@ def cross_validated_f1(make_model, features, labels, folds: int = 5, seed: int =
     """Macro-F1 of ``make_model()`` on each held-out fold of a stratified k-fold; one row per fold."""
     labels = np.asarray(labels)
     rows = []
+    pick = (lambda idx: [features[i] for i in idx]) if isinstance(features, list) else (lambda idx: features[idx])
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold, (train, test) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
-        pick = (lambda idx: [features[i] for i in idx]) if isinstance(features, list) else (lambda idx: features[idx])
         model = make_model().fit(pick(train), labels[train])
         rows.append({"features": name, "fold": fold,
                      "macro_f1": f1_score(labels[test], model.predict(pick(test)), average="macro")})

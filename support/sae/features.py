@@ -22,22 +22,18 @@ def top_n_marks(latents: torch.Tensor, top_n: int) -> torch.Tensor:
     return torch.zeros_like(latents).scatter(-1, indices, (values > 0).to(latents.dtype))
 
 
-def pool_rows(rows: torch.Tensor, text_index: torch.Tensor, n_texts: int, pool: str) -> torch.Tensor:
-    """Pool token rows [tokens, k] into one row per text [n_texts, k] (rows of one text contiguous, in order)."""
-    if pool not in POOLS:
-        raise ValueError(f"pool={pool!r} must be one of {POOLS}")
-    if pool == "last":
-        last = torch.zeros(n_texts, dtype=torch.long).scatter_reduce(
-            0, text_index, torch.arange(len(text_index)), "amax", include_self=False)
-        return rows[last]
-    if pool == "max":
+def reduce_rows(rows: torch.Tensor, text_index: torch.Tensor, n_texts: int, how: str) -> torch.Tensor:
+    """Sum or max of token rows [tokens, k] per text [n_texts, k] (``text_index``: each row's text)."""
+    if how == "max":
         out = torch.full((n_texts, rows.shape[-1]), float("-inf"), dtype=rows.dtype)
         return out.scatter_reduce(0, text_index[:, None].expand_as(rows), rows, "amax", include_self=True)
-    summed = torch.zeros(n_texts, rows.shape[-1], dtype=rows.dtype).index_add_(0, text_index, rows)
-    if pool == "sum":
-        return summed
-    counts = torch.bincount(text_index, minlength=n_texts).clamp_min(1).to(rows.dtype)
-    return summed / counts[:, None]
+    return torch.zeros(n_texts, rows.shape[-1], dtype=rows.dtype).index_add_(0, text_index, rows)
+
+
+def _featurise(rows: torch.Tensor, encoder, top_n: int) -> torch.Tensor:
+    """Token rows -> their features: ``encoder``'s latents if given, then top-n marks if ``top_n``."""
+    rows = encoder(rows) if encoder is not None else rows
+    return top_n_marks(rows, top_n) if top_n else rows
 
 
 @torch.no_grad()
@@ -45,25 +41,18 @@ def text_features(acts: TokenActivations, layer: int, pool: str = "sum", encoder
                   binarize: float | None = None, chunk: int = 4096) -> torch.Tensor:
     """One feature row per text [n_texts, k]: the block's activations, or ``encoder``'s latents (e.g. an SAE's
     ``encode``), optionally as top-n marks, pooled over the text's tokens, optionally binarized (> ``binarize``)."""
+    if pool not in POOLS:
+        raise ValueError(f"pool={pool!r} must be one of {POOLS}")
     values, text_index = acts.values[layer], acts.text_index
-    n_texts = len(acts.lengths)
-    pooled = None
-    for start in range(0, len(values), chunk):  # encode in chunks: tokens x width is large
-        rows = values[start:start + chunk]
-        if encoder is not None:
-            rows = encoder(rows)
-        if top_n:
-            rows = top_n_marks(rows, top_n)
-        part = pool_rows(rows, text_index[start:start + chunk], n_texts, "sum" if pool == "mean" else pool)
-        if pooled is None:
-            pooled = part
-        elif pool == "max":
-            pooled = torch.maximum(pooled, part)
-        elif pool == "last":  # texts whose rows lie in this chunk take this chunk's last row
-            present = torch.bincount(text_index[start:start + chunk], minlength=n_texts) > 0
-            pooled[present] = part[present]
-        else:
-            pooled = pooled + part
-    if pool == "mean":
-        pooled = pooled / acts.lengths.clamp_min(1).to(pooled.dtype)[:, None]
+    if pool == "last":  # only each text's last token is read, so only those rows are encoded
+        pooled = _featurise(values[acts.offsets[1:] - 1], encoder, top_n)
+    else:
+        how = "max" if pool == "max" else "sum"
+        pooled = None
+        for start in range(0, len(values), chunk):  # encode in chunks: tokens x width is large
+            part = reduce_rows(_featurise(values[start:start + chunk], encoder, top_n),
+                               text_index[start:start + chunk], len(acts.lengths), how)
+            pooled = part if pooled is None else torch.maximum(pooled, part) if how == "max" else pooled + part
+        if pool == "mean":
+            pooled = pooled / acts.lengths.clamp_min(1).to(pooled.dtype)[:, None]
     return (pooled > binarize).to(pooled.dtype) if binarize is not None else pooled
