@@ -19,7 +19,7 @@ from timing import best_seconds
 
 from support.models import austen_paragraphs, smollm2
 from support.models import sae as S
-from support.sae.activations import residual_activations
+from support.models.activations import residual_activations
 
 
 def sae_steps(sae: S.SparseAutoencoder, rows: torch.Tensor, per_row: bool) -> None:

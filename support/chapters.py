@@ -17,6 +17,7 @@ CHAPTERS: dict[str, str] = {
     "01_constrained_diffusion": "support.cdd.study",
     "02_norm_growth": "support.norm_growth.study",
     "03_encore": "support.encore.study",
+    "04_sae_features": "support.sae.study",
     "05_quantization_scaling": "support.qid.study",
     "10_skipsnn": "support.skipsnn.study",
 }

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from support.sae import classify, features
-from support.sae.activations import TokenActivations, residual_activations
+from support.models.activations import TokenActivations, residual_activations
 
 TEXTS = ["the cat sat", "a dog ran far away today", "hello", "the dog sat on the cat"]
 
@@ -105,7 +105,7 @@ def test_probes_separate_a_separable_task_and_not_a_shuffled_one():
 
 
 def test_splicing_identity_recovers_everything_and_the_mean_nothing():
-    from support.sae.activations import replaced_block_output, spliced_losses
+    from support.models.activations import replaced_block_output, spliced_losses
 
     model, tokenizer = _tiny_llama_and_tokenizer()
     mean_row = torch.randn(16)

@@ -291,7 +291,7 @@ class ActivationSet(CachedModel):
         """Extract and save ``block<L>.safetensors`` per block."""
         from safetensors.torch import save_file
 
-        from ..sae.activations import residual_activations
+        from .activations import residual_activations
 
         model, tokenizer = language_model(self.model_name, device)
         acts = residual_activations(model, tokenizer, self.texts(), list(self.layers), max_tokens=self.max_tokens,

@@ -5,13 +5,16 @@ most active SAE latents and the marks are pooled (summed: counts of how many tok
 among their top n); with ``top_n`` = 0 the activations themselves are pooled; binarization then
 keeps ``pooled > threshold`` (the reference uses 1.0 on counts). Pools: sum, mean, max, and the
 last real token (whose features a causal LM's last position has seen the whole text through).
+``skip_first`` leaves each text's first position out of the pools: in a causal LM without a BOS
+token it is the attention sink, whose activation is huge and nearly the same for every text, and
+the SAEs here are never trained on it (``TokenActivations.training_rows``).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .activations import TokenActivations
+from ..models.activations import TokenActivations
 
 POOLS = ("sum", "mean", "max", "last")
 
@@ -38,12 +41,18 @@ def _featurise(rows: torch.Tensor, encoder, top_n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def text_features(acts: TokenActivations, layer: int, pool: str = "sum", encoder=None, top_n: int = 0,
-                  binarize: float | None = None, chunk: int = 4096) -> torch.Tensor:
+                  binarize: float | None = None, chunk: int = 4096, skip_first: bool = False) -> torch.Tensor:
     """One feature row per text [n_texts, k]: the block's activations, or ``encoder``'s latents (e.g. an SAE's
-    ``encode``), optionally as top-n marks, pooled over the text's tokens, optionally binarized (> ``binarize``)."""
+    ``encode``), optionally as top-n marks, pooled over the text's tokens (all, or all but the first),
+    optionally binarized (> ``binarize``). A text with no pooled token gets zeros."""
     if pool not in POOLS:
         raise ValueError(f"pool={pool!r} must be one of {POOLS}")
-    values, text_index = acts.values[layer], acts.text_index
+    values, text_index, lengths = acts.values[layer], acts.text_index, acts.lengths
+    if skip_first and pool != "last":
+        kept = acts.positions > 0
+        values, text_index, lengths = values[kept], text_index[kept], (lengths - 1).clamp_min(0)
+        if not len(values):
+            raise ValueError("no token rows to pool: every text has one token and skip_first is on")
     if pool == "last":  # only each text's last token is read, so only those rows are encoded
         pooled = _featurise(values[acts.offsets[1:] - 1], encoder, top_n)
     else:
@@ -51,8 +60,10 @@ def text_features(acts: TokenActivations, layer: int, pool: str = "sum", encoder
         pooled = None
         for start in range(0, len(values), chunk):  # encode in chunks: tokens x width is large
             part = reduce_rows(_featurise(values[start:start + chunk], encoder, top_n),
-                               text_index[start:start + chunk], len(acts.lengths), how)
+                               text_index[start:start + chunk], len(lengths), how)
             pooled = part if pooled is None else torch.maximum(pooled, part) if how == "max" else pooled + part
+        if how == "max":
+            pooled = pooled.masked_fill(lengths[:, None] == 0, 0.0)
         if pool == "mean":
-            pooled = pooled / acts.lengths.clamp_min(1).to(pooled.dtype)[:, None]
+            pooled = pooled / lengths.clamp_min(1).to(pooled.dtype)[:, None]
     return (pooled > binarize).to(pooled.dtype) if binarize is not None else pooled

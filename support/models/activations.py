@@ -17,7 +17,8 @@ from typing import Callable
 
 import torch
 
-from ..models import anatomy, text_loss
+from .anatomy import anatomy
+from .scoring import text_loss
 
 
 @dataclass
@@ -26,6 +27,7 @@ class TokenActivations:
 
     values: dict[int, torch.Tensor]
     offsets: torch.Tensor  # [n_texts + 1]
+    tokens: torch.Tensor | None = None  # [total tokens] the token id of each row
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -70,7 +72,7 @@ def residual_activations(model, tokenizer, texts: list[str], layers: list[int], 
     model.eval().to(device)
     side, tokenizer.padding_side = tokenizer.padding_side, "right"  # real tokens keep positions 0..n-1
     pieces: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
-    lengths = []
+    lengths, ids = [], []
     captured: dict[int, torch.Tensor] = {}
     hooks = [blocks[layer].register_forward_hook(
         lambda m, args, out, layer=layer: captured.__setitem__(layer, out[0] if isinstance(out, tuple) else out))
@@ -84,12 +86,13 @@ def residual_activations(model, tokenizer, texts: list[str], layers: list[int], 
             for layer in layers:
                 pieces[layer].append(captured[layer][mask.to(device)].to("cpu", dtype))  # row-major: text by text
             lengths.append(mask.sum(-1))
+            ids.append(batch["input_ids"][mask])
     finally:
         tokenizer.padding_side = side
         for hook in hooks:
             hook.remove()
     offsets = torch.cat([torch.zeros(1, dtype=torch.long), torch.cat(lengths).cumsum(0)])
-    return TokenActivations({layer: torch.cat(parts) for layer, parts in pieces.items()}, offsets)
+    return TokenActivations({layer: torch.cat(parts) for layer, parts in pieces.items()}, offsets, torch.cat(ids))
 
 
 @contextmanager
