@@ -21,11 +21,11 @@ import pandas as pd
 import torch
 
 from ..models import SMOLLM2, multiple_choice_correct
+from ..models.activations import TokenActivations, residual_activations
 from ..models.sae import ActivationSet, SAEConfig, TrainedSAE, language_model
 from ..profiles import Param
 from ..stats import mean_interval
 from . import classify, features, tasks
-from ..models.activations import TokenActivations, residual_activations
 
 PARAMS = {
     "lm": Param(str, smoke="smollm2", local="smollm2", paper="google/gemma-2-2b",
@@ -37,7 +37,7 @@ PARAMS = {
     "widths": Param(int, many=True, smoke=(64, 128), local=(2304, 4608), paper=(16384, 65536), low=1,
                     help="SAE widths (latents) of the grid"),
     "sae_k": Param(int, smoke=8, local=32, paper=32, low=1, help="TopK SAEs: latents kept per token"),
-    "jumprelu_lambda": Param(float, smoke=2e-3, local=2e-3, paper=0.0, low=0.0,
+    "jumprelu_lambda": Param(float, smoke=5e-4, local=5e-4, paper=0.0, low=0.0,
                              help="L0 penalty of one JumpReLU SAE (first layer, first width) trained beside the "
                                   "TopK ones for comparison; 0 = none"),
     "sae_texts": Param(int, smoke=40, local=1500, paper=20000, low=1, help="Austen paragraphs the SAEs train on"),
@@ -50,11 +50,11 @@ PARAMS = {
     "gemma_scope_l0": Param(float, smoke=64.0, local=64.0, paper=64.0, low=1.0,
                             help="Gemma Scope: of a layer and width's SAEs, the one whose average L0 is closest"),
     "tasks": Param(str, many=True, smoke=("harmful", "sentiment"), local=tasks.TASKS,
-                   paper=("toxic_chat", "jailbreak", "banking77", "sentiment"),
+                   paper=("toxic_chat", "jailbreak", "banking77", "multilingual_sentiment"),
                    help="labelled tasks: the local stand-ins or the paper's hub datasets (HUB_TASKS)"),
     "per_class": Param(int, smoke=12, local=150, paper=0, low=0, help="texts per label at most (0 = all)"),
     "text_tokens": Param(int, smoke=32, local=64, paper=256, low=2, help="tokens read per task text"),
-    "top_n": Param(int, smoke=5, local=5, paper=20, low=1, help="latents each token marks for the count features"),
+    "top_n": Param(int, smoke=5, local=5, paper=5, low=1, help="latents each token marks for the count features"),
     "binarize_at": Param(float, smoke=1.0, local=1.0, paper=1.0, low=0.0,
                          help="count features are binarized as count > this (the reference's 1.0)"),
     "folds": Param(int, smoke=3, local=5, paper=5, low=2, help="outer stratified cross-validation folds"),
@@ -77,7 +77,7 @@ HUB_TASKS = {
     "toxic_chat": ("lmsys/toxic-chat", "toxicchat0124", "train", "user_input", "toxicity"),
     "jailbreak": ("jackhhao/jailbreak-classification", None, "train", "prompt", "type"),
     "banking77": ("PolyAI/banking77", None, "train", "text", "label"),
-    "sentiment": ("tyqiangz/multilingual-sentiments", "english", "train", "text", "label"),
+    "multilingual_sentiment": ("tyqiangz/multilingual-sentiments", "english", "train", "text", "label"),
 }
 #: Best macro-F1 per dataset in the reference's tables (Gemma 2 2B + Gemma Scope), and the average of the best.
 PAPER_BEST_F1 = {"toxicity": 0.97, "jailbreak": 1.0, "reject prompts": 1.0, "banking77": 0.916,
@@ -86,7 +86,7 @@ PAPER_AVERAGE_F1, PAPER_AVERAGE_SD = 0.802, 0.143
 #: The paper's dataset each local task stands in for (``None``: no counterpart).
 PAPER_ANALOGUE = {"harmful": "reject prompts", "risk_area": "banking77", "sentiment": "multilingual sentiment",
                   "bias_type": None, "behaviour": None, "toxic_chat": "toxicity", "jailbreak": "jailbreak",
-                  "banking77": "banking77"}
+                  "banking77": "banking77", "multilingual_sentiment": "multilingual sentiment"}
 #: The SAE feature variants of the grid: (pool, top-n counts?, binarized?). ``binary`` is the paper's (counts >
 #: ``binarize_at``); ``fired`` binarizes the summed activations at zero (the latent fired on some token).
 VARIANTS = {"sum": ("sum", False, False), "mean": ("mean", False, False), "max": ("max", False, False),
@@ -220,8 +220,8 @@ def sae_quality(cfg, saes: dict, model, tokenizer) -> pd.DataFrame:
 def load_tasks(cfg) -> dict[str, tasks.Task]:
     """The chapter's labelled tasks (local stand-ins, or the paper's hub datasets)."""
     per_class = cfg.per_class or None
-    return {name: hub_task(name, per_class, cfg.seed) if name in HUB_TASKS and name not in tasks.TASKS
-            else tasks.load_task(name, per_class, cfg.seed) for name in cfg.tasks}
+    load = {name: hub_task if name in HUB_TASKS else tasks.load_task for name in cfg.tasks}
+    return {name: load[name](name, per_class, cfg.seed) for name in cfg.tasks}
 
 
 def hub_task(name: str, per_class: int | None, seed: int) -> tasks.Task:
@@ -404,7 +404,7 @@ def paper_comparison(best: pd.DataFrame) -> pd.DataFrame:
         analogue = PAPER_ANALOGUE.get(task)
         rows.append({"task": task, "paper_dataset": analogue or "-",
                      "paper_f1": PAPER_BEST_F1.get(analogue, float("nan")), "this_run_f1": row.macro_f1,
-                     "interval": row.interval, "setting": f"block {row.layer}, x{row.width}, {row.variant}"})
+                     "interval": row.interval, "setting": f"block {row.layer}, x{row.width} {row.kind}, {row.variant}"})
     return pd.DataFrame(rows)
 
 
