@@ -16,6 +16,8 @@ fold, which has a closed form and costs about a second.
 
 from __future__ import annotations
 
+from inspect import signature
+
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -28,13 +30,17 @@ from sklearn.preprocessing import StandardScaler
 from ..stats import mean_interval
 
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
+# scikit-learn >= 1.8 warns that LogisticRegressionCV's defaults change in 1.10 (its fitted attributes; l1_ratios
+# None -> (0,), i.e. the same L2 penalty) unless they are given; where those options exist, give the new values
+_NEW_DEFAULTS = ({"use_legacy_attributes": False, "l1_ratios": (0.0,)}
+                 if "use_legacy_attributes" in signature(LogisticRegressionCV).parameters else {})
 RIDGE_ALPHAS = tuple(np.logspace(-2, 5, 15))
 
 
 def probe(scale: bool = True, seed: int = 0, inner_folds: int = 5):
     """Logistic regression with C chosen by inner k-fold CV on macro-F1 (features standardised first)."""
     classifier = LogisticRegressionCV(Cs=list(C_GRID), cv=inner_folds, scoring=make_scorer(f1_score, average="macro"),
-                                      max_iter=2000, random_state=seed)
+                                      max_iter=2000, random_state=seed, **_NEW_DEFAULTS)
     return make_pipeline(StandardScaler(), classifier) if scale else classifier
 
 
