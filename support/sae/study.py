@@ -148,10 +148,12 @@ class Encoder:
     def __init__(self, sae, scale: float = 1.0):
         self.sae, self.scale = sae, scale
 
+    @torch.no_grad()
     def __call__(self, rows: torch.Tensor) -> torch.Tensor:
         """Latents [n, width] of activations [n, d]."""
         return self.sae.encode(rows.to(self.sae.W_enc) * self.scale)
 
+    @torch.no_grad()
     def reconstruct(self, rows: torch.Tensor) -> torch.Tensor:
         """The SAE's reconstruction of activations [..., d], in their own scale."""
         return self.sae.decode(self(rows)) / self.scale
