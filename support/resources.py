@@ -159,6 +159,16 @@ REGISTRY: dict[str, Resource] = {
             license="MIT", keep=keep_prefix("vaderSentiment-3.3.2/", ("hutto_ICWSM_2014.tar.gz", "LICENSE.txt")),
         ),
         Resource(
+            name="value-nlp", client="pip", package="value-nlp", version="0.3",
+            filename="value_nlp-0.3-py3-none-any.whl",
+            sha256="053a019503e112880c15390e98085fd14134845432dd71c930be725ee6e15402", size_mb=4.2,
+            description="Multi-VALUE's resources (Ziems et al. 2023): eWAVE's feature attestations for 50 English "
+                        "varieties and one standard -> dialect example pair per implemented feature (184)",
+            license="Apache-2.0 (package); eWAVE CC-BY-4.0",
+            keep=keep_prefix("multivalue/resources/", ("unittests.json", "ewave.csv",
+                                                       "feature_id_to_function_name.json")),
+        ),
+        Resource(
             name="austen", client="apt", package="r-cran-janeaustenr", version="1.0.0-1",
             filename="r-cran-janeaustenr_1.0.0-1_all.deb",
             sha256="df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95", size_mb=1.6,
@@ -625,3 +635,31 @@ def moses_smiles(split: str = "train") -> tuple[str, ...]:
     if not lines or lines[0].strip().upper() != "SMILES":
         raise ResourceError(f"MOSES {split}.csv.gz does not start with a SMILES header; refetch: {fetch_command('moses')}")
     return tuple(line.strip() for line in lines[1:] if line.strip())
+
+
+EWAVE_ATTESTED = ("A", "B")  # eWAVE: A pervasive or obligatory, B neither pervasive nor rare
+
+
+def dialect_pairs(variety: str = "UAAVE", attested: tuple[str, ...] = EWAVE_ATTESTED) -> tuple[dict, ...]:
+    """Multi-VALUE's standard -> dialect example pairs of the eWAVE features attested in ``variety``.
+
+    One row per pair: ``feature`` (eWAVE id), ``name`` (eWAVE's), ``function`` (Multi-VALUE's),
+    ``attestation``, ``standard`` and ``dialect``. UAAVE is Urban African American Vernacular English.
+    """
+    folder = path("value-nlp")
+    pairs = json.loads((folder / "unittests.json").read_text(encoding="utf-8"))
+    functions = json.loads((folder / "feature_id_to_function_name.json").read_text(encoding="utf-8"))
+    with open(folder / "ewave.csv", encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["abbr"] == variety]
+    if not rows:
+        raise ValueError(f"variety={variety!r} is not in eWAVE's table (e.g. 'UAAVE', 'RAAVE', 'CollSgE')")
+    out = []
+    for row in sorted(rows, key=lambda r: int(r["parameter_pk"])):
+        feature = row["parameter_pk"]
+        if row["attestation"] not in attested or feature not in pairs:
+            continue
+        for example in pairs[feature]:
+            out += [{"feature": int(feature), "name": row["parameter_name"], "function": functions[feature][0],
+                     "attestation": row["attestation"], "standard": example["gloss"], "dialect": dialect}
+                    for dialect in example["dialect"]]
+    return tuple(out)
