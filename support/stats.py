@@ -35,3 +35,26 @@ def rate_columns(count: int, total: int, prefix: str = "violations", level: floa
     low, high = rate_interval(count, total, level)
     return {f"{prefix}_%": 100 * count / total if total else float("nan"), f"{prefix}_lo_%": 100 * low,
             f"{prefix}_hi_%": 100 * high, f"{prefix}_n": int(count)}
+
+
+def mcnemar_p(first_right, second_right) -> float:
+    """Exact two-sided McNemar p-value that two paired per-item outcomes (bool arrays) have the same success rate.
+
+    Only the discordant items count: b (right first, wrong second) and c (the reverse); under the
+    null, b ~ Binomial(b + c, 1/2). 1.0 when there is no discordant item.
+    """
+    first, second = np.asarray(first_right, dtype=bool), np.asarray(second_right, dtype=bool)
+    if first.shape != second.shape:
+        raise ValueError(f"paired outcomes need the same shape, got {first.shape} and {second.shape}")
+    b, c = int((first & ~second).sum()), int((~first & second).sum())
+    return 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
+
+
+def paired_gap_interval(first, second, resamples: int = 2000, seed: int = 0, level: float = 0.95
+                        ) -> tuple[float, float, float]:
+    """Mean of ``first - second`` over paired items and its percentile bootstrap interval: (gap, low, high)."""
+    diff = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(diff), (resamples, len(diff)))
+    means = diff[draws].mean(1)
+    tail = (1 - level) / 2
+    return float(diff.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))

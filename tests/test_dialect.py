@@ -97,3 +97,13 @@ def test_multivalue_pairs_of_urban_aave():
     assert all(p["attestation"] in ("A", "B") for p in pairs)
     with pytest.raises(ValueError, match="not in eWAVE"):
         resources.dialect_pairs("Klingon")
+
+
+def test_answer_entropy_and_explanation_length_by_hand():
+    from support.dialect import measures
+
+    entropy = measures.answer_entropy([["A", "A", "A", "A"], ["A", "B", "A", "B"], ["A", "B", "C", "D"]])
+    assert entropy.tolist() == pytest.approx([0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="questions, runs"):
+        measures.answer_entropy(["A", "B"])
+    assert measures.explanation_words("It's B, because 2 + 2 = 4.") == 6

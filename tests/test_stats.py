@@ -29,3 +29,22 @@ def test_rate_columns_and_mean_interval():
     assert row["violations_lo_%"] < row["violations_%"] < row["violations_hi_%"]
     assert stats.mean_interval([1.0, 2.0, 3.0]) == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
     assert math.isnan(stats.mean_interval([1.0]))
+
+
+def test_mcnemar_exact_by_hand():
+    # 10 items right only in the first, 2 only in the second, 8 right in both, 5 wrong in both
+    first = [True] * 10 + [False] * 2 + [True] * 8 + [False] * 5
+    second = [False] * 10 + [True] * 2 + [True] * 8 + [False] * 5
+    # two-sided exact: 2 * P(X <= 2 | n = 12, p = 1/2) = 2 * (1 + 12 + 66) / 4096
+    assert stats.mcnemar_p(first, second) == pytest.approx(2 * 79 / 4096)
+    assert stats.mcnemar_p(first, first) == 1.0
+    with pytest.raises(ValueError, match="same shape"):
+        stats.mcnemar_p([True, False], [True])
+
+
+def test_paired_gap_interval_brackets_the_mean_gap():
+    first = [1] * 30 + [0] * 10
+    second = [1] * 20 + [0] * 20
+    gap, low, high = stats.paired_gap_interval(first, second, resamples=500, seed=0)
+    assert gap == pytest.approx(0.25) and low < gap < high and high - low < 0.4
+    assert stats.paired_gap_interval(first, first, resamples=50) == (0.0, 0.0, 0.0)
