@@ -256,23 +256,27 @@ with pd.option_context("display.max_colwidth", 70):
 # Every feature set is scored by macro-F1 on held-out folds of a stratified
 # {glue:text}`folds`-fold cross-validation; each fold's transforms (standardisation, the TF-IDF
 # vocabulary) are fitted on its training part only. The grid's probe is a ridge classifier whose
-# penalty is chosen by exact leave-one-out on the training part (a closed form, about a second a
-# feature set), with classes weighted inversely to their frequency so that a rare class is not
-# simply never predicted; the paper's classifier, logistic regression with $C$ chosen by an inner
-# cross-validation, costs tens of seconds a set on two cores and is run below on each task's best
-# settings.
+# penalty is chosen by exact leave-one-out on the training part (a closed form:
+# {glue:text}`ridge_seconds_per_set:.1f` s a feature set here, all folds), with classes weighted
+# inversely to their frequency so that a rare class is not simply never predicted; the paper's
+# classifier, logistic regression with $C$ chosen by an inner cross-validation, took
+# {glue:text}`logistic_seconds_per_set:.0f` s a set and is run below on each task's best
+# settings only.
 
 # %%
-activations, sets, fold_rows = {}, {}, []
+activations, sets, fold_rows, grid_seconds = {}, {}, [], 0.0
 for name, task in labelled.items():
     activations[name] = study.task_activations(cfg, model, tokenizer, task,
                                                torch_device)
     sets[name] = study.feature_sets(activations[name], saes, cfg)
+    began = time.perf_counter()
     fold_rows.append(study.grid(task, sets[name], cfg))
+    grid_seconds += time.perf_counter() - began
 runs = pd.concat(fold_rows, ignore_index=True)
 summary = study.summarise_grid(runs)
 best = study.best_rows(summary)
 glue("n_feature_sets", len(sets[next(iter(sets))]) + 1)
+glue("ridge_seconds_per_set", grid_seconds / summary.shape[0])
 glue("n_task_tokens", sum(int(a.offsets[-1]) for a in activations.values()))
 display(best.round(3))
 
@@ -356,8 +360,10 @@ plt.show()
 
 # %%
 glue("inner_folds", cfg.inner_folds)
+began = time.perf_counter()
 headline_runs = pd.concat([study.headline(task, sets[name], best, cfg)
                            for name, task in labelled.items()], ignore_index=True)
+glue("logistic_seconds_per_set", (time.perf_counter() - began) / len(best))
 headline = study.summarise_grid(headline_runs)
 headline_wide = headline.pivot(index="task", columns="source", values="macro_f1")
 display(headline.round(3))
