@@ -107,3 +107,18 @@ def test_answer_entropy_and_explanation_length_by_hand():
     with pytest.raises(ValueError, match="questions, runs"):
         measures.answer_entropy(["A", "B"])
     assert measures.explanation_words("It's B, because 2 + 2 = 4.") == 6
+
+
+def test_the_control_swaps_standard_synonyms_both_ways_and_adds_no_dialect_feature():
+    from support.dialect.control import control_paraphrase
+
+    assert control_paraphrase("Which big animal usually begins to help people?") == \
+        "Which large animal typically starts to assist individuals?"
+    assert control_paraphrase("Large and difficult") == "Big and hard"
+    assert control_paraphrase("The dog sat on the mat.") == "The dog sat on the mat."
+    text = " ".join(["It is big."] * 40)
+    half = control_paraphrase(text, probability=0.5, seed=3)
+    assert half == control_paraphrase(text, probability=0.5, seed=3) and 5 < half.count("big") < 35
+    assert control_paraphrase("Maybe she is happy because of the answer.") == "Perhaps she is glad due to the response."
+    swapped = control_paraphrase("I am not going to help because it has been hard, running.")
+    assert swapped == "I am not going to assist because it has been difficult, running."  # no dialect marker

@@ -1,0 +1,43 @@
+"""The control of chapter 6: a meaning-preserving, dialect-neutral surface change (synonym swaps).
+
+If answers get worse under the AAE conversion, is it the dialect or any change of the surface
+form? The control changes about as many words with swaps that belong to no dialect (standard
+synonyms from a small hand-made table, both directions), so the two gaps can be set side by
+side. The table holds common words whose swap keeps the meaning in a question's usual senses; it
+is small, so on some texts the control changes fewer words than the conversion.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+SYNONYMS = (
+    ("big", "large"), ("small", "little"), ("begin", "start"), ("begins", "starts"), ("began", "started"),
+    ("end", "finish"), ("buy", "purchase"), ("bought", "purchased"), ("help", "assist"), ("helps", "assists"),
+    ("show", "demonstrate"), ("shows", "demonstrates"), ("often", "frequently"), ("quickly", "rapidly"),
+    ("happy", "glad"), ("sad", "unhappy"), ("hard", "difficult"), ("easy", "simple"), ("maybe", "perhaps"),
+    ("choose", "select"), ("chose", "selected"), ("need", "require"), ("needs", "requires"), ("get", "obtain"),
+    ("gets", "obtains"), ("enough", "sufficient"), ("mostly", "largely"), ("whole", "entire"),
+    ("also", "additionally"), ("however", "but"), ("because of", "due to"), ("person", "individual"),
+    ("people", "individuals"), ("answer", "response"), ("idea", "notion"), ("kind", "type"), ("kinds", "types"),
+    ("near", "close to"), ("below", "under"), ("above", "over"), ("usually", "typically"),
+)
+_FORWARD = {a: b for a, b in SYNONYMS} | {b: a for a, b in SYNONYMS}
+_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _FORWARD), key=len, reverse=True)) + r")\b",
+                      re.IGNORECASE)
+
+
+def control_paraphrase(text: str, probability: float = 1.0, seed: int = 0) -> str:
+    """``text`` with each word of the synonym table swapped (kept with ``probability``; a seed fixes the draw)."""
+    rng = np.random.default_rng(seed)
+
+    def swap(m: re.Match) -> str:
+        word = m.group(0)
+        if probability < 1.0 and rng.random() >= probability:
+            return word
+        other = _FORWARD[word.lower()]
+        return other[:1].upper() + other[1:] if word[:1].isupper() else other
+
+    return _PATTERN.sub(swap, text)
