@@ -7,9 +7,9 @@ classifier on the best settings, the transfer experiment and the top features of
 with the text spans that fire them.
 
 Two probes. The grid uses a ridge classifier whose penalty is chosen by exact leave-one-out on
-the training fold (closed form, about a second for a feature set); the headline table uses the
+the training fold (closed form, well under a second for a feature set); the headline table uses the
 paper's classifier, logistic regression with C chosen by an inner cross-validation on macro-F1,
-which costs tens of seconds a feature set on two cores. Picking the best setting by its
+which costs 7-50 s a feature set on two cores. Picking the best setting by its
 held-out folds and reporting those folds is optimistic, as the paper's "best setting per
 dataset" is; the chapter says so beside the numbers.
 """
