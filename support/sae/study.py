@@ -431,7 +431,7 @@ def tally_gaps(gaps: pd.DataFrame) -> dict:
 
 def transfer_experiment(cfg, model, tokenizer, saes: dict, source: tasks.Task, target: tasks.Task,
                         device: str = "cpu") -> pd.DataFrame:
-    """:func:`transfer` with the middle block's widest TopK SAE (sum, binary), its hidden-state mean, and TF-IDF."""
+    """:func:`transfer` with the middle block's widest SAE of the grid (sum, binary), its hidden-state mean, TF-IDF."""
     layer, width, kind = cfg.layers[0], max(cfg.widths), grid_kind(cfg)
     encoder = saes[(layer, width, kind)]
     acts = {name: task_activations(cfg, model, tokenizer, task, device)
