@@ -122,3 +122,16 @@ def test_the_control_swaps_standard_synonyms_both_ways_and_adds_no_dialect_featu
     assert control_paraphrase("Maybe she is happy because of the answer.") == "Perhaps she is glad due to the response."
     swapped = control_paraphrase("I am not going to help because it has been hard, running.")
     assert swapped == "I am not going to assist because it has been difficult, running."  # no dialect marker
+
+
+def test_the_llm_conversion_prompt_and_its_post_pass():
+    from support.dialect import llm_convert
+
+    prompt = llm_convert.conversion_prompt("Why is the sky blue?")
+    assert prompt.endswith("Question: Why is the sky blue?") and len(llm_convert.FEATURES) == len(rules.RULE_NAMES)
+    assert all(feature in prompt for feature in llm_convert.FEATURES)
+    seen = []
+    replies = {"Why is the sky blue?": 'Question: "Why the sky blue, because of the sun?"', "Hello?": "  "}
+    out = llm_convert.llm_convert(list(replies), lambda p: seen.append(p) or replies[p.rsplit("Question: ", 1)[1]])
+    assert out == ["Why the sky blue, cuz of the sun?", "Hello?"]  # post-pass applied; an empty reply keeps the text
+    assert len(seen) == 2
