@@ -115,14 +115,31 @@ def replaced_block_output(model, layer: int, replace: Callable[[torch.Tensor], t
         handle.remove()
 
 
+def replaced_loss(model, tokenizer, texts: list[str], layer: int | None = None, replace=None,
+                  max_tokens: int = 64) -> float:
+    """Next-token loss on ``texts`` with block ``layer``'s output replaced by ``replace(output)`` (as is when None)."""
+    if layer is None:
+        return text_loss(model, tokenizer, texts, max_len=max_tokens)
+    with replaced_block_output(model, layer, replace):
+        return text_loss(model, tokenizer, texts, max_len=max_tokens)
+
+
+def mean_replacement(mean_row: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A ``replace`` for mean ablation: every position's output becomes ``mean_row``."""
+    return lambda hidden: mean_row.to(hidden).expand_as(hidden)
+
+
+def loss_recovered(clean: float, spliced: float, ablated: float) -> float:
+    """The share of the loss that mean ablation loses which the splice keeps: (ablated - spliced) / (ablated - clean)."""
+    return (ablated - spliced) / (ablated - clean)
+
+
 def spliced_losses(model, tokenizer, texts: list[str], layer: int, reconstruct, mean_row: torch.Tensor,
                    max_tokens: int = 64) -> dict:
     """Next-token loss with block ``layer``'s output as is, replaced by ``reconstruct(output)`` (e.g. an SAE's), and
-    replaced by ``mean_row`` (mean ablation); ``recovered`` = (ablated - spliced) / (ablated - clean)."""
-    clean = text_loss(model, tokenizer, texts, max_len=max_tokens)
-    with replaced_block_output(model, layer, reconstruct):
-        spliced = text_loss(model, tokenizer, texts, max_len=max_tokens)
-    with replaced_block_output(model, layer, lambda hidden: mean_row.to(hidden).expand_as(hidden)):
-        ablated = text_loss(model, tokenizer, texts, max_len=max_tokens)
+    replaced by ``mean_row`` (mean ablation); ``recovered`` = :func:`loss_recovered`."""
+    clean = replaced_loss(model, tokenizer, texts, max_tokens=max_tokens)
+    spliced = replaced_loss(model, tokenizer, texts, layer, reconstruct, max_tokens)
+    ablated = replaced_loss(model, tokenizer, texts, layer, mean_replacement(mean_row), max_tokens)
     return {"clean": clean, "spliced": spliced, "mean_ablated": ablated,
-            "recovered": (ablated - spliced) / (ablated - clean)}
+            "recovered": loss_recovered(clean, spliced, ablated)}

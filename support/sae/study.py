@@ -21,7 +21,8 @@ import pandas as pd
 import torch
 
 from ..models import SMOLLM2, multiple_choice_correct
-from ..models.activations import TokenActivations, residual_activations
+from ..models.activations import (TokenActivations, loss_recovered, mean_replacement, replaced_loss,
+                                  residual_activations)
 from ..models.sae import ActivationSet, SAEConfig, TrainedSAE, language_model
 from ..profiles import Param
 from ..stats import mean_interval
@@ -184,23 +185,17 @@ def sae_quality(cfg, saes: dict, model, tokenizer) -> pd.DataFrame:
     with the block's output replaced by the SAE's reconstruction, and with it replaced by its mean
     (ablation); ``loss_recovered`` = (ablated - spliced) / (ablated - clean).
     """
-    from ..models import austen_paragraphs, cached, text_loss
+    from ..models import austen_paragraphs, cached
     from ..models.sae import sae_metrics
-    from ..models.activations import replaced_block_output
 
     texts = austen_paragraphs()[1][: cfg.quality_texts]
     acts = residual_activations(model, tokenizer, texts, sorted(set(cfg.layers)), cfg.batch_size, cfg.sae_tokens)
 
     def loss(layer: int | None = None, replace=None) -> float:
-        if layer is None:
-            return text_loss(model, tokenizer, texts, max_len=cfg.sae_tokens)
-        with replaced_block_output(model, layer, replace):
-            return text_loss(model, tokenizer, texts, max_len=cfg.sae_tokens)
+        return replaced_loss(model, tokenizer, texts, layer, replace, cfg.sae_tokens)
 
     clean = loss()
-    means = {layer: acts.training_rows(layer).mean(0) for layer in cfg.layers}
-    ablated = {layer: loss(layer, lambda hidden, mean=means[layer]: mean.to(hidden).expand_as(hidden))
-               for layer in cfg.layers}
+    ablated = {layer: loss(layer, mean_replacement(acts.training_rows(layer).mean(0))) for layer in cfg.layers}
     specs = sae_specs(cfg) if cfg.sae_source == "trained" else {}
     rows = []
     for (layer, width, kind), encoder in saes.items():
@@ -213,7 +208,7 @@ def sae_quality(cfg, saes: dict, model, tokenizer) -> pd.DataFrame:
         rows.append({"layer": layer, "width": width, "kind": kind, "l0": metrics["l0"], "fve": metrics["fve"],
                      "dead_fraction": metrics["dead_fraction"], "train_seconds": seconds, "clean_loss": clean,
                      "spliced_loss": spliced, "ablated_loss": ablated[layer],
-                     "loss_recovered": (ablated[layer] - spliced) / (ablated[layer] - clean)})
+                     "loss_recovered": loss_recovered(clean, spliced, ablated[layer])})
     return pd.DataFrame(rows)
 
 
