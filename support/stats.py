@@ -50,11 +50,17 @@ def mcnemar_p(first_right, second_right) -> float:
     return 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
 
 
+def bootstrap_interval(statistic, n_items: int, resamples: int = 2000, seed: int = 0, level: float = 0.95
+                       ) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(indices)`` over ``n_items`` items drawn with replacement."""
+    draws = np.random.default_rng(seed).integers(0, n_items, (resamples, n_items))
+    values = np.array([statistic(d) for d in draws])
+    tail = (1 - level) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
 def paired_gap_interval(first, second, resamples: int = 2000, seed: int = 0, level: float = 0.95
                         ) -> tuple[float, float, float]:
     """Mean of ``first - second`` over paired items and its percentile bootstrap interval: (gap, low, high)."""
     diff = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
-    draws = np.random.default_rng(seed).integers(0, len(diff), (resamples, len(diff)))
-    means = diff[draws].mean(1)
-    tail = (1 - level) / 2
-    return float(diff.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+    return (float(diff.mean()), *bootstrap_interval(lambda d: diff[d].mean(), len(diff), resamples, seed, level))

@@ -28,7 +28,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..stats import mean_interval
+from ..stats import bootstrap_interval, mean_interval
 
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 # scikit-learn >= 1.8 warns that LogisticRegressionCV's defaults change in 1.10 (its fitted attributes; l1_ratios
@@ -69,12 +69,9 @@ def bootstrap_f1(labels, predicted, resamples: int = 1000, seed: int = 0, level:
                  ) -> tuple[float, float, float]:
     """Macro-F1 of predictions and its percentile bootstrap interval over the items: (f1, low, high)."""
     labels, predicted = np.asarray(labels), np.asarray(predicted)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(labels), (resamples, len(labels)))
-    scores = [f1_score(labels[d], predicted[d], average="macro") for d in draws]
-    tail = (1 - level) / 2
-    return (float(f1_score(labels, predicted, average="macro")), float(np.quantile(scores, tail)),
-            float(np.quantile(scores, 1 - tail)))
+    low, high = bootstrap_interval(lambda d: f1_score(labels[d], predicted[d], average="macro"), len(labels),
+                                   resamples, seed, level)
+    return float(f1_score(labels, predicted, average="macro")), low, high
 
 
 def cross_validated_f1(make_model, features, labels, folds: int = 5, seed: int = 0, name: str = "") -> pd.DataFrame:
