@@ -87,7 +87,7 @@ def cross_validated_f1(make_model, features, labels, folds: int = 5, seed: int =
     return pd.DataFrame(rows)
 
 
-def summarise(folds: pd.DataFrame) -> pd.DataFrame:
-    """Per feature set: mean macro-F1 over folds and the half-width of its 95% t-interval."""
-    return (folds.groupby("features", sort=False)["macro_f1"]
+def summarise(folds: pd.DataFrame, by: list[str] | tuple[str, ...] = ("features",)) -> pd.DataFrame:
+    """Per group of ``by`` (the feature set): mean macro-F1 over folds and the half-width of its 95% t-interval."""
+    return (folds.groupby(list(by), sort=False)["macro_f1"]
             .agg(macro_f1="mean", interval=mean_interval, folds="count").reset_index())

@@ -292,8 +292,7 @@ def grid(task: tasks.Task, sets: dict[tuple, np.ndarray], cfg) -> pd.DataFrame:
 
 def summarise_grid(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean macro-F1 and its 95% interval over folds, per task x feature set."""
-    grouped = runs.groupby(["task", *KEYS], sort=False).macro_f1
-    return grouped.agg(macro_f1="mean", interval=mean_interval, folds="count").reset_index()
+    return classify.summarise(runs, ["task", *KEYS])
 
 
 def best_rows(summary: pd.DataFrame) -> pd.DataFrame:
@@ -350,11 +349,9 @@ def transfer(train: tasks.Task, test: tasks.Task, train_sets: dict, test_sets: d
     candidates = [(key, train_sets[key], test_sets[key]) for key in keys]
     candidates.append((("TF-IDF", -1, 0, "", "1-2-grams"), list(train.texts), list(test.texts)))
     for key, fit_on, score_on in candidates:
-        model = (classify.tfidf_ridge_probe() if key[0] == "TF-IDF" else classify.ridge_probe())
-        model.fit(fit_on, train.labels)
-        within = classify.cross_validated_f1(
-            classify.tfidf_ridge_probe if key[0] == "TF-IDF" else classify.ridge_probe, fit_on, train.labels,
-            cfg.folds, cfg.seed).macro_f1.mean()
+        make = classify.tfidf_ridge_probe if key[0] == "TF-IDF" else classify.ridge_probe
+        model = make().fit(fit_on, train.labels)
+        within = classify.cross_validated_f1(make, fit_on, train.labels, cfg.folds, cfg.seed).macro_f1.mean()
         f1, low, high = classify.bootstrap_f1(test.labels, model.predict(score_on), resamples, cfg.seed)
         rows.append({**dict(zip(KEYS, key)), "within_f1": within, "transfer_f1": f1, "low": low, "high": high})
     return pd.DataFrame(rows)
