@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from support import resources
+from support.models.scoring import multiple_choice_prompt
 from support.sae import tasks
 
 
@@ -52,7 +53,7 @@ def test_behaviour_items_carry_the_passage_and_one_keyed_option():
     items = tasks.behaviour_items("SIQA/test.jsonl", 50, seed=0)
     assert len(items) == 50 and all(sum(item["target_scores"].values()) == 1 for item in items)
     first = tasks.behaviour_items("SIQA/test.jsonl", seed=0)[0]
-    assert first == items[0] and tasks.behaviour_prompt(first) == f"Q: {first['input']}\nA:"
+    assert first == items[0] and multiple_choice_prompt(first) == f"Q: {first['input']}\nA:"
     raw = [r for r in resources.multiple_choice("SIQA/test.jsonl")
            if first["input"] == f"{r['passage']} {r['question']}"]
     assert raw and first["target_scores"] == {o: int(k == raw[0]["answer"]) for k, o in enumerate(raw[0]["options"])}

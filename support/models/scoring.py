@@ -162,15 +162,20 @@ def multiple_choice_accuracy(model, tokenizer, examples: list[dict], shots: list
     return float(np.mean(multiple_choice_correct(model, tokenizer, examples, shots)))
 
 
+def multiple_choice_prompt(example: dict) -> str:
+    """What the model reads before an option is scored: ``Q: <input>\nA:``."""
+    return f"Q: {example['input']}\nA:"
+
+
 @torch.no_grad()
 def multiple_choice_correct(model, tokenizer, examples: list[dict], shots: list[dict] = ()) -> np.ndarray:
     """Per example [n] bool: whether the option of lowest per-token NLL is a best-scored one."""
-    context = "".join(f"Q: {s['input']}\nA: {max(s['target_scores'], key=s['target_scores'].get)}\n\n"
+    context = "".join(f"{multiple_choice_prompt(s)} {max(s['target_scores'], key=s['target_scores'].get)}\n\n"
                       for s in shots)
     prompts, options, owner = [], [], []
     for i, example in enumerate(examples):
         for option in example["target_scores"]:
-            prompts.append(f"{context}Q: {example['input']}\nA:")
+            prompts.append(context + multiple_choice_prompt(example))
             options.append(" " + option)
             owner.append(i)
     nll = continuation_nll(model, tokenizer, prompts, options, batch_size=16)

