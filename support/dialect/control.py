@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
+from .rules import Rule, convert, match_case, sub
 
 SYNONYMS = (
     ("big", "large"), ("small", "little"), ("begin", "start"), ("begins", "starts"), ("began", "started"),
@@ -29,15 +29,12 @@ _PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _FORWARD), key=len
                       re.IGNORECASE)
 
 
+def swap_synonyms(text: str, keep) -> str:
+    """Each word of the synonym table swapped for its partner, where ``keep()`` says so (a rule of :mod:`.rules`)."""
+    return sub(_PATTERN.pattern, lambda m: match_case(m.group(0), _FORWARD[m.group(0).lower()]), text,
+                           keep)
+
+
 def control_paraphrase(text: str, probability: float = 1.0, seed: int = 0) -> str:
     """``text`` with each word of the synonym table swapped (kept with ``probability``; a seed fixes the draw)."""
-    rng = np.random.default_rng(seed)
-
-    def swap(m: re.Match) -> str:
-        word = m.group(0)
-        if probability < 1.0 and rng.random() >= probability:
-            return word
-        other = _FORWARD[word.lower()]
-        return other[:1].upper() + other[1:] if word[:1].isupper() else other
-
-    return _PATTERN.sub(swap, text)
+    return convert(text, (Rule("synonyms", swap_synonyms, probability),), seed, post=False)

@@ -66,27 +66,27 @@ NEGATIVE_FORMS = {"any": "no", "anything": "nothing", "anybody": "nobody", "anyo
                   "anywhere": "nowhere"}
 
 
-def _match_case(source: str, target: str) -> str:
+def match_case(source: str, target: str) -> str:
     """``target`` capitalised like ``source``'s first letter."""
     return target[:1].upper() + target[1:] if source[:1].isupper() else target
 
 
-def _sub(pattern: str, replace: Callable[[re.Match], str], text: str, keep: Callable[[], bool]) -> str:
+def sub(pattern: str, replace: Callable[[re.Match], str], text: str, keep: Callable[[], bool]) -> str:
     """re.sub of a case-insensitive ``pattern`` where each match is replaced only if ``keep()`` says so."""
     return re.sub(pattern, lambda m: replace(m) if keep() else m.group(0), text, flags=re.IGNORECASE)
 
 
 def null_copula(text: str, keep) -> str:
     """Drop is/are ('s/'re) after he/she/they/we/you before a following word."""
-    text = _sub(rf"\b({SUBJECTS})\s+(?:is|are)\s+(?!not\b|n't)(?=[A-Za-z])", lambda m: m.group(1) + " ", text, keep)
-    return _sub(rf"\b({SUBJECTS})(?:'s|'re|’s|’re)\s+(?!not\b)(?=[A-Za-z])", lambda m: m.group(1) + " ", text, keep)
+    text = sub(rf"\b({SUBJECTS})\s+(?:is|are)\s+(?!not\b|n't)(?=[A-Za-z])", lambda m: m.group(1) + " ", text, keep)
+    return sub(rf"\b({SUBJECTS})(?:'s|'re|’s|’re)\s+(?!not\b)(?=[A-Za-z])", lambda m: m.group(1) + " ", text, keep)
 
 
 def negative_concord(text: str, keep) -> str:
     """any-words after a negation in the same clause become their negative forms."""
     def clause(m: re.Match) -> str:
         return m.group(1) + re.sub(r"\b(any(?:thing|body|one|where)?)\b",
-                                   lambda w: _match_case(w.group(1), NEGATIVE_FORMS[w.group(1).lower()])
+                                   lambda w: match_case(w.group(1), NEGATIVE_FORMS[w.group(1).lower()])
                                    if keep() else w.group(0), m.group(2), flags=re.IGNORECASE)
     return re.sub(rf"(\b\w*{NEGATION}\b)([^.,;:!?]*)", clause, text, flags=re.IGNORECASE)
 
@@ -102,34 +102,34 @@ def negative_inversion(text: str, keep) -> str:
         else:  # a past verb: did-support, the verb in its base form
             base = PAST_TO_BASE.get(verb) or (verb[:-3] + "y" if verb.endswith("ied") else verb[:-2])
             negated, rest = "didn't", " " + base
-        return m.group(1) + _match_case(m.group(2), negated) + " " + m.group(2).lower() + rest + " "
+        return m.group(1) + match_case(m.group(2), negated) + " " + m.group(2).lower() + rest + " "
 
     pasts = "|".join(IRREGULAR_PASTS)
-    return _sub(rf"(^|[.!?]\s+)(nobody|nothing|no one)\s+({modals}|{pasts}|\w+[wy]ed|\w+ied)\s+", invert, text, keep)
+    return sub(rf"(^|[.!?]\s+)(nobody|nothing|no one)\s+({modals}|{pasts}|\w+[wy]ed|\w+ied)\s+", invert, text, keep)
 
 
 def possessive_s(text: str, keep) -> str:
     """A noun's possessive 's before a lowercase word is dropped (pronoun contractions are not touched)."""
     def drop(m: re.Match) -> str:
         return m.group(1) + " " if m.group(1).lower() not in CONTRACTED_PRONOUNS else m.group(0)
-    return _sub(r"\b([A-Za-z]+)(?:'s|’s)\s+(?=[a-z])", drop, text, keep)
+    return sub(r"\b([A-Za-z]+)(?:'s|’s)\s+(?=[a-z])", drop, text, keep)
 
 
 def habitual_be(text: str, keep) -> str:
     """is/are + always/usually/often + V-ing -> always/usually/often be V-ing."""
-    return _sub(r"\b(?:is|are)\s+(always|usually|often)\s+(\w+ing)\b", lambda m: f"{m.group(1)} be {m.group(2)}",
+    return sub(r"\b(?:is|are)\s+(always|usually|often)\s+(\w+ing)\b", lambda m: f"{m.group(1)} be {m.group(2)}",
                 text, keep)
 
 
 def stressed_been(text: str, keep) -> str:
     """has/have been -> BEEN (remote past, stressed)."""
-    return _sub(r"\b(?:has|have)\s+been\b", lambda m: "BEEN", text, keep)
+    return sub(r"\b(?:has|have)\s+been\b", lambda m: "BEEN", text, keep)
 
 
 def preterite_had(text: str, keep) -> str:
     """A subject pronoun + a common irregular past verb -> the pronoun + had + the verb."""
     pasts = "|".join(IRREGULAR_PASTS)
-    return _sub(rf"\b(i|{SUBJECT_WORDS})\s+({pasts})\b", lambda m: f"{m.group(1)} had {m.group(2)}", text, keep)
+    return sub(rf"\b(i|{SUBJECT_WORDS})\s+({pasts})\b", lambda m: f"{m.group(1)} had {m.group(2)}", text, keep)
 
 
 def embedded_inversion(text: str, keep) -> str:
@@ -138,29 +138,29 @@ def embedded_inversion(text: str, keep) -> str:
         wh = "" if m.group(2).lower() in ("if", "whether") else m.group(2) + " "
         return f"{m.group(1)} {wh}{m.group(4)} {m.group(3)}"
 
-    return _sub(rf"\b(wonder(?:ed|ing)?|ask(?:ed|ing)?|know)\s+(if|whether|{WH_WORDS})\s+(i|{SUBJECT_WORDS}|it)\s+"
+    return sub(rf"\b(wonder(?:ed|ing)?|ask(?:ed|ing)?|know)\s+(if|whether|{WH_WORDS})\s+(i|{SUBJECT_WORDS}|it)\s+"
                 rf"({AUXILIARY_WORDS})\b", invert, text, keep)
 
 
 def aint(text: str, keep) -> str:
     """isn't, aren't, am not, hasn't, haven't, didn't -> ain't."""
-    return _sub(r"\b(?:isn't|aren't|hasn't|haven't|didn't|isn’t|aren’t|hasn’t|haven’t|didn’t)|\bam not\b",
-                lambda m: _match_case(m.group(0), "ain't"), text, keep)
+    return sub(r"\b(?:isn't|aren't|hasn't|haven't|didn't|isn’t|aren’t|hasn’t|haven’t|didn’t)|\bam not\b",
+                lambda m: match_case(m.group(0), "ain't"), text, keep)
 
 
 def talkin_bout(text: str, keep) -> str:
     """talking about -> talkin' 'bout."""
-    return _sub(r"\btalking\s+about\b", lambda m: _match_case(m.group(0), "talkin' 'bout"), text, keep)
+    return sub(r"\btalking\s+about\b", lambda m: match_case(m.group(0), "talkin' 'bout"), text, keep)
 
 
 def tryna(text: str, keep) -> str:
     """trying to -> tryna."""
-    return _sub(r"\btrying\s+to\b", lambda m: _match_case(m.group(0), "tryna"), text, keep)
+    return sub(r"\btrying\s+to\b", lambda m: match_case(m.group(0), "tryna"), text, keep)
 
 
 def existential_it(text: str, keep) -> str:
     """Existential there is/there's/there are -> it's."""
-    return _sub(r"\bthere\s+(?:is|are)\b|\bthere(?:'s|’s)", lambda m: _match_case(m.group(0), "it's"), text, keep)
+    return sub(r"\bthere\s+(?:is|are)\b|\bthere(?:'s|’s)", lambda m: match_case(m.group(0), "it's"), text, keep)
 
 
 def g_dropping(text: str, keep) -> str:
@@ -169,14 +169,14 @@ def g_dropping(text: str, keep) -> str:
         word = m.group(0)
         going_to = word.lower() == "going" and re.match(r"\s+to\b", m.string[m.end():])
         return word[:-1] + "'" if len(word) > 4 and word.lower() not in ING_NOUNS and not going_to else word
-    return _sub(r"\b[A-Za-z]+ing\b(?!')", drop, text, keep)
+    return sub(r"\b[A-Za-z]+ing\b(?!')", drop, text, keep)
 
 
 def post_pass(text: str) -> str:
     """The paper's regex post-pass: going to -> gonna, because -> cuz, about -> bout, have + determiner -> got."""
-    text = re.sub(r"\bgoing\s+to\b", lambda m: _match_case(m.group(0), "gonna"), text, flags=re.IGNORECASE)
-    text = re.sub(r"\bbecause\b", lambda m: _match_case(m.group(0), "cuz"), text, flags=re.IGNORECASE)
-    text = re.sub(r"(?<!')\babout\b", lambda m: _match_case(m.group(0), "bout"), text, flags=re.IGNORECASE)
+    text = re.sub(r"\bgoing\s+to\b", lambda m: match_case(m.group(0), "gonna"), text, flags=re.IGNORECASE)
+    text = re.sub(r"\bbecause\b", lambda m: match_case(m.group(0), "cuz"), text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<!')\babout\b", lambda m: match_case(m.group(0), "bout"), text, flags=re.IGNORECASE)
     return re.sub(rf"\b(i|{SUBJECT_WORDS})\s+have\s+(?=(?:a|an|the|some|no|two|three|many|my|your|his|her|their)\b)",
                   lambda m: f"{m.group(1)} got ", text, flags=re.IGNORECASE)
 
