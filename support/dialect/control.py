@@ -25,14 +25,12 @@ SYNONYMS = (
     ("near", "close to"), ("below", "under"), ("above", "over"), ("usually", "typically"),
 )
 _FORWARD = {a: b for a, b in SYNONYMS} | {b: a for a, b in SYNONYMS}
-_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _FORWARD), key=len, reverse=True)) + r")\b",
-                      re.IGNORECASE)
+_PATTERN = r"\b(" + "|".join(sorted(map(re.escape, _FORWARD), key=len, reverse=True)) + r")\b"
 
 
 def swap_synonyms(text: str, keep) -> str:
     """Each word of the synonym table swapped for its partner, where ``keep()`` says so (a rule of :mod:`.rules`)."""
-    return sub(_PATTERN.pattern, lambda m: match_case(m.group(0), _FORWARD[m.group(0).lower()]), text,
-                           keep)
+    return sub(_PATTERN, lambda m: match_case(m.group(0), _FORWARD[m.group(0).lower()]), text, keep)
 
 
 def control_paraphrase(text: str, probability: float = 1.0, seed: int = 0) -> str:
