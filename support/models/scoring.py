@@ -141,14 +141,17 @@ def encode(tokenizer, prompts: list[str], continuations: list[str] | None = None
 @torch.no_grad()
 def continuation_nll(model, tokenizer, prompts: list[str], continuations: list[str],
                      batch_size: int = 64) -> np.ndarray:
-    """Mean per-token NLL of each continuation given its prompt, batched."""
-    out = []
+    """Mean per-token NLL of each continuation given its prompt, batched (rows of similar length together, so
+    that little of each batch is padding; the result is in the input order)."""
+    order = np.argsort([len(p) + len(c) for p, c in zip(prompts, continuations)], kind="stable")
+    out = np.zeros(len(prompts))
     for start in range(0, len(prompts), batch_size):
-        batch = encode(tokenizer, prompts[start:start + batch_size], continuations[start:start + batch_size])
+        rows = order[start:start + batch_size]
+        batch = encode(tokenizer, [prompts[i] for i in rows], [continuations[i] for i in rows])
         nll = next_token_nll(model, batch.input_ids.to(_device(model))).cpu()
         mask = batch.predict_mask[:, :-1].float()
-        out.append((nll * mask).sum(1) / mask.sum(1).clamp_min(1))
-    return torch.cat(out).numpy() if out else np.zeros(0)
+        out[rows] = ((nll * mask).sum(1) / mask.sum(1).clamp_min(1)).numpy()
+    return out
 
 
 def preference(model, tokenizer, prompts: list[str], first: list[str], second: list[str]) -> np.ndarray:
