@@ -19,6 +19,7 @@ CHAPTERS: dict[str, str] = {
     "03_encore": "support.encore.study",
     "04_sae_features": "support.sae.study",
     "05_quantization_scaling": "support.qid.study",
+    "06_dialect_bias": "support.dialect.study",
     "10_skipsnn": "support.skipsnn.study",
 }
 
