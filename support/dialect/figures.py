@@ -23,6 +23,8 @@ def accuracy_panel(table: pd.DataFrame) -> plt.Figure:
     ax.scatter(x, table.chance, marker="_", s=600, color="0.4", label="chance", zorder=0)
     ax.set_xticks(x)
     ax.set_xticklabels([f"{t}\n(n={n})" for t, n in zip(table.task, table.n)], fontsize=8)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.25 * (high - low))  # room for the legend above the intervals
     ax.legend(fontsize=8, ncol=4, loc="upper left")
     plots.labelled(ax, "Accuracy by dialect (95% bootstrap intervals)", "task", "accuracy (option likelihood)")
     fig.tight_layout()
