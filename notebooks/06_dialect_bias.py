@@ -275,7 +275,8 @@ glue("gap_reading", "excludes zero" if excludes_zero else "includes zero")
 # Pooled over {glue:text}`pooled_n` questions, {glue:text}`lm_name` is right on {glue:text}`pooled_SAE:.3f`
 # in SAE, {glue:text}`pooled_AAE:.3f` in AAE and {glue:text}`pooled_control:.3f` in the control
 # (chance: {glue:text}`pooled_chance:.3f`). The SAE − AAE gap is {glue:text}`pooled_SAE_AAE:+.3f`
-# ({glue:text}`interval_level:.0%` interval {glue:text}`pooled_SAE_AAE_low:+.3f` to {glue:text}`pooled_SAE_AAE_high:+.3f`,
+# ({glue:text}`interval_level:.0%` interval {glue:text}`pooled_SAE_AAE_low:+.3f` to
+# {glue:text}`pooled_SAE_AAE_high:+.3f`,
 # McNemar p = {glue:text}`pooled_SAE_AAE_p:.2f`), whose interval {glue:text}`gap_reading`; the
 # control's gap is {glue:text}`pooled_SAE_control:+.3f` ({glue:text}`pooled_SAE_control_low:+.3f`
 # to {glue:text}`pooled_SAE_control_high:+.3f`, p = {glue:text}`pooled_SAE_control_p:.2f`). On

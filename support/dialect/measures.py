@@ -40,4 +40,5 @@ def readability(text: str) -> dict[str, float]:
 
     if explanation_words(text) == 0:
         return {"reading_ease": float("nan"), "grade": float("nan")}
-    return {"reading_ease": float(textstat.flesch_reading_ease(text)), "grade": float(textstat.flesch_kincaid_grade(text))}
+    return {"reading_ease": float(textstat.flesch_reading_ease(text)),
+            "grade": float(textstat.flesch_kincaid_grade(text))}

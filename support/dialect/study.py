@@ -13,8 +13,8 @@ African American English (AAE), and in a dialect-neutral paraphrase (the control
 In ``local`` the conversion is the rule-based converter of :mod:`.rules` (the paper used an LLM;
 :mod:`.llm_convert` runs the paper's kind of prompt, shown on a few questions with SmolLM2); in
 ``paper`` the LLM converter with a hub chat model, and a hub instruct model answers MMLU.
-Only the question (with its passage, if any) is converted; the options stay as written, as in
-the paper's released data. Unchanged questions are scored once: an unchanged text has the same
+Only the question (with its passage, if any) is converted; the options stay as written (whether
+the authors also converted options is not checked here). Unchanged questions are scored once: an unchanged text has the same
 answer under option scoring, so its result is reused rather than recomputed.
 """
 
@@ -49,7 +49,8 @@ PARAMS = {
                              help="the chat model of the LLM conversion (and of the conversion demo)"),
     "rule_probability": Param(float, smoke=1.0, local=1.0, paper=1.0, low=0.0, high=1.0,
                               help="probability each match of a rule is converted"),
-    "llm_demo_items": Param(int, smoke=2, local=4, paper=8, low=0, help="questions converted by the chat model for show"),
+    "llm_demo_items": Param(int, smoke=2, local=4, paper=8, low=0,
+                            help="questions converted by the chat model for show"),
     "convert_tokens": Param(int, smoke=24, local=96, paper=256, low=8, help="longest LLM conversion, in tokens"),
     "ablation": Param(bool, smoke=True, local=True, paper=True, help="leave each rule out once"),
     "explain_items": Param(int, smoke=2, local=8, paper=100, low=0,

@@ -51,8 +51,9 @@ from .training import Schedule, deterministic_training, train_loop
 __all__ = [
     "AUSTEN", "Anatomy", "Batch", "CachedModel", "HubUnavailable", "ModelNotPrepared", "SMOLLM2", "Schedule", "SmolLM2",
     "TextCorpus", "TinyLMConfig", "TinyMDLMConfig", "anatomy", "antithetic_times", "austen_paragraphs",
-    "build_causal_lm", "build_denoiser", "chat", "chat_many", "continuation_nll", "continue_text", "deterministic_training",
-    "encode", "ensure", "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "language_model", "load", "load_masked_lm",
+    "build_causal_lm", "build_denoiser", "chat", "chat_many", "continuation_nll", "continue_text",
+    "deterministic_training", "encode", "ensure", "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "language_model",
+    "load", "load_masked_lm",
     "load_pretrained", "mask_tokens", "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy",
     "multiple_choice_correct", "next_token_loss", "next_token_nll", "non_embedding_params", "perplexity", "preference",
     "require_hub", "sample_texts", "sample_windows", "sequence_nll", "smollm2", "text_loss", "tiny_lm", "tiny_mdlm",
