@@ -17,7 +17,7 @@ import re
 
 import torch
 
-from ..progress import bar
+from ..models.generation import chat_many
 
 LETTERS = "ABCDEFGHIJ"
 NO_LETTER = "-"
@@ -42,22 +42,10 @@ def parse_letter(reply: str, n_options: int) -> str:
     return min(found, key=lambda m: m.start(1)).group(1).upper()
 
 
-@torch.no_grad()
 def sampled_replies(model, tokenizer, prompts: list[str], runs: int, max_new_tokens: int, temperature: float,
                     seed: int = 0, batch_size: int = 32) -> list[list[str]]:
     """[prompt][run] chat replies sampled at ``temperature`` (one seed for the whole call), batched, prompts cut off."""
-    device = next(model.parameters()).device
-    chats = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
-                                           tokenize=False) for p in prompts]
-    repeated = [c for c in chats for _ in range(runs)]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     torch.manual_seed(seed)
-    replies = []
-    for start in bar(range(0, len(repeated), batch_size), desc="sampled answers", leave=False):
-        enc = tokenizer(repeated[start:start + batch_size], return_tensors="pt", padding=True, padding_side="left",
-                        add_special_tokens=False).to(device)
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                             top_k=0, top_p=1.0, pad_token_id=pad)
-        replies += [r.strip() for r in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
-                                                                skip_special_tokens=True)]
+    replies = chat_many(model, tokenizer, [p for p in prompts for _ in range(runs)], max_new_tokens, batch_size,
+                        temperature, desc="sampled answers")
     return [replies[i * runs:(i + 1) * runs] for i in range(len(prompts))]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..progress import bar
+
 
 def _device(model) -> torch.device:
     return next(model.parameters()).device
@@ -22,17 +24,21 @@ def chat(model, tokenizer, question: str, max_new_tokens: int = 32) -> str:
 
 
 @torch.no_grad()
-def chat_many(model, tokenizer, questions: list[str], max_new_tokens: int = 32, batch_size: int = 16) -> list[str]:
-    """Greedy answers of a chat model to many user messages, batched with left padding (same as :func:`chat` each,
-    up to padding's floating-point effects)."""
+def chat_many(model, tokenizer, questions: list[str], max_new_tokens: int = 32, batch_size: int = 16,
+              temperature: float | None = None, desc: str = "chat answers") -> list[str]:
+    """Answers of a chat model to many user messages, batched with left padding: greedy (as :func:`chat` each, up
+    to padding's floating-point effects), or sampled at ``temperature`` (plain sampling: no top-k or top-p; seed
+    torch before the call)."""
     chats = [tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
                                            tokenize=False) for q in questions]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    sampling = {"do_sample": False} if temperature is None else {"do_sample": True, "temperature": temperature,
+                                                                   "top_k": 0, "top_p": 1.0}
     replies = []
-    for start in range(0, len(chats), batch_size):
+    for start in bar(range(0, len(chats), batch_size), desc=desc, leave=False):
         enc = tokenizer(chats[start:start + batch_size], return_tensors="pt", padding=True, padding_side="left",
                         add_special_tokens=False).to(_device(model))
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad)
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=pad, **sampling)
         replies += [r.strip() for r in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
                                                                 skip_special_tokens=True)]
     return replies
