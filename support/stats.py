@@ -64,3 +64,17 @@ def paired_gap_interval(first, second, resamples: int = 2000, seed: int = 0, lev
     """Mean of ``first - second`` over paired items and its percentile bootstrap interval: (gap, low, high)."""
     diff = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
     return (float(diff.mean()), *bootstrap_interval(lambda d: diff[d].mean(), len(diff), resamples, seed, level))
+
+
+def benjamini_hochberg(pvalues, q: float = 0.1) -> np.ndarray:
+    """Boolean mask of the hypotheses rejected by the Benjamini-Hochberg step-up procedure at false-discovery
+    rate ``q``: the k smallest p-values, for the largest k with p_(k) <= k q / m."""
+    p = np.asarray(pvalues, dtype=float)
+    if p.ndim != 1 or np.isnan(p).any():
+        raise ValueError("benjamini_hochberg needs a 1-d array of p-values without NaN")
+    order = np.argsort(p, kind="stable")
+    passed = p[order] <= q * np.arange(1, len(p) + 1) / max(len(p), 1)
+    rejected = np.zeros(len(p), dtype=bool)
+    if passed.any():
+        rejected[order[: int(np.nonzero(passed)[0].max()) + 1]] = True
+    return rejected

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from support import stats
@@ -48,3 +50,29 @@ def test_paired_gap_interval_brackets_the_mean_gap():
     gap, low, high = stats.paired_gap_interval(first, second, resamples=500, seed=0)
     assert gap == pytest.approx(0.25) and low < gap < high and high - low < 0.4
     assert stats.paired_gap_interval(first, first, resamples=50) == (0.0, 0.0, 0.0)
+
+
+def test_benjamini_hochberg_by_hand():
+    from support.stats import benjamini_hochberg
+
+    # m = 5, q = 0.1: thresholds .02 .04 .06 .08 .10; sorted p .01 .03 .07 .075 .5 -> k = 4 (.075 <= .08),
+    # so .07 is rejected although it is above its own threshold .06 (step-up)
+    p = [0.075, 0.5, 0.01, 0.07, 0.03]
+    assert benjamini_hochberg(p, 0.1).tolist() == [True, False, True, True, True]
+    assert benjamini_hochberg(p, 0.01).tolist() == [False, False, False, False, False]  # .01 > .01 * 1 / 5
+    assert benjamini_hochberg([0.001], 0.05).tolist() == [True]
+    assert benjamini_hochberg([], 0.1).tolist() == []
+    with pytest.raises(ValueError, match="p-values"):
+        benjamini_hochberg([0.1, float("nan")])
+
+
+def test_benjamini_hochberg_agrees_with_scipys_adjusted_p_values():
+    from scipy.stats import false_discovery_control
+
+    from support.stats import benjamini_hochberg
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p = np.concatenate([rng.uniform(size=30), rng.uniform(0, 0.01, size=int(rng.integers(0, 10)))])
+        for q in (0.05, 0.1, 0.2):
+            assert (benjamini_hochberg(p, q) == (false_discovery_control(p) <= q)).all()
