@@ -86,7 +86,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from support import plots
+from support import plots, resources
 from support.device import pick_device
 from support.glue import glue, glued
 from support.models import cached
@@ -216,7 +216,7 @@ task_table = pd.DataFrame([
     for t in labelled.values()])
 if "behaviour" in labelled:
     glue("behaviour_accuracy", float(labelled["behaviour"].labels.mean()))
-    first_item = task_data.behaviour_items(cfg.behaviour_file, 1)[0]
+    first_item = resources.multiple_choice_examples(cfg.behaviour_file, 1)[0]
     glue("behaviour_options", len(first_item["target_scores"]))
 else:
     glue("behaviour_accuracy", float("nan"))

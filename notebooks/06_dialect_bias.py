@@ -208,7 +208,7 @@ glue("top_rule_share", float(firing.loc[top_rule].mean()))
 
 # %%
 with pd.option_context("display.max_colwidth", 120):
-    display(study.conversion_examples(converted, cfg.examples, cfg.seed))
+    display(study.conversion_examples(converted, cfg.examples))
 
 # %% [markdown]
 # And the paper's route on a few questions: the persona prompt with the features
@@ -217,7 +217,7 @@ with pd.option_context("display.max_colwidth", 120):
 
 # %%
 if cfg.llm_demo_items:
-    demo_rows = study.demo_rows(converted, cfg.llm_demo_items)
+    demo_rows = study.spread_over_tasks(converted, cfg.llm_demo_items)
     demo = study.llm_conversion_demo(demo_rows, replies, cfg)
     with pd.option_context("display.max_colwidth", 120):
         display(demo)
@@ -348,22 +348,18 @@ if cfg.explain_items:
         display(answers[answers.run == 0].head(4)[["task", "dialect", "key", "letter",
                                                   "reply"]])
     by_measure = explanation.set_index("measure")
-    for measure in by_measure.index:
-        for column in ("SAE", "AAE", "SAE-AAE", "low", "high"):
-            glue(f"explain_{measure}_{column.replace('-', '_')}",
-                 float(by_measure.at[measure, column]))
-    apart = (by_measure.low > 0) | (by_measure.high < 0)
-    glue("explain_questions", int(by_measure.questions.max()))
-    glue("n_measures_apart", int(apart.sum()))
-    glue("measures_apart", ", ".join(by_measure.index[apart]) or "none")
 else:  # skipped: the sentences below then show "nan" and "none"
     answers, explanation = pd.DataFrame(), pd.DataFrame()
-    for measure in study.EXPLANATION_MEASURES:
-        for column in ("SAE", "AAE", "SAE_AAE", "low", "high"):
-            glue(f"explain_{measure}_{column}", float("nan"))
-    glue("explain_questions", 0)
-    glue("n_measures_apart", 0)
-    glue("measures_apart", "none")
+    by_measure = pd.DataFrame({"questions": 0}, index=list(study.EXPLANATION_MEASURES))
+values = by_measure.reindex(columns=["SAE", "AAE", "SAE-AAE", "low", "high"])
+for measure in values.index:
+    for column in values.columns:
+        glue(f"explain_{measure}_{column.replace('-', '_')}",
+             float(values.at[measure, column]))
+apart = (values.low > 0) | (values.high < 0)
+glue("explain_questions", int(by_measure.questions.max()))
+glue("n_measures_apart", int(apart.sum()))
+glue("measures_apart", ", ".join(values.index[apart]) or "none")
 glue("n_measures", len(study.EXPLANATION_MEASURES))
 glue("chance_one_apart", 1 - 0.95 ** len(study.EXPLANATION_MEASURES))  # independent 95% intervals
 

@@ -50,9 +50,9 @@ def test_task_from_rows_groups_labels_and_refuses_a_single_class():
 
 
 def test_behaviour_items_carry_the_passage_and_one_keyed_option():
-    items = tasks.behaviour_items("SIQA/test.jsonl", 50, seed=0)
+    items = resources.multiple_choice_examples("SIQA/test.jsonl", 50, seed=0)
     assert len(items) == 50 and all(sum(item["target_scores"].values()) == 1 for item in items)
-    first = tasks.behaviour_items("SIQA/test.jsonl", seed=0)[0]
+    first = resources.multiple_choice_examples("SIQA/test.jsonl", seed=0)[0]
     assert first == items[0] and multiple_choice_prompt(first) == f"Q: {first['input']}\nA:"
     raw = [r for r in resources.multiple_choice("SIQA/test.jsonl")
            if first["input"] == f"{r['passage']} {r['question']}"]

@@ -219,9 +219,17 @@ def convert(text: str, rules: tuple[Rule, ...] = RULES, seed: int = 0, post: boo
     out does not change which matches the others convert.
     """
     for rule in rules:
-        rng = np.random.default_rng([seed, zlib.crc32(rule.name.encode())])
-        text = rule.apply(text, lambda p=rule.probability, rng=rng: bool(p >= 1.0 or rng.random() < p))
+        text = rule.apply(text, _keeper(rule, seed))
     return post_pass(text) if post else text
+
+
+def _keeper(rule: Rule, seed: int) -> Callable[[], bool]:
+    """Whether to convert the next match: always at probability 1 (no generator made), else a draw from the
+    rule's own generator."""
+    if rule.probability >= 1.0:
+        return lambda: True
+    rng = np.random.default_rng([seed, zlib.crc32(rule.name.encode())])
+    return lambda: bool(rng.random() < rule.probability)
 
 
 def only(names: tuple[str, ...] | list[str], probability: float = 1.0) -> tuple[Rule, ...]:

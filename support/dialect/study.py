@@ -160,15 +160,16 @@ def rule_firing(converted: pd.DataFrame, cfg) -> pd.DataFrame:
     return table.loc[list(alone), list(converted.task.unique())]
 
 
-def conversion_examples(converted: pd.DataFrame, k: int, seed: int = 0) -> pd.DataFrame:
-    """``k`` questions the conversion changed (from different tasks where possible), in SAE, AAE and control."""
+def spread_over_tasks(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """``k`` rows spread over the tasks: the first row of each task in turn, then the second of each, and so on."""
+    rank_in_task = frame.groupby("task", sort=False).cumcount().to_numpy()
+    return frame.iloc[np.argsort(rank_in_task, kind="stable")[:k]]
+
+
+def conversion_examples(converted: pd.DataFrame, k: int) -> pd.DataFrame:
+    """``k`` questions the conversion changed, spread over the tasks, in SAE, AAE and control."""
     changed = converted[converted.AAE_words_changed > 0]
-    picked = changed.groupby("task", sort=False).head(1)
-    if len(picked) < k:
-        picked = pd.concat([picked, changed.drop(picked.index).sample(min(k - len(picked),
-                                                                           len(changed) - len(picked)),
-                                                                       random_state=seed)])
-    return picked.head(k)[["task", "SAE", "AAE", "control"]].reset_index(drop=True)
+    return spread_over_tasks(changed, k)[["task", "SAE", "AAE", "control"]].reset_index(drop=True)
 
 
 def kept_words(source: str, rewrite: str) -> float:
@@ -177,12 +178,6 @@ def kept_words(source: str, rewrite: str) -> float:
     if not words:
         return float("nan")
     return len(words & {w.lower() for w in re.findall(r"[A-Za-z]{4,}", rewrite)}) / len(words)
-
-
-def demo_rows(converted: pd.DataFrame, k: int) -> pd.DataFrame:
-    """``k`` questions for the conversion demo, spread over the tasks (the first of each task in turn)."""
-    per_task = -(-k // converted.task.nunique()) if k else 0
-    return converted.groupby("task", sort=False).head(per_task).sort_values("item", kind="stable").head(k)
 
 
 def llm_conversion_demo(rows: pd.DataFrame, replies, cfg) -> pd.DataFrame:

@@ -41,14 +41,13 @@ def rule_scores(pairs: tuple[dict, ...]) -> pd.DataFrame:
     rows = []
     for name in RULE_NAMES:
         rule = only([name])
-        own = [p for p in pairs if p["feature"] in RULE_FEATURES[name]]
-        changed = right = 0
-        for pair in pairs:
-            out = convert(pair["standard"], rule, post=False)
-            if normalise(out) != normalise(pair["standard"]):
-                changed += 1
-                right += normalise(out) == normalise(pair["dialect"])
-        hits = sum(normalise(convert(p["standard"], rule, post=False)) == normalise(p["dialect"]) for p in own)
+        outs = [normalise(convert(pair["standard"], rule, post=False)) for pair in pairs]
+        wanted = [normalise(pair["dialect"]) for pair in pairs]
+        is_changed = [out != normalise(pair["standard"]) for out, pair in zip(outs, pairs)]
+        changed = sum(is_changed)
+        right = sum(c and out == want for c, out, want in zip(is_changed, outs, wanted))
+        own = [i for i, pair in enumerate(pairs) if pair["feature"] in RULE_FEATURES[name]]
+        hits = sum(outs[i] == wanted[i] for i in own)
         rows.append({"rule": name, "features": ", ".join(map(str, RULE_FEATURES[name])) or "-", "own_pairs": len(own),
                      "converted": hits, "recall": hits / len(own) if own else float("nan"), "changed": changed,
                      "changed_right": right, "precision": right / changed if changed else float("nan")})

