@@ -1,5 +1,8 @@
-"""Chapters 7-8 (in progress): auditing and debiasing image-text retrieval (So-B-IT, arXiv 2411.00997; Bend-VLM).
+"""Chapters 7-8: auditing (and, for Bend-VLM, debiasing) image-text retrieval.
 
-``audit``: the measures of a retrieved set's group make-up against the gallery's prior (normalized
-entropy, MaxSkew, KL) and permutation p-values for them.
+``audit``: a retrieved set's group make-up against the gallery's prior (normalized entropy,
+MaxSkew, KL) and its p-values against random draws or control queries; ``taxonomy``: So-B-IT's
+words as data; ``planted``: Fashion-MNIST with planted group markers (a CLIP stand-in with known
+biases); ``cooccurrence``: weighted log-odds of words against groups in captions; ``people``: a
+text gallery of FairFace's race x gender groups.
 """

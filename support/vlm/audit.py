@@ -9,20 +9,26 @@ of retrieved items per group and ``prior`` the gallery's group shares:
 - ``max_skew``: max_g log(p_g / prior_g) (Geyik et al., KDD 2019): how over-represented the most
   over-represented group is against the gallery; >= 0, and 0 exactly when p equals the prior;
 - ``kl_to_prior``: KL(p || prior), the whole distribution's distance from the gallery's make-up;
-- ``permutation_p``: for a statistic of the retrieved set, the share of random top-k draws from the
-  gallery (without replacement, same k) at least as extreme, with the +1 correction, so that a
-  word's skew is judged against what chance retrieval gives with this gallery's prior.
+- ``permutation_p`` / ``null_statistic``: for a statistic of the retrieved set, the share of random
+  top-k draws from the gallery (multivariate hypergeometric: k items without replacement) at least
+  as extreme, with the +1 correction: is this retrieved set unlike chance retrieval from this gallery?
+- ``control_p_values``: the same question against *control queries* known to carry no association
+  instead of against random draws: is this query more skewed than queries with none? A trained
+  model can retrieve a skewed set for every query (its text vectors all lean somewhere, and the
+  top k follows the lean), so the gallery null flags nearly every word; only the control null asks
+  about the word. ``retrieval_audit`` gives both, with Benjamini-Hochberg over the tested queries.
 
 A share of zero contributes nothing to the entropy and the KL; MaxSkew only looks at groups that
 were retrieved (a log of zero would be minus infinity, never the maximum). The paper reports
-normalized entropy per word; MaxSkew, KL and the permutation test are this book's additions, for
-a prior that is not uniform and for a p-value per word (controlled over words with
+normalized entropy per word; MaxSkew, KL and both tests are this book's additions, for a prior
+that is not uniform and for a p-value per word (controlled over words with
 ``support.stats.benjamini_hochberg``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def group_counts(groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -60,11 +66,97 @@ def kl_to_prior(counts, prior) -> np.ndarray:
     return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / q), 0.0).sum(-1)
 
 
+def null_statistic(gallery_counts, k: int, statistic, draws: int = 2000, seed: int = 0) -> np.ndarray:
+    """[draws] values of ``statistic`` on the group counts of random k-subsets of a gallery (multivariate
+    hypergeometric draws: the same law as k items drawn without replacement)."""
+    gallery_counts = np.asarray(gallery_counts, dtype=np.int64)
+    if not 1 <= k <= gallery_counts.sum():
+        raise ValueError(f"k={k} must be between 1 and the gallery size {gallery_counts.sum()}")
+    rng = np.random.default_rng(seed)
+    return np.asarray(statistic(rng.multivariate_hypergeometric(gallery_counts, k, size=draws)), dtype=float)
+
+
+def upper_p_values(observed, null: np.ndarray) -> np.ndarray:
+    """Share of ``null`` at least as large as each observed value, with the +1 correction: (1 + #) / (1 + D)."""
+    null = np.sort(np.asarray(null, dtype=float))
+    at_least = len(null) - np.searchsorted(null, np.asarray(observed, dtype=float) - 1e-12, side="left")
+    return (1 + at_least) / (1 + len(null))
+
+
 def permutation_p(observed: float, gallery_groups: np.ndarray, k: int, statistic, n_groups: int,
                   draws: int = 2000, seed: int = 0) -> float:
     """P-value of ``observed`` (larger = more extreme) against ``statistic`` of random k-subsets of the gallery."""
-    rng = np.random.default_rng(seed)
-    gallery_groups = np.asarray(gallery_groups)
-    picks = np.argsort(rng.random((draws, len(gallery_groups))), axis=1)[:, :k]  # k without replacement per draw
-    null = statistic(group_counts(gallery_groups[picks], n_groups))
-    return float((1 + (null >= observed - 1e-12).sum()) / (1 + draws))
+    gallery_counts = np.bincount(np.asarray(gallery_groups), minlength=n_groups)
+    return float(upper_p_values(observed, null_statistic(gallery_counts, k, statistic, draws, seed)))
+
+
+def top_k(similarity, k: int) -> np.ndarray:
+    """[Q, k] gallery indices of each query's k most similar items (most similar first)."""
+    similarity = np.asarray(similarity)
+    if not 1 <= k <= similarity.shape[1]:
+        raise ValueError(f"k={k} must be between 1 and the gallery size {similarity.shape[1]}")
+    part = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(similarity, part, 1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, 1)
+
+
+def control_p_values(observed, control_values) -> np.ndarray:
+    """P-values of ``observed`` against the same statistic of control queries (queries known to carry no
+    association): (1 + #controls at least as large) / (1 + #controls)."""
+    return upper_p_values(observed, np.asarray(control_values, dtype=float))
+
+
+def retrieval_audit(similarity, queries, groups: dict[str, np.ndarray], n_groups: dict[str, int], ks,
+                    q: float = 0.1, draws: int = 10_000, seed: int = 0, controls=None) -> pd.DataFrame:
+    """One row per (query, attribute, k): the retrieved set's measures, MaxSkew's p-values and BH rejections.
+
+    ``similarity`` [Q, N] scores queries against the gallery; ``groups[attribute]`` [N] holds each
+    item's group. Two nulls for MaxSkew, each with Benjamini-Hochberg at ``q`` over the tested queries:
+    ``p_gallery``, against random k-subsets of this gallery (is the retrieved set unlike a random
+    draw?), and, when ``controls`` (a boolean mask over the queries) is given, ``p_control``, against
+    the control queries' own MaxSkew (is this query more skewed than queries with no association?);
+    control queries are not tested themselves (their p_control is NaN).
+    """
+    from ..stats import benjamini_hochberg
+
+    similarity = np.asarray(similarity)
+    if similarity.shape[0] != len(queries):
+        raise ValueError(f"{similarity.shape[0]} similarity rows for {len(queries)} queries")
+    is_control = np.zeros(len(queries), bool) if controls is None else np.asarray(controls, dtype=bool)
+    if controls is not None and (is_control.sum() < 2 or is_control.all()):
+        raise ValueError("controls must mark at least two queries and leave at least one to test")
+    frames = []
+    for k in ks:
+        retrieved = top_k(similarity, k)
+        for a_index, (attribute, item_groups) in enumerate(groups.items()):
+            gallery_counts = np.bincount(item_groups, minlength=n_groups[attribute])
+            prior = gallery_counts / gallery_counts.sum()
+            counts = group_counts(item_groups[retrieved], n_groups[attribute])
+            skew = max_skew(counts, prior)
+            null = null_statistic(gallery_counts, k, lambda c: max_skew(c, prior), draws, seed + 1000 * a_index + k)
+            p_gallery = upper_p_values(skew, null)
+            p_control = np.full(len(queries), np.nan)
+            rejected_control = np.zeros(len(queries), bool)
+            if controls is not None:
+                p_control[~is_control] = control_p_values(skew[~is_control], skew[is_control])
+                rejected_control[~is_control] = benjamini_hochberg(p_control[~is_control], q)
+            ratio = np.where(counts > 0, counts / k / prior, 0.0)
+            top = ratio.argmax(1)
+            frames.append(pd.DataFrame({
+                "query": list(queries), "attribute": attribute, "k": k, "control": is_control,
+                "entropy": normalized_entropy(counts), "max_skew": skew, "kl": kl_to_prior(counts, prior),
+                "top_group": top, "top_share": counts[np.arange(len(counts)), top] / k,
+                "p_gallery": p_gallery, "rejected_gallery": benjamini_hochberg(p_gallery, q),
+                "p_control": p_control, "rejected_control": rejected_control}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def group_shares(similarity, queries, item_groups: np.ndarray, n_groups: int, k: int) -> pd.DataFrame:
+    """Long table (query, group, share, prior, ratio): each group's share of a query's top k against the prior."""
+    item_groups = np.asarray(item_groups)
+    prior = np.bincount(item_groups, minlength=n_groups) / len(item_groups)
+    shares = group_counts(item_groups[top_k(similarity, k)], n_groups) / k
+    return pd.DataFrame({"query": np.repeat(list(queries), n_groups),
+                         "group": np.tile(np.arange(n_groups), len(queries)),
+                         "share": shares.ravel(), "prior": np.tile(prior, len(queries)),
+                         "ratio": (shares / prior).ravel()})
