@@ -20,6 +20,7 @@ CHAPTERS: dict[str, str] = {
     "04_sae_features": "support.sae.study",
     "05_quantization_scaling": "support.qid.study",
     "06_dialect_bias": "support.dialect.study",
+    "07_sobit": "support.sobit.study",
     "10_skipsnn": "support.skipsnn.study",
 }
 

