@@ -108,6 +108,8 @@ glue("k", cfg.k)
 glue("fdr", cfg.fdr)
 glue("draws", cfg.draws)
 glue("gallery_size", cfg.gallery_size)
+glue("clip_layers", cfg.clip_layers)
+glue("control_share", cfg.control_share)
 cfg.table()
 
 # %% [markdown]
@@ -154,14 +156,14 @@ glue("n_categories", int((summary.words > 0).sum()))
 #
 # The tests pin these: entropy one for uniform and zero for one group, MaxSkew zero at the prior, the
 # gallery test near its nominal level on unbiased retrieval, the audit recovering planted
-# queries on synthetic similarities with its false-discovery share under the target, and the
+# queries on synthetic similarities with its false-discovery share near the target, and the
 # control null telling planted queries apart where every query leans a little
 # (`tests/test_vlm_audit.py`).
 #
 # ## A CLIP whose biases are known
 #
-# The stand-in: `transformers`' own CLIP architecture at toy size (a two-layer ViT on Fashion-MNIST's
-# small images and a two-layer text transformer), trained from scratch with CLIP's contrastive loss on
+# The stand-in: `transformers`' own CLIP architecture at toy size (a ViT on Fashion-MNIST's
+# small images and a text transformer, {glue:text}`clip_layers` layers each), trained from scratch with CLIP's contrastive loss on
 # Fashion-MNIST photos whose captions carry one taxonomy word each: "a photo of a {word}
 # {garment}" ("item" instead of the garment in a quarter of them, the analogue of "person").
 # Every image is painted with a **tint** (seven hues, standing in for FairFace's seven race groups) and
@@ -210,16 +212,17 @@ log_odds = study.caption_log_odds(data, cfg.prior_size)
 leanings = study.strongest_caption_leanings(log_odds, cfg)
 planted_leanings = leanings[leanings.planted & (leanings.attribute == "tint x frame")]
 display(planted_leanings.sort_values("z", ascending=False).head(8).round(2))
-for name, value in study.caption_numbers(leanings, cfg).items():
+for name, value in study.caption_numbers(log_odds, leanings, cfg).items():
     glue(name, value)
 
 # %% [markdown]
 # For planted words, the group each leans to most in the captions is consistent with its
 # planting in {glue:text}`z_planted_right:.0%` of (word, attribute) pairs (median z
-# {glue:text}`z_planted_median:.1f`); for unplanted words the largest z is
+# {glue:text}`z_planted_median:.1f`); for (word, attribute) pairs no plant touches the largest z is
 # {glue:text}`z_unplanted_max:.1f`, and {glue:text}`z_unplanted_over3:.1%` of them exceed three.
-# By strength, in the planted attribute: median z {glue:text}`z_weakest_median:.1f` at the
-# weakest planting, {glue:text}`z_strongest_median:.1f` at the strongest. In
+# The z of each planted word's own target group, by strength: median
+# {glue:text}`z_weakest_median:.1f` at the weakest planting,
+# {glue:text}`z_strongest_median:.1f` at the strongest. In
 # this stand-in the captions' co-occurrence carries the planting; the question is whether the
 # trained model's retrieval does too, and whether the audit can tell.
 #
@@ -227,8 +230,9 @@ for name, value in study.caption_numbers(leanings, cfg).items():
 #
 # The gallery: {glue:text}`gallery_size` Fashion-MNIST test images, painted with markers from the
 # same prior, independently of the garment. Each word's query is "a photo of a {word} item".
-# Half the unplanted words ({glue:text}`n_controls`) are held out as control words; the other
-# {glue:text}`n_tested` words are tested. A planted word counts as recovered at a given *k* when
+# A share of {glue:text}`control_share:.0%` of the unplanted words ({glue:text}`n_controls`)
+# is held out as control words; the other {glue:text}`n_tested` words, planted and not, are
+# tested. A planted word counts as recovered at a given *k* when
 # the audit flags it in its planted attribute and its most over-represented group is its
 # target; a flag counts as false when the word is unplanted for that attribute, or the group is
 # wrong.
@@ -265,9 +269,9 @@ for name, value in study.recovery_numbers(recovery, planted_audit, cfg).items():
 # {glue:text}`min_recall_strongest_control:.0%` for every *k* but the smallest: at *k* =
 # {glue:text}`smallest_k` it is {glue:text}`recall_strongest_smallest_k_control:.0%`, because
 # a set of so few items can take only a few MaxSkew values, and the most skewed control words
-# reach the same ones. The weakest plantings are not found at all: at strength
-# {glue:text}`weakest` the word's images carry its target only slightly more often than the
-# prior, and the captions' log-odds above could hardly see them either.
+# reach the same ones. At the weakest strength, {glue:text}`weakest`, a word's images carry
+# its target only slightly more often than the prior, and the captions' log-odds above hardly
+# see the planting either; recall there is {glue:text}`recall_weakest_control:.0%`.
 #
 # The gallery null tells another story: {glue:text}`flags_gallery` flags at *k* =
 # {glue:text}`k`, {glue:text}`false_flags_gallery` of them false (a share of
@@ -300,6 +304,7 @@ figures.shares_heatmap(shares, "query", cells,
                        f"Planted words' top {cfg.k} by (tint, frame) cell")
 plt.show()
 
+# %% [markdown]
 # ## Real encoders, text only
 #
 # No one planted anything in all-MiniLM-L6-v2 (a sentence encoder trained on a billion sentence
@@ -350,9 +355,10 @@ for name, value in study.text_numbers(text_table, neutral, cfg, text_k).items():
 # {glue:text}`minilm_terrorist_share:.0%` {glue:text}`minilm_terrorist_group` (gallery
 # p = {glue:text}`minilm_terrorist_p:.1g`), SmolLM2's {glue:text}`smollm2_terrorist_share:.0%`
 # {glue:text}`smollm2_terrorist_group` (p = {glue:text}`smollm2_terrorist_p:.2f`). The
-# sentence encoder's lean matches the paper's CLIP finding in direction; no description in the
-# gallery mentions terrorism, so the nearness comes from what the encoder learned, but one word
-# under one encoder is an illustration, not a replication.
+# sentence encoder's most over-represented group {glue:text}`minilm_terrorist_reading` the
+# paper's CLIP finding (Middle Eastern men); no description in the gallery mentions terrorism,
+# so the nearness comes from what the encoder learned, but one word under one encoder is an
+# illustration, not a replication.
 #
 # What this can say: which groups an encoder's *text* geometry places nearest a word, measured
 # with the paper's prompts. What it cannot say: what a face-retrieval model would return, since
@@ -396,7 +402,7 @@ if len(clip_table):
 # %% [markdown]
 # ## Beside the paper
 #
-# | | paper | this run (`local`) |
+# | | paper | this run |
 # |---|---|---|
 # | taxonomy | {glue:text}`paper_word_count` words, {glue:text}`paper_category_count` categories | {glue:text}`n_words` words, {glue:text}`n_categories` categories (a reconstruction) |
 # | model | CLIP models (this book's `paper` profile: ViT-B/16, ViT-L/14) | a tiny CLIP with planted markers; two text encoders |

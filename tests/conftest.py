@@ -100,3 +100,18 @@ def demo_wheel_resource(offline_pip, register):
         sha256=sha256_file(wheel), size_mb=0.001, description="test data", license="MIT",
         keep=keep_prefix("demo_data/data/", (".txt",)),
     ))
+
+
+def unglued_prose_names(source: Path, executed: Path) -> tuple[set, set]:
+    """(glue names a notebook's prose uses, those its executed copy ``executed`` did not glue)."""
+    import re
+
+    import jupytext
+    import nbformat
+
+    out = nbformat.read(executed, as_version=4)
+    glued = {o.metadata["scrapbook"]["name"] for c in out.cells if c.cell_type == "code" for o in c.outputs
+             if "scrapbook" in o.get("metadata", {})}
+    prose = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "markdown")
+    named = set(re.findall(r"\{glue:text\}`([\w]+)", prose))
+    return named, named - glued

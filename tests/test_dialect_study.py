@@ -208,21 +208,12 @@ def test_sampled_replies_are_seeded():
 def test_every_glue_the_prose_names_is_glued_with_the_optional_sections_off(tmp_path, monkeypatch):
     """The notebook with its ablation, explanations and conversion demo switched off still glues each name its
     prose uses (the book build would fail on a missing one)."""
-    import re
-
-    import jupytext
-    import nbformat
-
-    from conftest import ROOT
+    from conftest import ROOT, unglued_prose_names
     from support.batch import execute
     from support.glue import STRICT_ENV
 
     monkeypatch.setenv(STRICT_ENV, "1")
     source = ROOT / "notebooks" / "06_dialect_bias.py"
     execute(source, {"profile": "smoke", "ablation": False, "explain_items": 0, "llm_demo_items": 0}, tmp_path)
-    out = nbformat.read(tmp_path / "notebook.ipynb", as_version=4)
-    glued = {o.metadata["scrapbook"]["name"] for c in out.cells if c.cell_type == "code" for o in c.outputs
-             if "scrapbook" in o.get("metadata", {})}
-    prose = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "markdown")
-    named = set(re.findall(r"\{glue:text\}`([\w]+)", prose))
-    assert named and not named - glued, sorted(named - glued)
+    named, missing = unglued_prose_names(source, tmp_path / "notebook.ipynb")
+    assert named and not missing, sorted(missing)

@@ -15,7 +15,7 @@ import jupytext
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, unglued_prose_names
 from support.batch import execute
 from support.book import build
 from support.glue import STRICT_ENV
@@ -63,6 +63,8 @@ def no_training(smoke_models, monkeypatch):
 def test_notebook_runs_in_smoke_profile(source, tmp_path, no_training):
     results = execute(source, {"profile": "smoke"}, tmp_path / source.stem)
     assert results["profile"] == "smoke" and results["chapter"] == source.stem
+    named, missing = unglued_prose_names(source, tmp_path / source.stem / "notebook.ipynb")
+    assert not missing, f"the prose names glue keys no cell glued: {sorted(missing)}"
     if source.stem == "00_using_this_book":
         metrics = results["metrics"]
         assert metrics["smollm2_answer_correct"] == 1

@@ -35,20 +35,28 @@ def test_controls_are_unplanted_and_held_out():
 
 
 def test_recovery_counts_hits_and_false_flags_by_hand():
-    cfg = smoke(strengths=[0.5], plants_per_strength=3, ks=[10])
+    cfg = smoke(strengths=[0.5], plants_per_strength=3, ks=[10, 20], k=10)
     plants = study.plants(cfg)
     rows = []
     for p in plants:  # every planted word flagged by the control null only, the first with a wrong group
         rows.append({"word": p.word, "attribute": p.attribute, "k": 10, "control": False, "planted": True,
                      "right_group": p is not plants[0], "rejected_control": True, "rejected_gallery": False})
+        rows.append({"word": p.word, "attribute": p.attribute, "k": 20, "control": False, "planted": True,
+                     "right_group": True, "rejected_control": False, "rejected_gallery": False})
+    tint_plant = next(p for p in plants if p.attribute == "tint")  # raised in its cells too: a right flag there
+    rows.append({"word": tint_plant.word, "attribute": "tint x frame", "k": 10, "control": False, "planted": True,
+                 "right_group": True, "rejected_control": True, "rejected_gallery": False})
     rows.append({"word": "x", "attribute": "tint", "k": 10, "control": False, "planted": False,
                  "right_group": False, "rejected_control": True, "rejected_gallery": True})
     rows.append({"word": "y", "attribute": "tint", "k": 10, "control": True, "planted": False,
                  "right_group": False, "rejected_control": False, "rejected_gallery": True})  # controls not counted
-    table = study.recovery(pd.DataFrame(rows), cfg).set_index("null")
+    full = study.recovery(pd.DataFrame(rows), cfg)
+    table = full[full.k == 10].set_index("null")
     assert table.recall["control"] == pytest.approx(2 / 3) and table.recall["gallery"] == 0
-    assert table.loc["control", "flags"] == 4 and table.loc["control", "false flags"] == 2
+    assert table.loc["control", "flags"] == 5 and table.loc["control", "false flags"] == 2
     assert table.loc["gallery", "flags"] == 1 and table.FDR["gallery"] == 1.0
+    nothing = full[full.k == 20]  # no flag at k = 20: no recall, no flags, a false share of zero
+    assert (nothing.recall == 0).all() and (nothing["flags"] == 0).all() and (nothing.FDR == 0).all()
 
 
 def test_fairface_labels_map_onto_the_people_groups():
@@ -73,24 +81,3 @@ def test_the_paper_path_audits_a_locally_saved_clip(tmp_cache):
     assert table.p_gallery.between(0, 1).all() and (table.model == str(spec.folder)).all()
     assert np.isin(table.top_group_name, sum(map(list, study.people.group_names().values()), [])).all()
 
-
-def test_every_glue_name_in_the_prose_is_glued_by_a_smoke_run(tmp_path, monkeypatch):
-    """The chapter's prose names only glue keys its cells set (the book build would fail on a missing one)."""
-    import re
-
-    import jupytext
-    import nbformat
-
-    from conftest import ROOT
-    from support.batch import execute
-    from support.glue import STRICT_ENV
-
-    monkeypatch.setenv(STRICT_ENV, "1")
-    source = ROOT / "notebooks" / "07_sobit.py"
-    execute(source, {"profile": "smoke"}, tmp_path)
-    out = nbformat.read(tmp_path / "notebook.ipynb", as_version=4)
-    glued = {o.metadata["scrapbook"]["name"] for c in out.cells if c.cell_type == "code" for o in c.outputs
-             if "scrapbook" in o.get("metadata", {})}
-    prose = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "markdown")
-    named = set(re.findall(r"\{glue:text\}`([\w]+)", prose))
-    assert named and not named - glued, sorted(named - glued)

