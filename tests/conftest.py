@@ -113,5 +113,6 @@ def unglued_prose_names(source: Path, executed: Path) -> tuple[set, set]:
     glued = {o.metadata["scrapbook"]["name"] for c in out.cells if c.cell_type == "code" for o in c.outputs
              if "scrapbook" in o.get("metadata", {})}
     prose = "\n".join(c.source for c in jupytext.read(source).cells if c.cell_type == "markdown")
+    prose = re.sub(r"``.+?``", " ", prose)  # inline code that shows the glue syntax is not a glue
     named = set(re.findall(r"\{glue:text\}`([\w]+)", prose))
     return named, named - glued
