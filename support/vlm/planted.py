@@ -27,7 +27,7 @@ prior, independent of class, so any skew in what a word retrieves comes from the
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -130,7 +130,6 @@ class PlantedCaptions:
     generic_share: float = 0.25  # captions whose noun is "item" instead of the class
     mention_share: float = 0.5  # captions naming the tint (and, independently, the frame)
     seed: int = 0
-    _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self):
         if len(set(self.words)) != len(self.words) or not self.words:
