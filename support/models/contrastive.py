@@ -198,8 +198,10 @@ class TrainedImageText(CachedModel):
             return order[next(step)]
 
         def loss(model, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-            pixels = pixel_values(self.data.images(rows.cpu().numpy())).to(rows.device)
-            return model(input_ids=tokens["input_ids"][rows], attention_mask=tokens["attention_mask"][rows],
+            index, device = rows.cpu(), rows.device  # the caption tensors stay on the CPU
+            pixels = pixel_values(self.data.images(index.numpy())).to(device)
+            return model(input_ids=tokens["input_ids"][index].to(device),
+                         attention_mask=tokens["attention_mask"][index].to(device),
                          pixel_values=pixels, return_loss=True).loss
 
         history = train_loop(model, sample, loss, Schedule(cfg.steps, cfg.lr, cfg.warmup_steps), data_seed=cfg.seed,
