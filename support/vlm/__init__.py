@@ -4,5 +4,6 @@
 MaxSkew, KL) and its p-values against random draws or control queries; ``taxonomy``: So-B-IT's
 words as data; ``planted``: Fashion-MNIST with planted group markers (a CLIP stand-in with known
 biases); ``cooccurrence``: weighted log-odds of words against groups in captions; ``people``: a
-text gallery of FairFace's race x gender groups.
+text gallery of FairFace's race x gender groups; ``debias``: Orth-Proj, Orth-Cal and Bend-VLM's two
+steps (chapter 8).
 """

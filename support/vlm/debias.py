@@ -1,0 +1,131 @@
+"""Debiasing a query embedding for retrieval (chapter 8 groundwork): Orth-Proj, Orth-Cal and Bend-VLM.
+
+All methods map unit query embeddings q [Q, d] to debiased unit embeddings; retrieval then ranks the
+gallery by cosine similarity as before.
+
+- **Orth-Proj** (Chuang et al. 2023, "Debiasing vision-language models via biased prompts", eq. 3):
+  q <- P0 q with P0 = I - A (A^T A)^+ A^T, A [d, s] the embeddings of "spurious" prompts that name
+  only the attribute ("a photo of a man", "a photo of a woman").
+- **Orth-Cal** (same paper, eq. 5): P* = P0 (I + lambda/|S| sum_{(i,j) in S} (z_i - z_j)(z_i - z_j)^T)^-1,
+  S the pairs of prompts that differ only in the attribute ("a photo of a male doctor" / "... female
+  doctor"), so that the projected pair members land close together; lambda = 1000 as in Bend-VLM.
+- **Bend-VLM** (Gerych et al., NeurIPS 2024, arXiv 2411.04420, section 3), per query:
+  *step 1* projects out the span of the generic attribute prompts and of the query's own
+  attribute-augmented versions centred on their mean (for two values, their half-difference);
+  *step 2* takes, for the step-1 query, the m nearest reference images of each attribute value,
+  averages each group into mu_a, and returns the unit vector nearest the query whose inner products
+  with all mu_a are equal: argmin ||z - q|| s.t. <z, mu_a - mu_1> = 0 for all a, ||z|| = 1. The
+  reference code solves this with SLSQP per query; it has a closed form, because for unit q,
+  ||z - q||^2 = 2 - 2 <z, q>: the maximiser of <z, q> on the unit sphere within the null space of
+  the differences is that projection of q, renormalised. :func:`equalize_closed_form` computes it
+  batched over queries; :func:`equalize_slsqp` keeps the reference's solver for the tests and the
+  benchmark. (The reference also renormalises after step 1; so does this.)
+
+Shapes: queries [Q, d]; references [R, d] with group labels [R]; everything unit-norm in, unit-norm out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x, dim=-1)
+
+
+def projector_out(span: torch.Tensor) -> torch.Tensor:
+    """[d, d] orthogonal projector onto the complement of the row span of ``span`` [s, d]."""
+    basis = torch.linalg.pinv(span.double())  # [d, s]: P0 = I - A A^+ with A = span^T
+    eye = torch.eye(span.shape[1], dtype=torch.float64)
+    return (eye - basis @ span.double()).to(span.dtype)
+
+
+def orth_proj(queries: torch.Tensor, spurious: torch.Tensor) -> torch.Tensor:
+    """Orth-Proj: unit queries with the span of the spurious-prompt embeddings [s, d] projected out."""
+    return _unit(queries @ projector_out(spurious).T)
+
+
+def orth_cal(queries: torch.Tensor, spurious: torch.Tensor, pairs_a: torch.Tensor, pairs_b: torch.Tensor,
+             strength: float = 1000.0) -> torch.Tensor:
+    """Orth-Cal: P0 (I + lambda/|S| sum (a - b)(a - b)^T)^-1 applied to the queries (pairs [S, d] each)."""
+    p0 = projector_out(spurious).double()
+    diff = (pairs_a - pairs_b).double()
+    calibration = torch.eye(p0.shape[0], dtype=torch.float64) + strength / len(diff) * diff.T @ diff
+    matrix = p0 @ torch.linalg.inv(calibration)
+    return _unit((queries.double() @ matrix.T).to(queries.dtype))
+
+
+def step1(queries: torch.Tensor, generic: torch.Tensor, augmented: torch.Tensor) -> torch.Tensor:
+    """Bend-VLM step 1: project out generic attribute prompts [s, d] and each query's augmented versions
+    [Q, A, d] centred on their mean; unit output [Q, d]."""
+    centred = augmented - augmented.mean(1, keepdim=True)  # [Q, A, d]: half-differences for two values
+    span = torch.cat([generic.unsqueeze(0).expand(len(queries), -1, -1), centred], dim=1).double()  # [Q, s+A, d]
+    coefficients = torch.linalg.lstsq(span.transpose(1, 2), queries.double().unsqueeze(-1)).solution  # [Q, s+A, 1]
+    residual = queries.double() - (span.transpose(1, 2) @ coefficients).squeeze(-1)
+    return _unit(residual.to(queries.dtype))
+
+
+def group_means(queries: torch.Tensor, references: torch.Tensor, groups: torch.Tensor, n_groups: int,
+                m: int) -> torch.Tensor:
+    """[Q, G, d] mean of each group's m reference embeddings most similar to each query."""
+    similarity = queries @ references.T  # [Q, R]
+    means = []
+    for g in range(n_groups):
+        members = (groups == g).nonzero().squeeze(-1)
+        if len(members) < m:
+            raise ValueError(f"group {g} has {len(members)} reference items; m={m} needs at least that many")
+        nearest = similarity[:, members].topk(m, dim=1).indices  # [Q, m]
+        means.append(references[members][nearest].mean(1))
+    return torch.stack(means, dim=1)
+
+
+def equalize_closed_form(queries: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+    """Unit z nearest each unit query [Q, d] with equal inner products to its group means [Q, G, d]."""
+    diff = (means[:, 1:] - means[:, :1]).double()  # [Q, G-1, d]
+    coefficients = torch.linalg.lstsq(diff.transpose(1, 2), queries.double().unsqueeze(-1)).solution
+    residual = queries.double() - (diff.transpose(1, 2) @ coefficients).squeeze(-1)
+    return _unit(residual.to(queries.dtype))
+
+
+def equalize_slsqp(query: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """The same problem for one query [d] and its means [G, d], solved by SLSQP as the reference code does."""
+    from scipy.optimize import minimize
+
+    query, means = np.asarray(query, dtype=float), np.asarray(means, dtype=float)
+    diff = means[1:] - means[:1]
+    constraints = [{"type": "eq", "fun": lambda z: diff @ z, "jac": lambda z: diff},
+                   {"type": "eq", "fun": lambda z: z @ z - 1.0, "jac": lambda z: 2 * z}]
+    result = minimize(lambda z: ((z - query) ** 2).sum(), query, jac=lambda z: 2 * (z - query), method="SLSQP",
+                      constraints=constraints, options={"ftol": 1e-12, "maxiter": 500})
+    return result.x / np.linalg.norm(result.x)
+
+
+def bend_vlm(queries: torch.Tensor, generic: torch.Tensor, augmented: torch.Tensor, references: torch.Tensor,
+             groups: torch.Tensor, n_groups: int, m: int, steps: str = "both") -> torch.Tensor:
+    """Bend-VLM on unit queries: step 1, step 2 (closed form) or both (``steps``: 'step1', 'step2', 'both')."""
+    if steps not in ("step1", "step2", "both"):
+        raise ValueError(f"steps={steps!r} must be 'step1', 'step2' or 'both'")
+    out = step1(queries, generic, augmented) if steps in ("step1", "both") else queries
+    if steps == "step1":
+        return out
+    return equalize_closed_form(out, group_means(out, references, groups, n_groups, m))
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for the ``positive`` items (Mann-Whitney, ties counted half)."""
+    from scipy.stats import rankdata
+
+    scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    n_pos, n_neg = positive.sum(), (~positive).sum()
+    if not n_pos or not n_neg:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def worst_group_auc(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray) -> float:
+    """The smallest AUC over the groups, each computed on that group's items only."""
+    groups = np.asarray(groups)
+    values = [auc(np.asarray(scores)[groups == g], np.asarray(positive)[groups == g]) for g in np.unique(groups)]
+    return float(np.nanmin(values))
