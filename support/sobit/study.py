@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..models import SMOLLM2
-from ..models.contrastive import ContrastiveConfig, TrainedImageText
+from ..models.contrastive import TrainedImageText
 from ..profiles import Config, Param
 from ..vlm import audit, cooccurrence, people, planted, taxonomy
 
@@ -77,25 +77,8 @@ PAPER_TERRORIST_GROUP = "Middle Eastern man"
 
 
 def taxonomy_rows(cfg: Config) -> pd.DataFrame:
-    """The taxonomy's (category, word, pos) rows audited in this run (the first n_words distinct words)."""
-    table = taxonomy.taxonomy()
-    if cfg.n_words:
-        keep = set(_spread(taxonomy.words(), table, cfg.n_words))
-        table = table[table.word.isin(keep)]
-    return table.reset_index(drop=True)
-
-
-def _spread(words: list[str], table: pd.DataFrame, n: int) -> list[str]:
-    """n words taken round-robin over the categories (so a small run still has every category)."""
-    by_category = [list(dict.fromkeys(g.word)) for _, g in table.groupby("category", sort=False)]
-    out: list[str] = []
-    while len(out) < min(n, len(words)):
-        for group in by_category:
-            if group and len(out) < n:
-                word = group.pop(0)
-                if word not in out:
-                    out.append(word)
-    return out
+    """The taxonomy's (category, word, pos) rows audited in this run (n_words distinct words; 0: all)."""
+    return taxonomy.chosen(cfg.n_words)
 
 
 def audited_words(cfg: Config) -> list[str]:
@@ -116,18 +99,10 @@ def plants(cfg: Config) -> tuple[planted.Plant, ...]:
     return planted.choose_plants(audited_words(cfg), tuple(cfg.strengths), cfg.plants_per_strength, cfg.seed)
 
 
-def caption_set(cfg: Config) -> planted.PlantedCaptions:
-    """The tiny CLIP's training captions: one example per (step, batch slot)."""
-    return planted.PlantedCaptions(tuple(audited_words(cfg)), plants(cfg), cfg.clip_steps * cfg.clip_batch,
-                                   seed=cfg.seed)
-
-
 def clip_spec(cfg: Config) -> TrainedImageText:
-    """The tiny CLIP of the run (a cached model ``prepare`` trains)."""
-    config = ContrastiveConfig(d_model=cfg.clip_width, n_layers=cfg.clip_layers, n_heads=max(1, cfg.clip_width // 16),
-                               d_ff=4 * cfg.clip_width, projection_dim=cfg.clip_width, steps=cfg.clip_steps,
-                               batch_size=cfg.clip_batch, warmup_steps=max(1, cfg.clip_steps // 30), seed=cfg.seed)
-    return TrainedImageText(caption_set(cfg), config)
+    """The tiny CLIP of the run (a cached model ``prepare`` trains; chapter 8 loads the same one)."""
+    return planted.planted_clip(audited_words(cfg), tuple(cfg.strengths), cfg.plants_per_strength, cfg.clip_steps,
+                                cfg.clip_batch, cfg.clip_width, cfg.clip_layers, cfg.seed)
 
 
 def models(cfg: Config) -> list:

@@ -195,6 +195,19 @@ class PlantedCaptions:
         return sorted({token for text in texts for token in text.lower().split()})
 
 
+def planted_clip(words: list[str], strengths: tuple[float, ...], per_strength: int, steps: int, batch: int,
+                 width: int, layers: int, seed: int = 0):
+    """The tiny CLIP trained on planted captions over ``words`` (the cached model chapters 7 and 8 share)."""
+    from ..models.contrastive import ContrastiveConfig, TrainedImageText
+
+    data = PlantedCaptions(tuple(words), choose_plants(list(words), strengths, per_strength, seed), steps * batch,
+                           seed=seed)
+    config = ContrastiveConfig(d_model=width, n_layers=layers, n_heads=max(1, width // 16), d_ff=4 * width,
+                               projection_dim=width, steps=steps, batch_size=batch,
+                               warmup_steps=max(1, steps // 30), seed=seed)
+    return TrainedImageText(data, config)
+
+
 def marker_groups(tint: np.ndarray, frame: np.ndarray) -> dict[str, np.ndarray]:
     """Group index of each item per attribute."""
     return {"tint": np.asarray(tint), "frame": np.asarray(frame), "tint x frame": intersection_index(tint, frame)}

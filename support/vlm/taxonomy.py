@@ -126,6 +126,22 @@ def taxonomy() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def chosen(n: int = 0) -> pd.DataFrame:
+    """The rows of n distinct words taken round-robin over the categories (0: every word), in taxonomy order."""
+    table = taxonomy()
+    if not n:
+        return table
+    by_category = [list(dict.fromkeys(g.word)) for _, g in table.groupby("category", sort=False)]
+    keep: list[str] = []
+    while len(keep) < min(n, table.word.nunique()):
+        for group in by_category:
+            if group and len(keep) < n:
+                word = group.pop(0)
+                if word not in keep:
+                    keep.append(word)
+    return table[table.word.isin(set(keep))].reset_index(drop=True)
+
+
 def words() -> list[str]:
     """The distinct words, in taxonomy order."""
     return list(dict.fromkeys(taxonomy()["word"]))
