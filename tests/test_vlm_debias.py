@@ -94,3 +94,18 @@ def test_auc_and_worst_group_auc_by_brute_force():
     assert debias.auc(scores, positive) == pytest.approx(brute(scores, positive))
     worst = min(brute(scores[groups == g], positive[groups == g]) for g in range(3))
     assert debias.worst_group_auc(scores, positive, groups) == pytest.approx(worst)
+
+
+def test_retrieval_metrics_by_hand():
+    similarity = np.array([[0.9, 0.8, 0.1, 0.2], [0.1, 0.2, 0.9, 0.8]])
+    groups = np.array([0, 0, 1, 1])  # prior 1/2 each
+    classes = np.array([5, 6, 5, 6])
+    table = debias.retrieval_metrics(similarity, groups, 2, k=2, query_classes=np.array([5, 6]),
+                                     item_classes=classes)
+    assert table.max_skew.tolist() == pytest.approx([np.log(2), np.log(2)])  # both top-2 sets are one group
+    assert table.kl.tolist() == pytest.approx([np.log(2), np.log(2)])
+    assert table.precision.tolist() == [0.5, 0.5]  # query 0 retrieves items 0 (class 5) and 1 (class 6)
+    # within group 0, query 0 ranks its class-5 item above the class-6 one (AUC 1); within group 1 below (0)
+    assert table.worst_group_auc.tolist() == [0.0, 0.0]
+    balanced = debias.retrieval_metrics(np.array([[0.9, 0.1, 0.8, 0.2]]), groups, 2, k=2)
+    assert balanced.max_skew.tolist() == pytest.approx([0.0]) and list(balanced.columns) == ["max_skew", "kl"]

@@ -22,6 +22,9 @@ gallery by cosine similarity as before.
   benchmark. (The reference also renormalises after step 1; so does this.)
 
 Shapes: queries [Q, d]; references [R, d] with group labels [R]; everything unit-norm in, unit-norm out.
+:func:`retrieval_metrics` scores one method's queries against a target gallery (MaxSkew and KL of
+the top k against the target's prior, precision at k of each query's class, worst-group AUC), one
+row per query, the table Bend-VLM's folds are averaged over.
 """
 
 from __future__ import annotations
@@ -129,3 +132,25 @@ def worst_group_auc(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray
     groups = np.asarray(groups)
     values = [auc(np.asarray(scores)[groups == g], np.asarray(positive)[groups == g]) for g in np.unique(groups)]
     return float(np.nanmin(values))
+
+
+def retrieval_metrics(similarity: np.ndarray, groups: np.ndarray, n_groups: int, k: int,
+                      query_classes: np.ndarray | None = None, item_classes: np.ndarray | None = None
+                      ) -> "pd.DataFrame":
+    """Per query: MaxSkew and KL of its top k's groups against the target's prior; with classes, precision
+    at k (share of the top k of the query's class) and worst-group AUC of its scores for its class."""
+    import pandas as pd
+
+    from .audit import group_counts, kl_to_prior, max_skew, top_k
+
+    similarity, groups = np.asarray(similarity), np.asarray(groups)
+    prior = np.bincount(groups, minlength=n_groups) / len(groups)
+    retrieved = top_k(similarity, k)
+    counts = group_counts(groups[retrieved], n_groups)
+    table = pd.DataFrame({"max_skew": max_skew(counts, prior), "kl": kl_to_prior(counts, prior)})
+    if query_classes is not None:
+        query_classes, item_classes = np.asarray(query_classes), np.asarray(item_classes)
+        relevant = item_classes[None, :] == query_classes[:, None]  # [Q, N]
+        table["precision"] = np.take_along_axis(relevant, retrieved, 1).mean(1)
+        table["worst_group_auc"] = [worst_group_auc(row, hit, groups) for row, hit in zip(similarity, relevant)]
+    return table
