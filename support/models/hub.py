@@ -69,6 +69,19 @@ def require_hub(what: str) -> None:
             "small models shipped in registry packages.")
 
 
+def offline_first(name_or_path: str | os.PathLike, load, what: str):
+    """``load(name_or_path)`` for a local folder; for a hub id, ``load(..., local_files_only=True)`` from the
+    local Hugging Face cache first, else from the hub, failing early (naming ``what``) when it cannot be reached."""
+    if Path(name_or_path).is_dir():
+        return load(name_or_path)
+    try:
+        return load(name_or_path, local_files_only=True)
+    except OSError:
+        pass
+    require_hub(f"{what} (not in the local Hugging Face cache)")
+    return load(name_or_path)
+
+
 def hub(model_id: str, revision: str | None = None, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """``(model, tokenizer)`` of a hub causal LM (``paper`` profile), or of a local folder in hub format.
 
@@ -77,10 +90,5 @@ def hub(model_id: str, revision: str | None = None, device: str = "cpu", dtype: 
     if Path(model_id).is_dir():
         folder = Path(model_id) / revision if revision and (Path(model_id) / revision).is_dir() else Path(model_id)
         return load_pretrained(folder, None, device, dtype)
-    try:
-        return load_pretrained(model_id, revision, device, dtype, local_files_only=True)
-    except OSError:
-        pass
-    require_hub(f"model {model_id!r}{f' at revision {revision!r}' if revision else ''} (not in the local "
-                "Hugging Face cache)")
-    return load_pretrained(model_id, revision, device, dtype)
+    return offline_first(model_id, lambda name, **kwargs: load_pretrained(name, revision, device, dtype, **kwargs),
+                         f"model {model_id!r}{f' at revision {revision!r}' if revision else ''}")
