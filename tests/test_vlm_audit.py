@@ -83,8 +83,8 @@ def test_the_retrieval_audit_recovers_planted_queries_and_controls_false_discove
         groups = rng.choice(3, n_items, p=[0.5, 0.3, 0.2])
         similarity = rng.normal(size=(n_queries, n_items))
         similarity[planted] += 1.5 * (groups == 2)
-        table = audit.retrieval_audit(similarity, names, {"g": groups}, {"g": 3}, ks=(20, 50), q=0.1, draws=2000,
-                                      seed=seed)
+        table = audit.retrieval_audit(similarity, names, {"g": groups}, {"g": ("a", "b", "c")}, ks=(20, 50), q=0.1,
+                                      draws=2000, seed=seed)
         for _, rows in table.groupby("k"):
             flagged = rows.loc[rows["rejected_gallery"]]
             true = flagged["query"].isin([names[i] for i in planted]) & (flagged["top_group"] == 2)
@@ -106,7 +106,8 @@ def test_the_control_null_separates_planted_queries_from_a_model_that_skews_ever
     leaning[:5] = [0, 0, 0, 0.3]  # ... queries 0-4 much more, to group 3 (the planted ones)
     similarity = rng.normal(0, 0.1, (n_queries, n_items)) + leaning[:, groups]
     controls = np.arange(n_queries) >= 40  # 200 queries known to carry no planted association
-    table = audit.retrieval_audit(similarity, [f"q{i}" for i in range(n_queries)], {"g": groups}, {"g": 4},
+    four = {"g": ("a", "b", "c", "d")}
+    table = audit.retrieval_audit(similarity, [f"q{i}" for i in range(n_queries)], {"g": groups}, four,
                                   ks=(25,), draws=2000, controls=controls)
     tested = table[~table.control]
     assert tested.rejected_gallery[5:].sum() >= 5  # against random draws, unplanted queries get flagged too
@@ -115,5 +116,5 @@ def test_the_control_null_separates_planted_queries_from_a_model_that_skews_ever
     assert (tested.loc[list(range(5)), "top_group"] == 3).all()
     assert table[table.control].p_control.isna().all() and not table[table.control].rejected_control.any()
     with pytest.raises(ValueError, match="controls"):
-        audit.retrieval_audit(similarity, list(range(n_queries)), {"g": groups}, {"g": 4}, ks=(25,),
+        audit.retrieval_audit(similarity, list(range(n_queries)), {"g": groups}, four, ks=(25,),
                               controls=np.arange(n_queries) == 0)

@@ -183,16 +183,13 @@ def planted_audit(similarity: np.ndarray, gallery: pd.DataFrame, cfg: Config) ->
     """The audit of the tiny CLIP over its words, with the truth: planted (word, attribute) and consistent group."""
     words = audited_words(cfg)
     groups = planted.marker_groups(gallery.tint.to_numpy(), gallery.frame.to_numpy())
-    n_groups = {a: len(n) for a, n in planted.group_names().items()}
     controls = np.isin(words, control_words(cfg))
-    table = audit.retrieval_audit(similarity, words, groups, n_groups, cfg.ks, cfg.fdr, cfg.draws, cfg.seed,
-                                  controls=controls).rename(columns={"query": "word"})
+    table = audit.retrieval_audit(similarity, words, groups, planted.group_names(), cfg.ks, cfg.fdr, cfg.draws,
+                                  cfg.seed, controls=controls).rename(columns={"query": "word"})
     truth = planted.planted_truth(plants(cfg)).set_index(["word", "attribute"])
     key = list(zip(table.word, table.attribute))
     table["planted"] = [k in truth.index for k in key]
     table["right_group"] = [k in truth.index and g in truth.at[k, "groups"] for k, g in zip(key, table.top_group)]
-    names = planted.group_names()
-    table["top_group_name"] = [names[a][g] for a, g in zip(table.attribute, table.top_group)]
     return table
 
 
@@ -257,18 +254,14 @@ def text_audit(cfg: Config, device: str = "cpu") -> tuple[pd.DataFrame, dict]:
     rows = taxonomy_rows(cfg).drop_duplicates("word")
     queries = [taxonomy.query(w, p) for w, p in zip(rows.word, rows.pos)]
     gallery = people.people_gallery()
-    n_groups = {a: len(n) for a, n in people.group_names().items()}
     frames, similarities = [], {}
     for encoder in cfg.text_encoders:
         similarity = text_similarity(encoder, queries + [NEUTRAL_QUERY], gallery, device)
         similarities[encoder] = similarity
-        table = audit.retrieval_audit(similarity[:-1], list(rows.word), people.groups_of(gallery), n_groups,
-                                      cfg.text_ks, cfg.fdr, cfg.draws, cfg.seed)
+        table = audit.retrieval_audit(similarity[:-1], list(rows.word), people.groups_of(gallery),
+                                      people.group_names(), cfg.text_ks, cfg.fdr, cfg.draws, cfg.seed)
         frames.append(table.rename(columns={"query": "word"}).assign(encoder=encoder_label(encoder)))
-    table = pd.concat(frames, ignore_index=True)
-    names = people.group_names()
-    table["top_group_name"] = [names[a][g] for a, g in zip(table.attribute, table.top_group)]
-    return table, similarities
+    return pd.concat(frames, ignore_index=True), similarities
 
 
 NEUTRAL_QUERY = "a photo of a person"
@@ -280,9 +273,8 @@ def neutral_make_up(similarities: dict, k: int) -> pd.DataFrame:
     names, rows = people.group_names(), []
     for encoder, similarity in similarities.items():
         for attribute, groups in people.groups_of(gallery).items():
-            counts = audit.group_counts(groups[audit.top_k(similarity[-1:], k)], len(names[attribute]))[0]
-            prior = np.bincount(groups, minlength=len(names[attribute])) / len(groups)
-            top = int(np.argmax(counts / prior))
+            counts, prior = audit.retrieved_counts(audit.top_k(similarity[-1:], k), groups, len(names[attribute]))
+            counts, top = counts[0], int(audit.most_over_represented(counts, prior)[0])
             rows.append({"encoder": encoder_label(encoder), "attribute": attribute,
                          "entropy": float(audit.normalized_entropy(counts)),
                          "max_skew": float(audit.max_skew(counts, prior)), "top_group": names[attribute][top],
@@ -348,11 +340,8 @@ def clip_audit(model_id: str, images, groups: dict, cfg: Config, device: str = "
     rows = taxonomy_rows(cfg).drop_duplicates("word")
     queries = [taxonomy.query(w, p) for w, p in zip(rows.word, rows.pos)]
     similarity = (text_embeddings(model, tokenizer, queries) @ image_embeddings(model, processor, images).T).numpy()
-    n_groups = {a: len(n) for a, n in people.group_names().items()}
-    table = audit.retrieval_audit(similarity, list(rows.word), groups, n_groups, cfg.fairface_ks, cfg.fdr,
-                                  cfg.draws, cfg.seed)
-    names = people.group_names()
-    table["top_group_name"] = [names[a][g] for a, g in zip(table.attribute, table.top_group)]
+    table = audit.retrieval_audit(similarity, list(rows.word), groups, people.group_names(), cfg.fairface_ks,
+                                  cfg.fdr, cfg.draws, cfg.seed)
     return table.rename(columns={"query": "word"}).assign(model=model_id)
 
 

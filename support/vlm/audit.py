@@ -12,7 +12,7 @@ of retrieved items per group and ``prior`` the gallery's group shares:
 - ``permutation_p`` / ``null_statistic``: for a statistic of the retrieved set, the share of random
   top-k draws from the gallery (multivariate hypergeometric: k items without replacement) at least
   as extreme, with the +1 correction: is this retrieved set unlike chance retrieval from this gallery?
-- ``control_p_values``: the same question against *control queries* known to carry no association
+- ``upper_p_values`` against *control queries* known to carry no association: the same question
   instead of against random draws: is this query more skewed than queries with none? A trained
   model can retrieve a skewed set for every query (its text vectors all lean somewhere, and the
   top k follows the lean), so the gallery null flags nearly every word; only the control null asks
@@ -100,19 +100,22 @@ def top_k(similarity, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, 1)
 
 
-def control_p_values(observed, control_values) -> np.ndarray:
-    """P-values of ``observed`` against the same statistic of control queries (queries known to carry no
-    association): (1 + #controls at least as large) / (1 + #controls)."""
-    return upper_p_values(observed, np.asarray(control_values, dtype=float))
+def retrieved_counts(retrieved: np.ndarray, item_groups, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(counts [Q, G] of each query's retrieved items [Q, k] per group, the gallery's group shares [G])."""
+    item_groups = np.asarray(item_groups)
+    prior = np.bincount(item_groups, minlength=n_groups) / len(item_groups)
+    return group_counts(item_groups[retrieved], n_groups), prior
 
 
-def retrieval_audit(similarity, queries, groups: dict[str, np.ndarray], n_groups: dict[str, int], ks,
+def retrieval_audit(similarity, queries, groups: dict[str, np.ndarray], group_names: dict[str, tuple], ks,
                     q: float = 0.1, draws: int = 10_000, seed: int = 0, controls=None) -> pd.DataFrame:
-    """One row per (query, attribute, k): the retrieved set's measures, MaxSkew's p-values and BH rejections.
+    """One row per (query, attribute, k): the retrieved set's measures, its most over-represented group (index
+    and name), MaxSkew's p-values and BH rejections.
 
     ``similarity`` [Q, N] scores queries against the gallery; ``groups[attribute]`` [N] holds each
-    item's group. Two nulls for MaxSkew, each with Benjamini-Hochberg at ``q`` over the tested queries (the
-    control queries, when there are any, are corrected as a family of their own):
+    item's group, an index into ``group_names[attribute]``. Two nulls for MaxSkew, each with
+    Benjamini-Hochberg at ``q`` over the tested queries (the control queries, when there are any, are
+    corrected as a family of their own):
     ``p_gallery``, against random k-subsets of this gallery (is the retrieved set unlike a random
     draw?), and, when ``controls`` (a boolean mask over the queries) is given, ``p_control``, against
     the control queries' own MaxSkew (is this query more skewed than queries with no association?);
@@ -130,11 +133,11 @@ def retrieval_audit(similarity, queries, groups: dict[str, np.ndarray], n_groups
     for k in ks:
         retrieved = top_k(similarity, k)
         for a_index, (attribute, item_groups) in enumerate(groups.items()):
-            gallery_counts = np.bincount(item_groups, minlength=n_groups[attribute])
-            prior = gallery_counts / gallery_counts.sum()
-            counts = group_counts(item_groups[retrieved], n_groups[attribute])
+            names = group_names[attribute]
+            counts, prior = retrieved_counts(retrieved, item_groups, len(names))
             skew = max_skew(counts, prior)
-            null = null_statistic(gallery_counts, k, lambda c: max_skew(c, prior), draws, seed + 1000 * a_index + k)
+            null = null_statistic(np.bincount(item_groups, minlength=len(names)), k, lambda c: max_skew(c, prior),
+                                  draws, seed + 1000 * a_index + k)
             p_gallery = upper_p_values(skew, null)
             rejected_gallery = np.zeros(len(queries), bool)
             for family in (~is_control, is_control):
@@ -143,24 +146,29 @@ def retrieval_audit(similarity, queries, groups: dict[str, np.ndarray], n_groups
             p_control = np.full(len(queries), np.nan)
             rejected_control = np.zeros(len(queries), bool)
             if controls is not None:
-                p_control[~is_control] = control_p_values(skew[~is_control], skew[is_control])
+                p_control[~is_control] = upper_p_values(skew[~is_control], skew[is_control])
                 rejected_control[~is_control] = benjamini_hochberg(p_control[~is_control], q)
-            ratio = np.where(counts > 0, counts / k / prior, 0.0)
-            top = ratio.argmax(1)
+            top = most_over_represented(counts, prior)
             frames.append(pd.DataFrame({
                 "query": list(queries), "attribute": attribute, "k": k, "control": is_control,
                 "entropy": normalized_entropy(counts), "max_skew": skew, "kl": kl_to_prior(counts, prior),
-                "top_group": top, "top_share": counts[np.arange(len(counts)), top] / k,
+                "top_group": top, "top_group_name": np.asarray(names, dtype=object)[top],
+                "top_share": counts[np.arange(len(counts)), top] / k,
                 "p_gallery": p_gallery, "rejected_gallery": rejected_gallery,
                 "p_control": p_control, "rejected_control": rejected_control}))
     return pd.concat(frames, ignore_index=True)
 
 
+def most_over_represented(counts, prior) -> np.ndarray:
+    """[Q] index of each row's group with the largest share / prior among the retrieved ones (MaxSkew's group)."""
+    counts = np.asarray(counts, dtype=float)
+    return np.where(counts > 0, counts / counts.sum(-1, keepdims=True) / np.asarray(prior), 0.0).argmax(-1)
+
+
 def group_shares(similarity, queries, item_groups: np.ndarray, n_groups: int, k: int) -> pd.DataFrame:
     """Long table (query, group, share, prior, ratio): each group's share of a query's top k against the prior."""
-    item_groups = np.asarray(item_groups)
-    prior = np.bincount(item_groups, minlength=n_groups) / len(item_groups)
-    shares = group_counts(item_groups[top_k(similarity, k)], n_groups) / k
+    counts, prior = retrieved_counts(top_k(similarity, k), item_groups, n_groups)
+    shares = counts / k
     return pd.DataFrame({"query": np.repeat(list(queries), n_groups),
                          "group": np.tile(np.arange(n_groups), len(queries)),
                          "share": shares.ravel(), "prior": np.tile(prior, len(queries)),

@@ -141,12 +141,11 @@ def retrieval_metrics(similarity: np.ndarray, groups: np.ndarray, n_groups: int,
     at k (share of the top k of the query's class) and worst-group AUC of its scores for its class."""
     import pandas as pd
 
-    from .audit import group_counts, kl_to_prior, max_skew, top_k
+    from .audit import kl_to_prior, max_skew, retrieved_counts, top_k
 
     similarity, groups = np.asarray(similarity), np.asarray(groups)
-    prior = np.bincount(groups, minlength=n_groups) / len(groups)
     retrieved = top_k(similarity, k)
-    counts = group_counts(groups[retrieved], n_groups)
+    counts, prior = retrieved_counts(retrieved, groups, n_groups)
     table = pd.DataFrame({"max_skew": max_skew(counts, prior), "kl": kl_to_prior(counts, prior)})
     if query_classes is not None:
         query_classes, item_classes = np.asarray(query_classes), np.asarray(item_classes)
