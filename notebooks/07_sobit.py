@@ -294,9 +294,8 @@ for name, value in study.recovery_numbers(recovery, planted_audit, cfg).items():
 cell_plants = plant_rows[plant_rows.attribute == "tint x frame"].sort_values(
     "strength", ascending=False)
 shown = list(cell_plants.word.head(6))
-shares = study.intersection_shares(similarity, gallery, words, shown, cfg.k)
+shares = study.intersection_shares(similarity, gallery, cfg, shown, cfg.k)
 cells = list(planted.group_names()["tint x frame"])
-shares["group_name"] = [cells[g] for g in shares.group]
 targets = cell_plants.set_index("word").target
 shares["query"] = [f"{w} ({targets[w]}, s={s:g})" for w, s in zip(
     shares["query"], shares["query"].map(cell_plants.set_index("word").strength))]
@@ -370,13 +369,9 @@ for name, value in study.text_numbers(text_table, neutral, cfg, text_k).items():
 # %%
 encoder = cfg.text_encoders[0]
 words_shown = list(skewed[skewed.encoder == study.encoder_label(encoder)].word.head(9))
-gallery_people = study.people.people_gallery()
-index = {w: i for i, w in enumerate(dict.fromkeys(study.taxonomy_rows(cfg).word))}
-people_shares = study.audit.group_shares(
-    text_similarities[encoder][[index[w] for w in words_shown]], words_shown,
-    gallery_people["race x gender"].to_numpy(), 14, text_k)
+people_shares = study.people_shares(text_similarities[encoder], cfg, words_shown,
+                                    text_k)
 rg_names = list(study.people.group_names()["race x gender"])
-people_shares["group_name"] = [rg_names[g] for g in people_shares.group]
 title = f"{study.encoder_label(encoder)}: each category's most skewed word"
 figures.shares_heatmap(people_shares, "query", rg_names, title)
 plt.show()

@@ -93,7 +93,7 @@ def test_the_retrieval_audit_recovers_planted_queries_and_controls_false_discove
     assert np.mean(recalls) == 1.0
     assert np.mean(false_shares) <= 0.12  # BH at q = 0.1 bounds the expected false-discovery share
     assert set(table.columns) >= {"query", "attribute", "k", "entropy", "max_skew", "kl", "top_group", "p_gallery"}
-    shares = audit.group_shares(similarity, names, groups, 3, 20)
+    shares = audit.group_shares(similarity, names, groups, ("a", "b", "c"), 20)
     assert shares.groupby("query")["share"].sum().to_numpy() == pytest.approx(np.ones(n_queries))
 
 

@@ -161,8 +161,9 @@ def planted_similarity(model, tokenizer, processor, cfg: Config) -> tuple[np.nda
 
     images, gallery = planted.marked_gallery(cfg.gallery_size, seed=cfg.seed + 1)
     image_vectors = image_embeddings(model, processor, images)
-    word_vectors = text_embeddings(model, tokenizer, planted_queries(audited_words(cfg)))
-    words = audited_words(cfg)  # a class's text vector: its captions' mean over the words (prompt ensembling)
+    words = audited_words(cfg)
+    word_vectors = text_embeddings(model, tokenizer, planted_queries(words))
+    # a class's text vector: its captions' mean over the words (prompt ensembling)
     class_vectors = torch.nn.functional.normalize(torch.stack([
         text_embeddings(model, tokenizer, [planted.caption(w, noun) for w in words]).mean(0)
         for noun in planted.NOUNS]), dim=-1)
@@ -216,16 +217,24 @@ def recovery(audit_table: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def intersection_shares(similarity: np.ndarray, gallery: pd.DataFrame, words: list[str], chosen: list[str],
+def intersection_shares(similarity: np.ndarray, gallery: pd.DataFrame, cfg: Config, chosen: list[str],
                         k: int) -> pd.DataFrame:
     """Share / prior of each (tint, frame) cell in the top k of the ``chosen`` words (a heat-map table)."""
-    scores = similarity
-    rows = [words.index(w) for w in chosen]
     cells = planted.intersection_index(gallery.tint.to_numpy(), gallery.frame.to_numpy())
-    shares = audit.group_shares(scores[rows], chosen, cells, len(planted.TINTS) * len(planted.FRAMES), k)
-    shares["tint"] = [planted.TINTS[g // 2] for g in shares.group]
-    shares["frame"] = [planted.FRAMES[g % 2] for g in shares.group]
-    return shares
+    return _shares_of(similarity, cfg, chosen, cells, planted.group_names()["tint x frame"], k)
+
+
+def people_shares(similarity: np.ndarray, cfg: Config, chosen: list[str], k: int) -> pd.DataFrame:
+    """Share / prior of each race x gender group in a text encoder's top k for the ``chosen`` words."""
+    gallery = people.people_gallery()
+    return _shares_of(similarity, cfg, chosen, gallery["race x gender"].to_numpy(),
+                      people.group_names()["race x gender"], k)
+
+
+def _shares_of(similarity: np.ndarray, cfg: Config, chosen: list[str], item_groups, names, k: int) -> pd.DataFrame:
+    """:func:`audit.group_shares` for the ``chosen`` rows of a [words (+ more), gallery] similarity."""
+    index = {w: i for i, w in enumerate(audited_words(cfg))}
+    return audit.group_shares(similarity[[index[w] for w in chosen]], chosen, item_groups, names, k)
 
 
 def text_similarity(encoder: str, queries: list[str], gallery: pd.DataFrame, device: str = "cpu") -> np.ndarray:
@@ -233,12 +242,8 @@ def text_similarity(encoder: str, queries: list[str], gallery: pd.DataFrame, dev
     from ..models.embeddings import mean_pooled, sentence_encoder
     from ..models.smollm2 import language_model
 
-    if encoder == "smollm2":
-        model, tokenizer = language_model("smollm2", device)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-    else:
-        model, tokenizer = sentence_encoder(encoder, device)
+    # both loaders give a tokenizer that pads (with its end-of-text token when it has no pad token)
+    model, tokenizer = language_model("smollm2", device) if encoder == "smollm2" else sentence_encoder(encoder, device)
     query_vectors = mean_pooled(model, tokenizer, queries)
     gallery_vectors = mean_pooled(model, tokenizer, list(gallery.text))
     return (query_vectors @ gallery_vectors.T).numpy()

@@ -165,11 +165,14 @@ def most_over_represented(counts, prior) -> np.ndarray:
     return np.where(counts > 0, counts / counts.sum(-1, keepdims=True) / np.asarray(prior), 0.0).argmax(-1)
 
 
-def group_shares(similarity, queries, item_groups: np.ndarray, n_groups: int, k: int) -> pd.DataFrame:
-    """Long table (query, group, share, prior, ratio): each group's share of a query's top k against the prior."""
+def group_shares(similarity, queries, item_groups: np.ndarray, names: tuple, k: int) -> pd.DataFrame:
+    """Long table (query, group, group_name, share, prior, ratio): each group's share of a query's top k against
+    the prior (``item_groups`` index into ``names``)."""
+    n_groups = len(names)
     counts, prior = retrieved_counts(top_k(similarity, k), item_groups, n_groups)
     shares = counts / k
     return pd.DataFrame({"query": np.repeat(list(queries), n_groups),
                          "group": np.tile(np.arange(n_groups), len(queries)),
+                         "group_name": np.tile(np.asarray(names, dtype=object), len(queries)),
                          "share": shares.ravel(), "prior": np.tile(prior, len(queries)),
                          "ratio": (shares / prior).ravel()})

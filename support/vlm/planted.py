@@ -153,8 +153,7 @@ class PlantedCaptions:
         image = rng.integers(0, len(labels), n)
         word = rng.integers(0, len(self.words), n)
         generic = rng.random(n) < self.generic_share
-        tint = rng.choice(len(TINTS), n, p=TINT_PRIOR)
-        frame = (rng.random(n) < FRAME_PRIOR[1]).astype(np.int64)
+        tint, frame = draw_markers(rng, n)
         index = {w: i for i, w in enumerate(self.words)}
         for plant in self.plants:
             forced = (word == index[plant.word]) & (rng.random(n) < plant.strength)
@@ -208,6 +207,12 @@ def planted_clip(words: list[str], strengths: tuple[float, ...], per_strength: i
     return TrainedImageText(data, config)
 
 
+def draw_markers(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(tint [n], frame [n]) drawn independently from their priors (tint first: the order fixes the data)."""
+    tint = rng.choice(len(TINTS), n, p=TINT_PRIOR)
+    return tint, (rng.random(n) < FRAME_PRIOR[1]).astype(np.int64)
+
+
 def marker_groups(tint: np.ndarray, frame: np.ndarray) -> dict[str, np.ndarray]:
     """Group index of each item per attribute."""
     return {"tint": np.asarray(tint), "frame": np.asarray(frame), "tint x frame": intersection_index(tint, frame)}
@@ -222,8 +227,7 @@ def marked_gallery(n: int, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
         raise ValueError(f"gallery size n={n} must be between 1 and {len(labels)}")
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(labels), n, replace=False)
-    tint = rng.choice(len(TINTS), n, p=TINT_PRIOR)
-    frame = (rng.random(n) < FRAME_PRIOR[1]).astype(np.int64)
+    tint, frame = draw_markers(rng, n)
     table = pd.DataFrame({"image": rows, "label": labels[rows].astype(np.int64), "tint": tint, "frame": frame})
     return paint_markers(grey[rows], tint, frame), table
 
