@@ -75,6 +75,18 @@ def word_tokenizer(vocabulary: list[str], max_len: int):
                                    model_max_length=max_len)
 
 
+def padded_tokens(tokenizer, texts: list[str], length: int) -> dict[str, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` [n, length], padded on the right, tokenized once; raises when a text
+    is longer (truncation would cut the [EOS] the text tower pools at)."""
+    tokens = tokenizer(texts, padding="longest", return_tensors="pt")
+    longest = tokens["input_ids"].shape[1]
+    if longest > length:
+        raise ValueError(f"a caption has {longest} tokens with [EOS]; raise max_text_len={length}")
+    extra = length - longest
+    return {"input_ids": torch.nn.functional.pad(tokens["input_ids"], (0, extra), value=tokenizer.pad_token_id),
+            "attention_mask": torch.nn.functional.pad(tokens["attention_mask"], (0, extra), value=0)}
+
+
 def tiny_clip(cfg: ContrastiveConfig, tokenizer):
     """An untrained ``CLIPModel`` of ``cfg``'s shape for ``tokenizer``'s vocabulary."""
     from transformers import CLIPConfig, CLIPModel
@@ -180,11 +192,7 @@ class TrainedImageText(CachedModel):
         tokenizer = word_tokenizer(self.data.vocabulary(), cfg.max_text_len)
         model = tiny_clip(cfg, tokenizer)
         order = torch.arange(cfg.steps * cfg.batch_size).view(cfg.steps, cfg.batch_size)
-        captions = self.data.captions(order.view(-1).numpy())
-        longest = max(len(ids) for ids in tokenizer(captions)["input_ids"])
-        if longest > cfg.max_text_len:  # truncation would cut the [EOS] the text tower pools at
-            raise ValueError(f"a caption has {longest} tokens with [EOS]; raise max_text_len={cfg.max_text_len}")
-        tokens = tokenizer(captions, padding="max_length", max_length=cfg.max_text_len, return_tensors="pt")
+        tokens = padded_tokens(tokenizer, self.data.captions(order.view(-1).numpy()), cfg.max_text_len)
         unknown = int((tokens["input_ids"] == tokenizer.unk_token_id).sum())
         if unknown:
             raise ValueError(f"{unknown} caption tokens are not in the vocabulary the data declared")
