@@ -63,10 +63,14 @@ def step1(queries: torch.Tensor, generic: torch.Tensor, augmented: torch.Tensor)
     """Bend-VLM step 1: project out generic attribute prompts [s, d] and each query's augmented versions
     [Q, A, d] centred on their mean; unit output [Q, d]."""
     centred = augmented - augmented.mean(1, keepdim=True)  # [Q, A, d]: half-differences for two values
-    span = torch.cat([generic.unsqueeze(0).expand(len(queries), -1, -1), centred], dim=1).double()  # [Q, s+A, d]
-    coefficients = torch.linalg.lstsq(span.transpose(1, 2), queries.double().unsqueeze(-1)).solution  # [Q, s+A, 1]
-    residual = queries.double() - (span.transpose(1, 2) @ coefficients).squeeze(-1)
-    return _unit(residual.to(queries.dtype))
+    return _project_out(queries, torch.cat([generic.unsqueeze(0).expand(len(queries), -1, -1), centred], dim=1))
+
+
+def _project_out(queries: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+    """Each unit query [Q, d] with the row span of its own ``spans`` [Q, r, d] removed (least squares), renormalised."""
+    basis = spans.double().transpose(1, 2)  # [Q, d, r]
+    coefficients = torch.linalg.lstsq(basis, queries.double().unsqueeze(-1)).solution  # [Q, r, 1]
+    return _unit((queries.double() - (basis @ coefficients).squeeze(-1)).to(queries.dtype))
 
 
 def group_means(queries: torch.Tensor, references: torch.Tensor, groups: torch.Tensor, n_groups: int,
@@ -85,10 +89,7 @@ def group_means(queries: torch.Tensor, references: torch.Tensor, groups: torch.T
 
 def equalize_closed_form(queries: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     """Unit z nearest each unit query [Q, d] with equal inner products to its group means [Q, G, d]."""
-    diff = (means[:, 1:] - means[:, :1]).double()  # [Q, G-1, d]
-    coefficients = torch.linalg.lstsq(diff.transpose(1, 2), queries.double().unsqueeze(-1)).solution
-    residual = queries.double() - (diff.transpose(1, 2) @ coefficients).squeeze(-1)
-    return _unit(residual.to(queries.dtype))
+    return _project_out(queries, means[:, 1:] - means[:, :1])  # the differences [Q, G-1, d]
 
 
 def equalize_slsqp(query: np.ndarray, means: np.ndarray) -> np.ndarray:
