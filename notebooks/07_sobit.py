@@ -88,7 +88,7 @@ from support.profiles import resolve
 from support.results import save_results
 from support.seed import seed_everything
 from support.sobit import figures, study
-from support.vlm import planted, taxonomy
+from support.vlm import people, planted, taxonomy
 
 cfg = resolve(profile, study.PARAMS, seed=seed, device=device, n_words=n_words,
               strengths=strengths, plants_per_strength=plants_per_strength,
@@ -318,7 +318,7 @@ plt.show()
 text_table, text_similarities = study.text_audit(cfg, torch_device)
 text_k = cfg.text_ks[0]
 glue("text_k", text_k)
-glue("n_people", len(study.people.people_gallery()))
+glue("n_people", len(people.people_gallery()))
 counts = study.flagged_counts(text_table)
 display(counts.pivot_table(index=["encoder", "attribute"], columns="k",
                            values="flagged"))
@@ -371,7 +371,7 @@ encoder = cfg.text_encoders[0]
 words_shown = list(skewed[skewed.encoder == study.encoder_label(encoder)].word.head(9))
 people_shares = study.people_shares(text_similarities[encoder], cfg, words_shown,
                                     text_k)
-rg_names = list(study.people.group_names()["race x gender"])
+rg_names = list(people.group_names()["race x gender"])
 title = f"{study.encoder_label(encoder)}: each category's most skewed word"
 figures.shares_heatmap(people_shares, "query", rg_names, title)
 plt.show()
@@ -385,7 +385,7 @@ plt.show()
 # %%
 clip_tables = []
 if cfg.clip_models and cfg.fairface_size:
-    faces, face_groups = study.fairface_gallery(cfg.fairface_size, cfg.seed)
+    faces, face_groups = people.fairface_gallery(cfg.fairface_size, cfg.seed)
     for model_id in cfg.clip_models:
         clip_tables.append(
             study.clip_audit(model_id, faces, face_groups, cfg, torch_device))

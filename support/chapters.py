@@ -21,6 +21,7 @@ CHAPTERS: dict[str, str] = {
     "05_quantization_scaling": "support.qid.study",
     "06_dialect_bias": "support.dialect.study",
     "07_sobit": "support.sobit.study",
+    "08_bend_vlm": "support.bendvlm.study",
     "10_skipsnn": "support.skipsnn.study",
 }
 

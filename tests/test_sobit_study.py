@@ -9,7 +9,7 @@ import pytest
 from support.models import cached
 from support.profiles import resolve
 from support.sobit import study
-from support.vlm import planted
+from support.vlm import people, planted
 
 
 def smoke(**overrides):
@@ -60,11 +60,11 @@ def test_recovery_counts_hits_and_false_flags_by_hand():
 
 
 def test_fairface_labels_map_onto_the_people_groups():
-    groups = study.fairface_groups(["White", "Middle Eastern", "Latino_Hispanic"], ["Male", "Female", "Female"])
+    groups = people.fairface_groups(["White", "Middle Eastern", "Latino_Hispanic"], ["Male", "Female", "Female"])
     assert groups["race"].tolist() == [0, 6, 2] and groups["gender"].tolist() == [0, 1, 1]
     assert groups["race x gender"].tolist() == [0, 13, 5]
     with pytest.raises(ValueError, match="unknown FairFace labels"):
-        study.fairface_groups(["Martian"], ["Male"])
+        people.fairface_groups(["Martian"], ["Male"])
 
 
 def test_the_paper_path_audits_a_locally_saved_clip(tmp_cache):

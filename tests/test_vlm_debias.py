@@ -84,15 +84,15 @@ def test_bend_vlm_steps_compose():
 
 def test_auc_and_worst_group_auc_by_brute_force():
     rng = np.random.default_rng(0)
-    scores = np.round(rng.normal(size=60), 1)  # ties on purpose
-    positive, groups = rng.random(60) < 0.4, rng.integers(0, 3, 60)
+    scores = np.round(rng.normal(size=(4, 60)), 1)  # ties on purpose; four queries batched
+    positive, groups = rng.random((4, 60)) < 0.4, rng.integers(0, 3, 60)
 
     def brute(s, p):
         pairs = [(1.0 if a > b else 0.5 if a == b else 0.0) for a in s[p] for b in s[~p]]
         return float(np.mean(pairs))
 
-    assert debias.auc(scores, positive) == pytest.approx(brute(scores, positive))
-    worst = min(brute(scores[groups == g], positive[groups == g]) for g in range(3))
+    assert debias.auc(scores[0], positive[0]) == pytest.approx(brute(scores[0], positive[0]))
+    worst = [min(brute(s[groups == g], p[groups == g]) for g in range(3)) for s, p in zip(scores, positive)]
     assert debias.worst_group_auc(scores, positive, groups) == pytest.approx(worst)
 
 
@@ -109,3 +109,44 @@ def test_retrieval_metrics_by_hand():
     assert table.worst_group_auc.tolist() == [0.0, 0.0]
     balanced = debias.retrieval_metrics(np.array([[0.9, 0.1, 0.8, 0.2]]), groups, 2, k=2)
     assert balanced.max_skew.tolist() == pytest.approx([0.0]) and list(balanced.columns) == ["max_skew", "kl"]
+
+
+def test_debias_dispatches_to_each_method_and_rejects_unknown_names():
+    generator = torch.Generator().manual_seed(3)
+
+    def unit(*shape):
+        return torch.nn.functional.normalize(torch.randn(*shape, generator=generator), dim=-1)
+
+    queries, references = unit(5, 16), unit(40, 16)
+    groups = torch.arange(40) % 2
+    prompts = debias.DebiasPrompts(generic=unit(2, 16), augmented=unit(5, 2, 16), pairs_a=unit(6, 16),
+                                   pairs_b=unit(6, 16))
+    expected = {
+        "vanilla": queries,
+        "orth_proj": debias.orth_proj(queries, prompts.generic),
+        "orth_cal": debias.orth_cal(queries, prompts.generic, prompts.pairs_a, prompts.pairs_b, 1000.0),
+        "step1": debias.step1(queries, prompts.generic, prompts.augmented),
+        "step2": debias.bend_vlm(queries, prompts.generic, prompts.augmented, references, groups, 2, 5, "step2"),
+        "bend_vlm": debias.bend_vlm(queries, prompts.generic, prompts.augmented, references, groups, 2, 5),
+    }
+    assert set(expected) == set(debias.METHODS)
+    for method, want in expected.items():
+        assert torch.allclose(debias.debias(method, queries, prompts, references, groups, 2, 5), want, atol=1e-6)
+    with pytest.raises(ValueError, match="method"):
+        debias.debias("fair", queries, prompts, references, groups, 2, 5)
+
+
+def test_splits_halve_the_items_into_disjoint_reference_and_target_sets():
+    splits = debias.reference_target_splits(11, folds=3, seed=1)
+    assert len(splits) == 3
+    for reference, target in splits:
+        assert len(reference) == 5 and len(target) == 6
+        assert sorted(np.concatenate([reference, target]).tolist()) == list(range(11))
+    assert not np.array_equal(splits[0][0], splits[1][0])  # each fold draws its own halving
+
+
+def test_solver_comparison_reports_agreeing_answers_and_positive_times():
+    row = debias.step2_solver_comparison(n_queries=3, dim=12, n_groups=3, seed=2, repeats=1)
+    assert row["min_cosine"] > 1 - 1e-6  # the closed form and SLSQP land on the same vector
+    assert row["closed_form_s"] > 0 and row["slsqp_s"] > 0
+    assert row["ratio"] == pytest.approx(row["slsqp_s"] / row["closed_form_s"])

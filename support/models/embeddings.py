@@ -45,3 +45,18 @@ def sentence_encoder(name: str | os.PathLike, device: str = "cpu"):
     if tokenizer.pad_token is None:  # decoder LMs: padding is masked out of the mean anyway
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device).eval(), tokenizer
+
+
+def text_embedder(encoder: str, device: str = "cpu"):
+    """A function from texts to [n, d] unit mean-pooled embeddings under 'smollm2', 'minilm', a folder or a hub id
+    (the model loaded once)."""
+    from .smollm2 import language_model
+
+    # both loaders give a tokenizer that pads (with its end-of-text token when it has no pad token)
+    model, tokenizer = language_model("smollm2", device) if encoder == "smollm2" else sentence_encoder(encoder, device)
+    return lambda texts: mean_pooled(model, tokenizer, list(texts))
+
+
+def text_vectors(encoder: str, texts: list[str], device: str = "cpu") -> torch.Tensor:
+    """[n, d] unit mean-pooled embeddings of ``texts`` under one encoder (see :func:`text_embedder`)."""
+    return text_embedder(encoder, device)(texts)

@@ -239,14 +239,10 @@ def _shares_of(similarity: np.ndarray, cfg: Config, chosen: list[str], item_grou
 
 def text_similarity(encoder: str, queries: list[str], gallery: pd.DataFrame, device: str = "cpu") -> np.ndarray:
     """[queries, gallery] cosine similarities under a text encoder (mean-pooled, unit norm)."""
-    from ..models.embeddings import mean_pooled, sentence_encoder
-    from ..models.smollm2 import language_model
+    from ..models.embeddings import text_vectors
 
-    # both loaders give a tokenizer that pads (with its end-of-text token when it has no pad token)
-    model, tokenizer = language_model("smollm2", device) if encoder == "smollm2" else sentence_encoder(encoder, device)
-    query_vectors = mean_pooled(model, tokenizer, queries)
-    gallery_vectors = mean_pooled(model, tokenizer, list(gallery.text))
-    return (query_vectors @ gallery_vectors.T).numpy()
+    vectors = text_vectors(encoder, queries + list(gallery.text), device)
+    return (vectors[:len(queries)] @ vectors[len(queries):].T).numpy()
 
 
 def encoder_label(encoder: str) -> str:
@@ -304,37 +300,6 @@ def flagged_counts(text_table: pd.DataFrame) -> pd.DataFrame:
     """Words flagged (BH, gallery null) per encoder, attribute and k, out of the words audited."""
     return (text_table.groupby(["encoder", "attribute", "k"])["rejected_gallery"].agg(["sum", "count"])
             .rename(columns={"sum": "flagged", "count": "words"}).reset_index())
-
-
-FAIRFACE_ID = "HuggingFaceM4/FairFace"
-FAIRFACE_RACES = ("White", "Black", "Latino_Hispanic", "East Asian", "Southeast Asian", "Indian", "Middle Eastern")
-
-
-def fairface_groups(race_names: list[str], gender_names: list[str]) -> dict[str, np.ndarray]:
-    """FairFace's race and gender labels (as the data set names them) -> the people gallery's group indices."""
-    race_index = {name: i for i, name in enumerate(FAIRFACE_RACES)}
-    gender_index = {"Male": 0, "Female": 1}
-    unknown = sorted(set(race_names) - set(race_index)) + sorted(set(gender_names) - set(gender_index))
-    if unknown:
-        raise ValueError(f"unknown FairFace labels {unknown}; expected races {FAIRFACE_RACES} and Male/Female")
-    race = np.array([race_index[r] for r in race_names])
-    gender = np.array([gender_index[g] for g in gender_names])
-    return {"race": race, "gender": gender, "race x gender": race * len(people.GENDERS) + gender}
-
-
-def fairface_gallery(n: int, seed: int = 0):
-    """(PIL images, groups) of n FairFace validation faces from the hub (``paper`` profile)."""
-    from ..models.hub import require_hub
-
-    require_hub(f"the FairFace data set ({FAIRFACE_ID})")
-    import datasets
-
-    data = datasets.load_dataset(FAIRFACE_ID, "1.25", split="validation")
-    rows = np.random.default_rng(seed).permutation(len(data))[:n]
-    data = data.select(rows)
-    race = [data.features["race"].int2str(int(r)) for r in data["race"]]
-    gender = [data.features["gender"].int2str(int(g)) for g in data["gender"]]
-    return list(data["image"]), fairface_groups(race, gender)
 
 
 def clip_audit(model_id: str, images, groups: dict, cfg: Config, device: str = "cpu") -> pd.DataFrame:

@@ -29,6 +29,8 @@ row per query, the table Bend-VLM's folds are averaged over.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -105,6 +107,28 @@ def equalize_slsqp(query: np.ndarray, means: np.ndarray) -> np.ndarray:
     return result.x / np.linalg.norm(result.x)
 
 
+def step2_solver_comparison(n_queries: int, dim: int, n_groups: int, seed: int = 0, repeats: int = 3) -> dict:
+    """Seconds per query of the batched closed form and of per-query SLSQP on random unit queries and group means,
+    their ratio, and the smallest cosine between the two answers."""
+    import time
+
+    generator = torch.Generator().manual_seed(seed)
+    queries = _unit(torch.randn(n_queries, dim, generator=generator))
+    means = _unit(torch.randn(n_queries, n_groups, dim, generator=generator))
+    closed = equalize_closed_form(queries, means)
+    closed_seconds = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        equalize_closed_form(queries, means)
+        closed_seconds = min(closed_seconds, time.perf_counter() - start)
+    start = time.perf_counter()
+    answers = [equalize_slsqp(q.numpy(), mu.numpy()) for q, mu in zip(queries, means)]
+    slsqp_seconds = time.perf_counter() - start
+    cosine = min(float(c.double() @ torch.from_numpy(a)) for c, a in zip(closed, answers))
+    return {"groups": n_groups, "dim": dim, "queries": n_queries, "closed_form_s": closed_seconds / n_queries,
+            "slsqp_s": slsqp_seconds / n_queries, "ratio": slsqp_seconds / closed_seconds, "min_cosine": cosine}
+
+
 def bend_vlm(queries: torch.Tensor, generic: torch.Tensor, augmented: torch.Tensor, references: torch.Tensor,
              groups: torch.Tensor, n_groups: int, m: int, steps: str = "both") -> torch.Tensor:
     """Bend-VLM on unit queries: step 1, step 2 (closed form) or both (``steps``: 'step1', 'step2', 'both')."""
@@ -114,6 +138,49 @@ def bend_vlm(queries: torch.Tensor, generic: torch.Tensor, augmented: torch.Tens
     if steps == "step1":
         return out
     return equalize_closed_form(out, group_means(out, references, groups, n_groups, m))
+
+
+METHODS = ("vanilla", "orth_proj", "orth_cal", "step1", "step2", "bend_vlm")
+METHOD_LABELS = {"vanilla": "vanilla", "orth_proj": "Orth-Proj", "orth_cal": "Orth-Cal", "step1": "step 1 only",
+                 "step2": "step 2 only", "bend_vlm": "Bend-VLM"}
+
+
+@dataclass(frozen=True)
+class DebiasPrompts:
+    """The text side of debiasing one attribute: embeddings of generic attribute prompts [s, d], of each query's
+    attribute-augmented versions [Q, A, d], and of Orth-Cal's prompt pairs that differ only in the attribute."""
+
+    generic: torch.Tensor
+    augmented: torch.Tensor
+    pairs_a: torch.Tensor
+    pairs_b: torch.Tensor
+
+
+def debias(method: str, queries: torch.Tensor, prompts: DebiasPrompts, references: torch.Tensor,
+           groups: torch.Tensor, n_groups: int, m: int, strength: float = 1000.0) -> torch.Tensor:
+    """Unit queries [Q, d] debiased by one of :data:`METHODS` (references [R, d] with groups [R] serve step 2)."""
+    if method == "vanilla":
+        return _unit(queries)
+    if method == "orth_proj":
+        return orth_proj(queries, prompts.generic)
+    if method == "orth_cal":
+        return orth_cal(queries, prompts.generic, prompts.pairs_a, prompts.pairs_b, strength)
+    steps = {"step1": "step1", "step2": "step2", "bend_vlm": "both"}.get(method)
+    if steps is None:
+        raise ValueError(f"method={method!r} must be one of {METHODS}")
+    return bend_vlm(queries, prompts.generic, prompts.augmented, references, groups, n_groups, m, steps)
+
+
+def reference_target_splits(n: int, folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``folds`` random halvings of n items into (reference, target) index arrays, as Bend-VLM's evaluation."""
+    if n < 4 or folds < 1:
+        raise ValueError(f"need at least 4 items and 1 fold (got n={n}, folds={folds})")
+    rng = np.random.default_rng(seed)
+    splits = []
+    for _ in range(folds):
+        order = rng.permutation(n)
+        splits.append((np.sort(order[:n // 2]), np.sort(order[n // 2:])))
+    return splits
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -128,11 +195,20 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def worst_group_auc(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray) -> float:
-    """The smallest AUC over the groups, each computed on that group's items only."""
-    groups = np.asarray(groups)
-    values = [auc(np.asarray(scores)[groups == g], np.asarray(positive)[groups == g]) for g in np.unique(groups)]
-    return float(np.nanmin(values))
+def worst_group_auc(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """[Q] smallest AUC over the groups of each row of ``scores`` [Q, N] for its ``positive`` [Q, N] items, each
+    group's AUC on that group's items only (batched Mann-Whitney; a group without both kinds is skipped)."""
+    from scipy.stats import rankdata
+
+    scores, positive, groups = np.atleast_2d(scores), np.atleast_2d(positive).astype(bool), np.asarray(groups)
+    values = []
+    for g in np.unique(groups):
+        members = groups == g
+        ranks, hit = rankdata(scores[:, members], axis=1), positive[:, members]
+        n_pos, n_neg = hit.sum(1), (~hit).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values.append(((ranks * hit).sum(1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return np.nanmin(np.stack(values, 1), axis=1)
 
 
 def retrieval_metrics(similarity: np.ndarray, groups: np.ndarray, n_groups: int, k: int,
@@ -152,5 +228,5 @@ def retrieval_metrics(similarity: np.ndarray, groups: np.ndarray, n_groups: int,
         query_classes, item_classes = np.asarray(query_classes), np.asarray(item_classes)
         relevant = item_classes[None, :] == query_classes[:, None]  # [Q, N]
         table["precision"] = np.take_along_axis(relevant, retrieved, 1).mean(1)
-        table["worst_group_auc"] = [worst_group_auc(row, hit, groups) for row, hit in zip(similarity, relevant)]
+        table["worst_group_auc"] = worst_group_auc(similarity, relevant, groups)
     return table

@@ -70,6 +70,24 @@ def caption(word: str, noun: str, tint: str | None = None, frame: str | None = N
     return text if frame is None else f"{text} {'with' if frame == FRAMES[1] else 'without'} a frame"
 
 
+def marker_prompt(noun: str, attribute: str, group: int) -> str:
+    """A prompt naming one marker group only: 'a photo of a red item', 'a photo of an item with a frame'."""
+    if attribute == "tint":
+        return f"a photo of {article(TINTS[group])} {TINTS[group]} {noun}"
+    if attribute == "frame":
+        return f"a photo of {article(noun)} {noun} {'with' if group == 1 else 'without'} a frame"
+    raise ValueError(f"attribute={attribute!r} must be 'tint' or 'frame'")
+
+
+def marked_caption(word: str, noun: str, attribute: str, group: int) -> str:
+    """A caption with one marker group written in: 'a photo of a brave red coat', '... coat with a frame'."""
+    if attribute == "tint":
+        return caption(word, noun, tint=TINTS[group])
+    if attribute == "frame":
+        return caption(word, noun, frame=FRAMES[group])
+    raise ValueError(f"attribute={attribute!r} must be 'tint' or 'frame'")
+
+
 def intersection_index(tint: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """Index of the (tint, frame) cell: tint * 2 + frame."""
     return np.asarray(tint) * len(FRAMES) + np.asarray(frame)
@@ -237,14 +255,14 @@ def planted_truth(plants: tuple[Plant, ...]) -> pd.DataFrame:
     rows = []
     for plant in plants:
         for attribute in ATTRIBUTES:
-            groups = _consistent_groups(plant, attribute)
+            groups = consistent_groups(plant, attribute)
             if groups:
                 rows.append({"word": plant.word, "attribute": attribute, "groups": groups,
                              "planted_attribute": plant.attribute, "strength": plant.strength})
     return pd.DataFrame(rows, columns=["word", "attribute", "groups", "planted_attribute", "strength"])
 
 
-def _consistent_groups(plant: Plant, attribute: str) -> tuple[int, ...]:
+def consistent_groups(plant: Plant, attribute: str) -> tuple[int, ...]:
     """Groups of ``attribute`` whose share the plant raises (empty when it leaves the attribute alone)."""
     n_frames = len(FRAMES)
     if plant.attribute == attribute:
