@@ -33,7 +33,7 @@
 # word's bias is known; and a real text encoder, all-MiniLM-L6-v2 {cite}`reimers2019sbert`,
 # retrieving chapter 7's descriptions of people, with the attribute augmentations written by
 # templates and by SmolLM2 {cite}`allal2025smollm2`. This page took
-# {glue:text}`chapter_minutes:.1f` minutes on a CPU. `paper` adds CLIP ViT-B/16 on FairFace's
+# {glue:text}`chapter_minutes:.1f` minutes on {glue:text}`device_name`. `paper` adds CLIP ViT-B/16 on FairFace's
 # faces {cite}`karkkainen2021fairface` with an instruct LLM's augmentations, on a GPU.
 
 # %% tags=["hide-cell"]
@@ -60,7 +60,6 @@ clip_layers = None
 gallery_size = None
 folds = None
 min_strength = None
-attributes = None
 k = None
 m = None
 ms = None
@@ -100,7 +99,7 @@ cfg = resolve(profile, study.PARAMS, seed=seed, device=device, n_words=n_words,
               strengths=strengths, plants_per_strength=plants_per_strength,
               clip_steps=clip_steps, clip_batch=clip_batch, clip_width=clip_width,
               clip_layers=clip_layers, gallery_size=gallery_size, folds=folds,
-              min_strength=min_strength, attributes=attributes, k=k, m=m, ms=ms,
+              min_strength=min_strength, k=k, m=m, ms=ms,
               orth_cal_lambda=orth_cal_lambda, timing_queries=timing_queries,
               timing_dims=timing_dims, text_encoders=text_encoders,
               text_words=text_words, text_k=text_k, text_m=text_m, augmenter=augmenter,
@@ -108,6 +107,8 @@ cfg = resolve(profile, study.PARAMS, seed=seed, device=device, n_words=n_words,
               fairface_k=fairface_k, fairface_m=fairface_m)
 seed_everything(cfg.seed)
 torch_device = pick_device(cfg.device)
+on_cpu = str(torch_device) == "cpu"
+glue("device_name", "a CPU" if on_cpu else f"a {torch_device} device")
 plots.set_style()
 chapter_start = time.perf_counter()
 for name in ("k", "m", "folds", "gallery_size", "min_strength", "orth_cal_lambda",
@@ -142,7 +143,7 @@ cfg.table()
 #   that the inner products come out equal, and that step one leaves the query orthogonal to what it
 #   removed (`tests/test_vlm_debias.py`); `benchmarks/vlm.py` times the two solvers. Here,
 #   on {glue:text}`timing_queries` random unit queries and group means of each width in
-#   {glue:text}`timing_dims` (the tiny CLIP's width, then CLIP ViT-B/16's):
+#   {glue:text}`timing_dims` (the tiny CLIP's width and hub CLIPs'):
 
 # %%
 speed = study.solver_timing(cfg)
@@ -182,7 +183,7 @@ gallery_vectors, gallery, embed = study.planted_embeddings(
     clip_model, clip_tokenizer, clip_processor, cfg)
 per_query = study.planted_comparison(gallery_vectors, gallery, embed, cfg)
 methods = study.method_table(per_query)
-for attribute in cfg.attributes:
+for attribute in study.MARKER_ATTRIBUTES:
     queries = study.planted_queries(cfg, attribute)
     glue(f"{attribute}_planted_words", int(queries[queries.planted].word.nunique()))
     glue(f"{attribute}_queries", int(queries.planted.sum()))
@@ -253,9 +254,8 @@ for name, value in study.sweep_numbers(sweep, cfg).items():
 #
 # ### No harm where there is no bias?
 #
-# The unplanted queries carry no planted association, but the model still leans (chapter 7
-# found unplanted words' retrieved sets uneven against the gallery too). Vanilla MaxSkew on
-# the unplanted tint queries is {glue:text}`tint_unplanted_vanilla_max_skew:.2f` ±
+# The unplanted queries carry no planted association, so whatever skew vanilla retrieval shows
+# there is the model's own lean, not a plant. Vanilla MaxSkew on the unplanted tint queries is {glue:text}`tint_unplanted_vanilla_max_skew:.2f` ±
 # {glue:text}`tint_unplanted_vanilla_max_skew_ci:.2f`; after Orth-Proj
 # {glue:text}`tint_unplanted_orth_proj_max_skew:.2f` ±
 # {glue:text}`tint_unplanted_orth_proj_max_skew_ci:.2f`, after Bend-VLM
@@ -303,9 +303,10 @@ glue("text_reading", study.text_reading(text_table))
 # ### Augmentations written by a language model
 #
 # The paper has an LLM write each query's attribute-specific versions, which templates cannot do
-# for free-form queries. Here SmolLM2-135M-Instruct is asked to rewrite
-# {glue:text}`n_llm_words` of the prompts for each group ("Rewrite this image caption so that it
-# describes a Black person ..."); its captions feed step one in place of the templates'.
+# for free-form queries. Here the run's augmenter, {glue:text}`augmenter_label`, is asked to
+# rewrite the first {glue:text}`n_llm_words` of the prompts for each group ("Rewrite this image
+# caption so that it describes a Black person ..."); its captions feed step one in place of the
+# templates', and step one and Bend-VLM run on the same words with either.
 
 # %%
 llm_rows = study.text_query_rows(cfg).head(cfg.llm_words)
@@ -324,8 +325,7 @@ for name, value in llm_numbers.items():
     glue(name, value)
 
 # %% [markdown]
-# SmolLM2's captions name the intended group in {glue:text}`llm_names_group:.0%` of cases and
-# keep the taxonomy word in {glue:text}`llm_keeps_word:.0%`. {glue:text}`augment_reading`
+# {glue:text}`augment_reading`
 #
 # ## CLIP on FairFace (`paper`)
 #
@@ -352,9 +352,10 @@ if len(clip_table):
 # %% [markdown]
 # ## Beside the paper
 #
-# The paper's own tables are not reproduced here; a third-party rerun of its code on FairFace
-# (CLIP ViT-B/16, gender, MaxSkew of the top {glue:text}`rerun_top_k:,` times a hundred, by
-# prompt set) gives the direction:
+# The paper's own tables are not reproduced here. For the direction on real faces, a
+# third-party rerun of its code on FairFace (CLIP ViT-B/16, gender, MaxSkew of the top
+# {glue:text}`rerun_top_k:,` times a hundred, by prompt set), as reported to this book; it is
+# not published, so read it as indicative only:
 
 # %%
 display(study.RERUN_FAIRFACE_GENDER)
@@ -391,8 +392,9 @@ glue("small_cost", study.SMALL_COST)
 # {glue:text}`frame_precision_change_bend_vlm_ci:.3f`. {glue:text}`paper_reading` (A "small
 # cost" is this chapter's bar, a precision drop of at most {glue:text}`small_cost:.2f`; the
 # paper reports accuracy on its own tasks.) The text encoder's comparison is read in its own
-# section above. Nothing here sees a face: the numbers say how the methods behave on a small model
-# whose biases are planted and on a text encoder, not how they behave on CLIP.
+# section above. In `local` nothing sees a face: the numbers say how the methods behave on a small
+# model whose biases are planted and on a text encoder, not how they behave on CLIP; a `paper`
+# run's FairFace table (above) is the one to set beside the rerun.
 
 # %% [markdown]
 # ## Results

@@ -87,12 +87,16 @@ def test_bend_vlm_removes_a_planted_lean_that_the_gallery_makes_plain():
     items = basis[cls] + basis[n_classes + grp] + 0.05 * torch.from_numpy(rng.normal(size=(len(cls), dim))).float()
     items = torch.nn.functional.normalize(items, dim=-1)
     queries = torch.nn.functional.normalize(basis[:n_classes] + 0.5 * basis[n_classes], dim=-1)
-    prompts = debias.DebiasPrompts(generic=torch.zeros(1, dim), augmented=torch.zeros(n_classes, 2, dim),
+    # step 1's augmented versions: the class with each group written in (their centred span is the group
+    # difference); the generic prompt is an unrelated direction, so step 1 removes the lean alone
+    augmented = torch.nn.functional.normalize(basis[:n_classes, None] + basis[n_classes:n_classes + n_groups][None],
+                                              dim=-1)
+    prompts = debias.DebiasPrompts(generic=basis[-1:], augmented=augmented,
                                    pairs_a=basis[n_classes:n_classes + 1], pairs_b=basis[n_classes + 1:n_classes + 2])
     splits = debias.reference_target_splits(len(items), folds=2, seed=0)
     table = study.compare_methods(queries, prompts, items, grp, n_groups, splits, m=10, k=20, strength=1000.0,
                                   query_classes=np.arange(n_classes), item_classes=cls,
-                                  methods=("vanilla", "step2"))
+                                  methods=("vanilla", "step2", "bend_vlm"))
     means = table.groupby("method")[["max_skew", "precision"]].mean()
     for fold, (_, target) in enumerate(splits):  # vanilla's top 20 are all group 0: MaxSkew = log(1 / q_0)
         vanilla = table[(table.method == "vanilla") & (table.fold == fold)]
@@ -101,8 +105,11 @@ def test_bend_vlm_removes_a_planted_lean_that_the_gallery_makes_plain():
     from support.vlm import audit
 
     null = audit.null_statistic([per_cell // 2, per_cell // 2], 20, lambda c: audit.max_skew(c, [1, 1]), 4000)
-    assert means.max_skew["step2"] < np.quantile(null, 0.95) < means.max_skew["vanilla"]
-    assert means.precision["step2"] == pytest.approx(1.0)
+    for method in ("step2", "bend_vlm"):
+        assert means.max_skew[method] < np.quantile(null, 0.95) < means.max_skew["vanilla"]
+        assert means.precision[method] == pytest.approx(1.0)
+    bend = table[table.method == "bend_vlm"]
+    assert (bend.cosine_to_query < 0.99).all() and bend.neighbour_purity.between(0.99, 1.0).all()
     vanilla_cosines = table.cosine_to_query[table.method == "vanilla"].tolist()
     assert vanilla_cosines == pytest.approx([1.0] * len(vanilla_cosines), abs=1e-6)
 
@@ -119,6 +126,8 @@ def test_below_reads_means_and_intervals():
 
 def test_llm_replies_are_cleaned_and_checked_for_the_group():
     assert study.clean_reply('\n Caption: "a photo of a Black nurse"\nmore') == "a photo of a Black nurse"
+    assert not study._names_group("a photo of a whitewashed wall", "race", "White")
+    assert study._names_group("a photo of a Hispanic nurse", "race", "Latino")
     assert study._names_group("a photo of a female nurse", "gender", "woman")
     assert not study._names_group("a photo of a nurse", "gender", "man")
     assert study._names_group("a photo of an east asian nurse", "race", "East Asian")
@@ -127,7 +136,7 @@ def test_llm_replies_are_cleaned_and_checked_for_the_group():
     assert len(requests) == 2 and "a man" in requests[0] and requests[0].endswith("Caption: a photo of a nurse")
 
 
-def test_the_paper_path_debiases_a_locally_saved_clip(tmp_cache):
+def test_the_paper_path_debiases_a_locally_saved_clip(tmp_cache, monkeypatch):
     cfg = smoke(n_words=12, plants_per_strength=1, strengths=[0.8], clip_steps=4, clip_batch=16, fairface_k=10,
                 fairface_m=3, folds=2)
     spec = study.clip_spec(cfg)
@@ -140,10 +149,11 @@ def test_the_paper_path_debiases_a_locally_saved_clip(tmp_cache):
     assert len(table) == 2 * len(debias.METHODS) * 2 * 5  # attributes x methods x folds x queries
     assert (table.max_skew >= -1e-9).all() and (table.kl >= -1e-9).all()
     # augmentations handed in (as an LLM's would be) take the templates' place: the templates' own give the same
-    written = {a: study.people_prompt_texts(rows, a)["augmented"] for a in study.PEOPLE_ATTRIBUTES}
+    written = {a: [[f"{q} ({g})" for g in people.group_names()[a]] for q in rows.text]
+               for a in study.PEOPLE_ATTRIBUTES}
+    seen = []
+    original = study.embed_prompts
+    monkeypatch.setattr(study, "embed_prompts", lambda texts, embed: seen.append(texts) or original(texts, embed))
     again = study.image_text_comparison(str(spec.folder), images, groups, rows, cfg, augmented=written)
-    # (step 1 on a 4-step model removes nearly all of a query, so its renormalised residual is float noise: the
-    # methods without step 1 are compared exactly)
-    stable = ~table.method.isin(["step1", "bend_vlm"])
-    pd.testing.assert_frame_equal(again[stable], table[stable])
+    assert [texts["augmented"] for texts in seen] == [written["race"], written["gender"]]
     assert len(again) == len(table)

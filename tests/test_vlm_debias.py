@@ -148,5 +148,4 @@ def test_splits_halve_the_items_into_disjoint_reference_and_target_sets():
 def test_solver_comparison_reports_agreeing_answers_and_positive_times():
     row = debias.step2_solver_comparison(n_queries=3, dim=12, n_groups=3, seed=2, repeats=1)
     assert row["min_cosine"] > 1 - 1e-6  # the closed form and SLSQP land on the same vector
-    assert row["closed_form_s"] > 0 and row["slsqp_s"] > 0
-    assert row["ratio"] == pytest.approx(row["slsqp_s"] / row["closed_form_s"])
+    assert row["closed_form_s"] > 0 and row["slsqp_s"] > 0 and row["groups"] == 3 and row["dim"] == 12

