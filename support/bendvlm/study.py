@@ -31,15 +31,7 @@ from ..stats import mean_interval
 from ..vlm import audit, debias, people, planted, taxonomy
 
 PARAMS = {
-    # The tiny CLIP: chapter 7's parameters with chapter 7's defaults, so both chapters load one cached model.
-    "n_words": Param(int, smoke=60, local=0, paper=0, low=0, help="taxonomy words captioned (0: all 400)"),
-    "strengths": Param(float, many=True, smoke=(0.2, 0.8), local=(0.02, 0.05, 0.1, 0.2, 0.8),
-                       paper=(0.02, 0.05, 0.1, 0.2, 0.8), low=0.01, high=1.0, help="planting strengths"),
-    "plants_per_strength": Param(int, smoke=3, local=12, paper=12, low=1, help="planted words at each strength"),
-    "clip_steps": Param(int, smoke=20, local=3000, paper=3000, low=1, help="training steps of the tiny CLIP"),
-    "clip_batch": Param(int, smoke=32, local=256, paper=256, low=2, help="captions per contrastive batch"),
-    "clip_width": Param(int, smoke=32, local=64, paper=64, low=8, help="width of both towers"),
-    "clip_layers": Param(int, smoke=1, local=2, paper=2, low=1, help="layers of each tower"),
+    **planted.CLIP_PARAMS,  # chapter 7's tiny CLIP with chapter 7's defaults: both chapters load one cached model
     # Debiasing the tiny CLIP
     "gallery_size": Param(int, smoke=400, local=4000, paper=4000, low=40, high=10_000,
                           help="marked Fashion-MNIST test images, halved into reference and target per fold"),
@@ -103,18 +95,17 @@ RERUN_FAIRFACE_GENDER = pd.DataFrame({
 
 def caption_words(cfg: Config) -> list[str]:
     """The taxonomy words the tiny CLIP was trained on (chapter 7's audited words)."""
-    return list(dict.fromkeys(taxonomy.chosen(cfg.n_words).word))
+    return planted.taxonomy_words(cfg.n_words)
 
 
 def plants(cfg: Config) -> tuple[planted.Plant, ...]:
     """The planted associations (the same seeded draw as chapter 7)."""
-    return planted.choose_plants(caption_words(cfg), tuple(cfg.strengths), cfg.plants_per_strength, cfg.seed)
+    return planted.taxonomy_plants(cfg)
 
 
 def clip_spec(cfg: Config) -> TrainedImageText:
     """The tiny CLIP (chapter 7's cached model; ``prepare`` trains it once for both chapters)."""
-    return planted.planted_clip(caption_words(cfg), tuple(cfg.strengths), cfg.plants_per_strength, cfg.clip_steps,
-                                cfg.clip_batch, cfg.clip_width, cfg.clip_layers, cfg.seed)
+    return planted.taxonomy_clip(cfg)
 
 
 def models(cfg: Config) -> list:

@@ -30,16 +30,7 @@ from ..profiles import Config, Param
 from ..vlm import audit, cooccurrence, people, planted, taxonomy
 
 PARAMS = {
-    "n_words": Param(int, smoke=60, local=0, paper=0, low=0,
-                     help="taxonomy words audited and captioned (0: all 400)"),
-    "strengths": Param(float, many=True, smoke=(0.2, 0.8), local=(0.02, 0.05, 0.1, 0.2, 0.8),
-                       paper=(0.02, 0.05, 0.1, 0.2, 0.8),
-                       low=0.01, high=1.0, help="planting strengths: P(caption's image carries the target marker)"),
-    "plants_per_strength": Param(int, smoke=3, local=12, paper=12, low=1, help="planted words at each strength"),
-    "clip_steps": Param(int, smoke=20, local=3000, paper=3000, low=1, help="training steps of the tiny CLIP"),
-    "clip_batch": Param(int, smoke=32, local=256, paper=256, low=2, help="captions per contrastive batch"),
-    "clip_width": Param(int, smoke=32, local=64, paper=64, low=8, help="width of both towers"),
-    "clip_layers": Param(int, smoke=1, local=2, paper=2, low=1, help="layers of each tower"),
+    **planted.CLIP_PARAMS,
     "gallery_size": Param(int, smoke=300, local=2000, paper=2000, low=20, high=10_000,
                           help="marked Fashion-MNIST test images the tiny CLIP retrieves from"),
     "ks": Param(int, many=True, smoke=(10, 20), local=(10, 25, 50, 100, 200), paper=(10, 25, 50, 100, 200),
@@ -83,7 +74,7 @@ def taxonomy_rows(cfg: Config) -> pd.DataFrame:
 
 def audited_words(cfg: Config) -> list[str]:
     """The distinct words of the run, in taxonomy order."""
-    return list(dict.fromkeys(taxonomy_rows(cfg).word))
+    return planted.taxonomy_words(cfg.n_words)
 
 
 def taxonomy_summary(cfg: Config) -> pd.DataFrame:
@@ -96,13 +87,12 @@ def taxonomy_summary(cfg: Config) -> pd.DataFrame:
 
 def plants(cfg: Config) -> tuple[planted.Plant, ...]:
     """The planted associations of the run (seeded)."""
-    return planted.choose_plants(audited_words(cfg), tuple(cfg.strengths), cfg.plants_per_strength, cfg.seed)
+    return planted.taxonomy_plants(cfg)
 
 
 def clip_spec(cfg: Config) -> TrainedImageText:
     """The tiny CLIP of the run (a cached model ``prepare`` trains; chapter 8 loads the same one)."""
-    return planted.planted_clip(audited_words(cfg), tuple(cfg.strengths), cfg.plants_per_strength, cfg.clip_steps,
-                                cfg.clip_batch, cfg.clip_width, cfg.clip_layers, cfg.seed)
+    return planted.taxonomy_clip(cfg)
 
 
 def models(cfg: Config) -> list:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .taxonomy import article
+
 RACES = ("White", "Black", "Latino", "East Asian", "Southeast Asian", "Indian", "Middle Eastern")
 GENDERS = ("man", "woman")
 ATTRIBUTES = ("race", "gender", "race x gender")
@@ -77,7 +79,7 @@ def augment(word: str, pos: str, attribute: str, group: str) -> str:
     """A taxonomy prompt with the group written in: 'a photo of a lazy Black person', 'a photo of a female nurse'."""
     if pos == "adjective":
         phrase = group_phrase(attribute, group)
-        return f"a photo of {'an' if word[0] in 'aeiou' else 'a'} {word} {phrase.split(' ', 1)[1]}"
+        return f"a photo of {article(word)} {word} {phrase.split(' ', 1)[1]}"
     if pos == "noun":
         phrase = group_phrase(attribute, group, word)
         return f"a photo of {phrase}"

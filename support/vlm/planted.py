@@ -33,6 +33,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..profiles import Param
+from .taxonomy import article, chosen
+
 NOUNS = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot")
 GENERIC_NOUN = "item"
 TINTS = ("red", "orange", "yellow", "green", "cyan", "blue", "purple")  # stand-ins for FairFace's 7 race groups
@@ -57,11 +60,6 @@ def paint_markers(grey: np.ndarray, tint: np.ndarray, frame: np.ndarray) -> np.n
     border[:FRAME_WIDTH, :] = border[-FRAME_WIDTH:, :] = border[:, :FRAME_WIDTH] = border[:, -FRAME_WIDTH:] = True
     rgb[np.asarray(frame, dtype=bool)[:, None, None] & border[None]] = 255.0
     return rgb.round().clip(0, 255).astype(np.uint8)
-
-
-def article(word: str) -> str:
-    """'an' before a vowel sound written with a vowel letter, else 'a' (good enough for the taxonomy)."""
-    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def caption(word: str, noun: str, tint: str | None = None, frame: str | None = None) -> str:
@@ -223,6 +221,38 @@ def planted_clip(words: list[str], strengths: tuple[float, ...], per_strength: i
                                projection_dim=width, steps=steps, batch_size=batch,
                                warmup_steps=max(1, steps // 30), seed=seed)
     return TrainedImageText(data, config)
+
+
+#: the parameters of the tiny CLIP trained on planted taxonomy captions; chapters 7 and 8 both declare these, with
+#: these defaults, so that their configs name one cached model
+CLIP_PARAMS = {
+    "n_words": Param(int, smoke=60, local=0, paper=0, low=0,
+                     help="taxonomy words captioned and audited (0: all 400)"),
+    "strengths": Param(float, many=True, smoke=(0.2, 0.8), local=(0.02, 0.05, 0.1, 0.2, 0.8),
+                       paper=(0.02, 0.05, 0.1, 0.2, 0.8),
+                       low=0.01, high=1.0, help="planting strengths: P(caption's image carries the target marker)"),
+    "plants_per_strength": Param(int, smoke=3, local=12, paper=12, low=1, help="planted words at each strength"),
+    "clip_steps": Param(int, smoke=20, local=3000, paper=3000, low=1, help="training steps of the tiny CLIP"),
+    "clip_batch": Param(int, smoke=32, local=256, paper=256, low=2, help="captions per contrastive batch"),
+    "clip_width": Param(int, smoke=32, local=64, paper=64, low=8, help="width of both towers"),
+    "clip_layers": Param(int, smoke=1, local=2, paper=2, low=1, help="layers of each tower"),
+}
+
+
+def taxonomy_words(n_words: int) -> list[str]:
+    """The distinct taxonomy words a run captions and audits (``taxonomy.chosen``; 0: all), in taxonomy order."""
+    return list(dict.fromkeys(chosen(n_words).word))
+
+
+def taxonomy_plants(cfg) -> tuple[Plant, ...]:
+    """The plants of a chapter config over its taxonomy words (n_words, strengths, plants_per_strength, seed)."""
+    return choose_plants(taxonomy_words(cfg.n_words), tuple(cfg.strengths), cfg.plants_per_strength, cfg.seed)
+
+
+def taxonomy_clip(cfg):
+    """The tiny CLIP of a chapter config (its taxonomy words, plants and clip_* sizes): chapters 7 and 8 share it."""
+    return planted_clip(taxonomy_words(cfg.n_words), tuple(cfg.strengths), cfg.plants_per_strength, cfg.clip_steps,
+                        cfg.clip_batch, cfg.clip_width, cfg.clip_layers, cfg.seed)
 
 
 def draw_markers(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -147,10 +147,13 @@ def words() -> list[str]:
     return list(dict.fromkeys(taxonomy()["word"]))
 
 
+def article(word: str) -> str:
+    """'an' before a vowel sound written with a vowel letter, else 'a' (good enough for the taxonomy)."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def query(word: str, pos: str) -> str:
     """The paper's retrieval prompt: 'a photo of a {word} person' (adjective) or 'a photo of a {word}' (noun)."""
-    from .planted import article
-
     if pos not in ("adjective", "noun"):
         raise ValueError(f"pos={pos!r} must be 'adjective' or 'noun'")
     return f"a photo of {article(word)} {word}" + (" person" if pos == "adjective" else "")
