@@ -14,6 +14,13 @@ with 5 random 50/50 reference/target splits. This chapter runs the same comparis
    the taxonomy's prompts; the attribute augmentations written by templates and by SmolLM2;
 3. in ``paper``, hub CLIPs retrieving FairFace's validation faces, the augmentations by an
    instruct LLM from the hub.
+
+Where this differs from the paper's setup: step 2 uses the closed form (the reference code runs
+SLSQP per query; ``benchmarks/vlm.py`` checks they agree); the tiny CLIP's "race" and "gender" are
+planted tints and frames, its queries are garment captions, and its accuracy is precision at k of
+the query's garment (the paper measures accuracy on its own labelled tasks); Orth-Cal's pairs are prompts over every garment (or over neutral nouns for people)
+rather than the paper's prompt lists; the m of the tables is one value fixed beforehand, with a
+sweep beside it; CelebA and UTKFace are not wired in (FairFace only, in ``paper``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Debiasing a query embedding for retrieval (chapter 8 groundwork): Orth-Proj, Orth-Cal and Bend-VLM.
+"""Debiasing a query embedding for retrieval (chapter 8): Orth-Proj, Orth-Cal and Bend-VLM.
 
 All methods map unit query embeddings q [Q, d] to debiased unit embeddings; retrieval then ranks the
 gallery by cosine similarity as before.
@@ -19,7 +19,10 @@ gallery by cosine similarity as before.
   ||z - q||^2 = 2 - 2 <z, q>: the maximiser of <z, q> on the unit sphere within the null space of
   the differences is that projection of q, renormalised. :func:`equalize_closed_form` computes it
   batched over queries; :func:`equalize_slsqp` keeps the reference's solver for the tests and the
-  benchmark. (The reference also renormalises after step 1; so does this.)
+  benchmark. (The reference also renormalises after step 1; so does this. When a query lies almost
+  inside the span step 1 removes, as on a barely trained model, the renormalised residual is float
+  noise; the chapter reports each method's cosine to the original query so a reader can see how far
+  it moved.)
 
 Shapes: queries [Q, d]; references [R, d] with group labels [R]; everything unit-norm in, unit-norm out.
 :func:`retrieval_metrics` scores one method's queries against a target gallery (MaxSkew and KL of
