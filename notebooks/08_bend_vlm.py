@@ -129,8 +129,9 @@ cfg.table()
 # - **Orth-Proj** projects out the span of *generic* attribute prompts ("a photo of a man",
 #   "a photo of a woman"): $z \propto P_0 q$, $P_0 = I - A (A^\top A)^{+} A^\top$.
 # - **Orth-Cal** also pulls together prompt pairs that differ only in the attribute:
-#   $z \propto P_0 \big(I + \tfrac{\lambda}{|S|} \sum_{(i,j) \in S} (z_i - z_j)(z_i - z_j)^\top\big)^{-1} q$,
-#   with $\lambda$ = {glue:text}`orth_cal_lambda:g` as in Bend-VLM's comparison.
+#   $z \propto P_0 \big(I + \tfrac{\lambda}{|S|} \sum_{(i,j) \in S} (t_i - t_j)(t_i - t_j)^\top\big)^{-1} q$,
+#   $t_i$ the prompts' embeddings, with $\lambda$ = {glue:text}`orth_cal_lambda:g` as in Bend-VLM's
+#   comparison.
 # - **Bend-VLM step one** projects out, *per query*, the generic prompts and the query's own
 #   augmented versions centred on their mean (for two groups, their half-difference).
 # - **Bend-VLM step two** takes, for the step-one query, the *m* nearest reference images of each

@@ -2,9 +2,10 @@
 
 For auditing (chapter 7) and debiasing (chapter 8) real text encoders: each gallery item is a
 sentence frame filled with one of FairFace's race labels (Karkkainen & Joo 2021: White, Black,
-Latino/Hispanic, East Asian, Southeast Asian, Indian, Middle Eastern) and a gender ("man", "woman"). Every frame holds every
-group once, so the gallery's prior is uniform and a query's retrieved set can only differ in its
-group make-up because the encoder places some groups' descriptions nearer to the query.
+Latino/Hispanic, East Asian, Southeast Asian, Indian, Middle Eastern) and a gender ("man",
+"woman"). Every frame holds every group once, so the gallery's prior is uniform and a query's
+retrieved set can only differ in its group make-up because the encoder places some groups'
+descriptions nearer to the query.
 
 Also here: the same groups' wording for queries (:func:`attribute_prompts`, :func:`augment`, used by
 Bend-VLM's step 1 and Orth-Cal), and FairFace's labels and faces for the ``paper`` profile.
@@ -30,7 +31,7 @@ FRAMES = (
 
 
 def person(race: str, gender: str) -> str:
-    """'a White man', 'an East Asian woman', 'an Indian man' ..."""
+    """'a White man', 'an East Asian woman', 'an Indian man' ... (any noun in place of the gender)."""
     article = "an" if race[0] in "AEIOU" else "a"
     return f"{article} {race} {gender}"
 
@@ -62,7 +63,7 @@ CALIBRATION_NOUNS = ("person", "adult", "individual", "human", "face", "characte
 def group_phrase(attribute: str, group: str, noun: str = "person") -> str:
     """'a Black person' (race), 'a man' / 'a woman' for the noun 'person' (gender), else 'a male {noun}'."""
     if attribute == "race":
-        return f"{'an' if group[0] in 'AEIOU' else 'a'} {group} {noun}"
+        return person(group, noun)
     if attribute == "gender":
         if noun == "person":
             return f"a {group}"
