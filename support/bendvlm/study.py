@@ -209,13 +209,8 @@ def compare_methods(queries: torch.Tensor, prompts: debias.DebiasPrompts, galler
 def neighbour_purity(queries: torch.Tensor, references: torch.Tensor, groups: torch.Tensor, n_groups: int, m: int,
                      reference_classes: np.ndarray, query_classes: np.ndarray) -> np.ndarray:
     """[Q] share of the m nearest reference items of every group (step 2's neighbours) showing the query's class."""
-    similarity = queries @ references.T
-    shares = []
-    for g in range(n_groups):
-        members = (groups == g).nonzero().squeeze(-1)
-        nearest = members[similarity[:, members].topk(m, dim=1).indices].numpy()  # [Q, m]
-        shares.append((np.asarray(reference_classes)[nearest] == np.asarray(query_classes)[:, None]).mean(1))
-    return np.mean(shares, axis=0)
+    nearest = debias.group_neighbours(queries, references, groups, n_groups, m).numpy()  # [Q, G, m]
+    return (np.asarray(reference_classes)[nearest] == np.asarray(query_classes)[:, None, None]).mean((1, 2))
 
 
 def fold_summary(per_query: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -303,16 +298,24 @@ def people_comparison(embed, rows: pd.DataFrame, cfg: Config, augmented: dict | 
                       source: str = "templates") -> pd.DataFrame:
     """Per attribute (race, gender), fold, method and query: MaxSkew and KL over the people gallery's target half."""
     gallery = people.people_gallery()
-    gallery_vectors, query_vectors = embed(list(gallery.text)), embed(list(rows.text))
-    splits = debias.reference_target_splits(len(gallery), cfg.folds, cfg.seed)
+    table = attribute_comparison(embed, rows, embed(list(gallery.text)), people.groups_of(gallery), cfg, cfg.text_m,
+                                 cfg.text_k, augmented)
+    return table.assign(augmentation=source)
+
+
+def attribute_comparison(embed, rows: pd.DataFrame, gallery_vectors: torch.Tensor, groups: dict, cfg: Config, m: int,
+                         k: int, augmented: dict | None = None) -> pd.DataFrame:
+    """:func:`compare_methods` per attribute (race, gender) for the taxonomy prompts ``rows`` against a gallery
+    labelled with ``groups`` (text descriptions or faces), the augmentations by template unless given."""
+    query_vectors = embed(list(rows.text))
+    splits = debias.reference_target_splits(len(gallery_vectors), cfg.folds, cfg.seed)
     frames = []
     for attribute in PEOPLE_ATTRIBUTES:
         texts = people_prompt_texts(rows, attribute, None if augmented is None else augmented[attribute])
         table = compare_methods(query_vectors, embed_prompts(texts, embed), gallery_vectors,
-                                gallery[attribute].to_numpy(), len(people.group_names()[attribute]), splits,
-                                cfg.text_m, cfg.text_k, cfg.orth_cal_lambda)
-        frames.append(table.assign(attribute=attribute, augmentation=source,
-                                   word=rows.word.to_numpy()[table["query"]]))
+                                np.asarray(groups[attribute]), len(people.group_names()[attribute]), splits, m, k,
+                                cfg.orth_cal_lambda)
+        frames.append(table.assign(attribute=attribute, word=rows.word.to_numpy()[table["query"]]))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -409,16 +412,9 @@ def image_text_comparison(model_id: str, images, groups: dict, rows: pd.DataFram
     def embed(texts):
         return text_embeddings(model, tokenizer, texts)
 
-    image_vectors, query_vectors = image_embeddings(model, processor, images), embed(list(rows.text))
-    splits = debias.reference_target_splits(len(image_vectors), cfg.folds, cfg.seed)
-    frames = []
-    for attribute in PEOPLE_ATTRIBUTES:
-        texts = people_prompt_texts(rows, attribute, None if augmented is None else augmented[attribute])
-        table = compare_methods(query_vectors, embed_prompts(texts, embed), image_vectors,
-                                np.asarray(groups[attribute]), len(people.group_names()[attribute]), splits,
-                                cfg.fairface_m, cfg.fairface_k, cfg.orth_cal_lambda)
-        frames.append(table.assign(attribute=attribute, word=rows.word.to_numpy()[table["query"]]))
-    return pd.concat(frames, ignore_index=True).assign(model=model_id)
+    table = attribute_comparison(embed, rows, image_embeddings(model, processor, images), groups, cfg, cfg.fairface_m,
+                                 cfg.fairface_k, augmented)
+    return table.assign(model=model_id)
 
 
 # ---- numbers for the prose -----------------------------------------------------------------------------------------

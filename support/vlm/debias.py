@@ -78,18 +78,23 @@ def _project_out(queries: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
     return _unit((queries.double() - (basis @ coefficients).squeeze(-1)).to(queries.dtype))
 
 
-def group_means(queries: torch.Tensor, references: torch.Tensor, groups: torch.Tensor, n_groups: int,
-                m: int) -> torch.Tensor:
-    """[Q, G, d] mean of each group's m reference embeddings most similar to each query."""
+def group_neighbours(queries: torch.Tensor, references: torch.Tensor, groups: torch.Tensor, n_groups: int,
+                     m: int) -> torch.Tensor:
+    """[Q, G, m] indices into ``references`` of each group's m reference items most similar to each query."""
     similarity = queries @ references.T  # [Q, R]
-    means = []
+    indices = []
     for g in range(n_groups):
         members = (groups == g).nonzero().squeeze(-1)
         if len(members) < m:
             raise ValueError(f"group {g} has {len(members)} reference items; m={m} needs at least that many")
-        nearest = similarity[:, members].topk(m, dim=1).indices  # [Q, m]
-        means.append(references[members][nearest].mean(1))
-    return torch.stack(means, dim=1)
+        indices.append(members[similarity[:, members].topk(m, dim=1).indices])  # [Q, m]
+    return torch.stack(indices, dim=1)
+
+
+def group_means(queries: torch.Tensor, references: torch.Tensor, groups: torch.Tensor, n_groups: int,
+                m: int) -> torch.Tensor:
+    """[Q, G, d] mean of each group's m reference embeddings most similar to each query."""
+    return references[group_neighbours(queries, references, groups, n_groups, m)].mean(2)
 
 
 def equalize_closed_form(queries: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
@@ -188,14 +193,10 @@ def reference_target_splits(n: int, folds: int, seed: int = 0) -> list[tuple[np.
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """Area under the ROC curve of ``scores`` for the ``positive`` items (Mann-Whitney, ties counted half)."""
-    from scipy.stats import rankdata
-
-    scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
-    n_pos, n_neg = positive.sum(), (~positive).sum()
-    if not n_pos or not n_neg:
+    positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
         return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(worst_group_auc(np.asarray(scores, dtype=float)[None], positive[None], np.zeros(len(positive)))[0])
 
 
 def worst_group_auc(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray) -> np.ndarray:
