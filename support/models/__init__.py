@@ -9,7 +9,8 @@
 - ``causal_lm`` / ``denoiser``: tiny causal LMs and masked-diffusion denoisers trained from scratch;
 - ``cached``: how a model is produced once into the cache and then only loaded (``prepare``);
 - ``anatomy``: layers, hooks and mid-model forward passes for Llama, GPT-NeoX, GPT-2, ModernBERT;
-- ``scoring``: token NLL, losses, continuation NLL, perplexity, multiple-choice accuracy;
+- ``scoring``: token NLL, losses, continuation NLL, perplexity, multiple choice by option likelihood or by the
+  next letter after lettered options;
 - ``generation``: chat answers and sampled continuations;
 - ``contrastive``: a tiny CLIP trained from scratch (``TrainedImageText``) and one loading and embedding
   path for it and hub CLIPs (``load_image_text``, ``text_embeddings``, ``image_embeddings``);
@@ -40,7 +41,9 @@ from .scoring import (
     encode,
     eval_loss,
     multiple_choice_accuracy,
+    lettered_choice,
     multiple_choice_correct,
+    multiple_choice_nll,
     next_token_nll,
     perplexity,
     preference,
@@ -57,8 +60,9 @@ __all__ = [
     "build_causal_lm", "build_denoiser", "chat", "chat_many", "continuation_nll", "continue_text",
     "deterministic_training", "encode", "ensure", "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "language_model",
     "load", "load_masked_lm",
-    "load_pretrained", "mask_tokens", "masked_diffusion_loss", "mdlm_training_log", "multiple_choice_accuracy",
-    "multiple_choice_correct", "next_token_loss", "next_token_nll", "non_embedding_params", "perplexity", "preference",
+    "lettered_choice", "load_pretrained", "mask_tokens", "masked_diffusion_loss", "mdlm_training_log",
+    "multiple_choice_accuracy", "multiple_choice_correct", "multiple_choice_nll", "next_token_loss", "next_token_nll",
+    "non_embedding_params", "perplexity", "preference",
     "require_hub", "sample_texts", "sample_windows", "sequence_nll", "smollm2", "text_loss", "tiny_lm", "tiny_mdlm",
     "train_bpe", "train_loop", "training_allowed", "training_log", "training_record", "unigram_cross_entropy",
 ]

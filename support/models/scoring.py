@@ -4,7 +4,8 @@
 next token). On top of it: the loss of a token stream in windows (:func:`eval_loss`), of padded
 texts (:func:`text_loss`), of a continuation after its prompt (:func:`continuation_nll`, the
 CounterFact and multiple-choice primitive), of generated tokens after a prompt
-(:func:`sequence_nll`, :func:`perplexity`), and multiple-choice accuracy by option log-likelihood.
+(:func:`sequence_nll`, :func:`perplexity`), multiple choice by option log-likelihood
+(:func:`multiple_choice_nll`) and by the next letter after lettered options (:func:`lettered_choice`).
 :func:`encode` tokenises ``prompt + continuation`` once and reads positions from character offsets,
 so a BPE merge across the prompt/continuation boundary cannot shift them.
 """
@@ -160,32 +161,76 @@ def preference(model, tokenizer, prompts: list[str], first: list[str], second: l
     return nll[: len(prompts)] < nll[len(prompts):]
 
 
+#: how a multiple-choice question is put to a model whose options are scored by likelihood
+MC_TEMPLATE = "Q: {input}\nA:"
+#: how a question with lettered options is put to a model that answers with a letter
+LETTERED_TEMPLATE = "Question: {input}\n{options}\nAnswer:"
+LETTERS = "ABCDEFGHIJ"
+
+
 def multiple_choice_accuracy(model, tokenizer, examples: list[dict], shots: list[dict] = ()) -> float:
     """Accuracy on BIG-bench-style multiple choice (``input``, ``target_scores``) by per-token option NLL."""
     return float(np.mean(multiple_choice_correct(model, tokenizer, examples, shots)))
 
 
-def multiple_choice_prompt(example: dict) -> str:
-    """What the model reads before an option is scored: ``Q: <input>\nA:``."""
-    return f"Q: {example['input']}\nA:"
+def multiple_choice_prompt(example: dict, template: str = MC_TEMPLATE) -> str:
+    """What the model reads before an option is scored: ``Q: <input>\nA:`` by default."""
+    return template.format(input=example["input"])
+
+
+def _key(example: dict) -> str:
+    """The best-scored option of an example."""
+    return max(example["target_scores"], key=example["target_scores"].get)
 
 
 @torch.no_grad()
-def multiple_choice_correct(model, tokenizer, examples: list[dict], shots: list[dict] = ()) -> np.ndarray:
-    """Per example [n] bool: whether the option of lowest per-token NLL is a best-scored one."""
-    context = "".join(f"{multiple_choice_prompt(s)} {max(s['target_scores'], key=s['target_scores'].get)}\n\n"
-                      for s in shots)
+def multiple_choice_nll(model, tokenizer, examples: list[dict], shots: list[dict] = (),
+                        template: str = MC_TEMPLATE) -> list[np.ndarray]:
+    """Per example, the per-token NLL of each option (in ``target_scores`` order) after the prompt and any shots."""
+    context = "".join(f"{multiple_choice_prompt(s, template)} {_key(s)}\n\n" for s in shots)
     prompts, options, owner = [], [], []
     for i, example in enumerate(examples):
         for option in example["target_scores"]:
-            prompts.append(context + multiple_choice_prompt(example))
+            prompts.append(context + multiple_choice_prompt(example, template))
             options.append(" " + option)
             owner.append(i)
     nll = continuation_nll(model, tokenizer, prompts, options, batch_size=16)
     owner = np.array(owner)
+    return [nll[owner == i] for i in range(len(examples))]
+
+
+def multiple_choice_correct(model, tokenizer, examples: list[dict], shots: list[dict] = (),
+                            template: str = MC_TEMPLATE) -> np.ndarray:
+    """Per example [n] bool: whether the option of lowest per-token NLL is a best-scored one."""
     hits = []
-    for i, example in enumerate(examples):
+    for example, nll in zip(examples, multiple_choice_nll(model, tokenizer, examples, shots, template)):
         names = list(example["target_scores"])
-        choice = names[int(np.argmin(nll[owner == i]))]
-        hits.append(example["target_scores"][choice] == max(example["target_scores"].values()))
+        hits.append(example["target_scores"][names[int(np.argmin(nll))]] == max(example["target_scores"].values()))
     return np.array(hits, dtype=bool)
+
+
+def lettered_prompt(example: dict, order, template: str = LETTERED_TEMPLATE) -> str:
+    """The question with its options listed as ``A. ...`` in ``order`` (indices into ``target_scores``)."""
+    names = list(example["target_scores"])
+    listed = "\n".join(f"{LETTERS[k]}. {names[o]}" for k, o in enumerate(order))
+    return template.format(input=example["input"], options=listed)
+
+
+@torch.no_grad()
+def lettered_choice(model, tokenizer, examples: list[dict], orders: list, template: str = LETTERED_TEMPLATE,
+                    batch_size: int = 8) -> list[np.ndarray]:
+    """Per example, the next-token log-probabilities of the letters " A", " B", ... after its lettered prompt,
+    mapped back to ``target_scores`` order (``orders[i][k]`` is the option shown as letter k)."""
+    letter_ids = [tokenizer.encode(" " + letter, add_special_tokens=False)[-1] for letter in LETTERS]
+    prompts = [lettered_prompt(e, order, template) for e, order in zip(examples, orders)]
+    out: list[np.ndarray] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = encode(tokenizer, prompts[start:start + batch_size])
+        logits = model(input_ids=batch.input_ids.to(_device(model))).logits.float()
+        last = logits[torch.arange(len(batch.lengths)), batch.lengths.to(logits.device) - 1].log_softmax(-1).cpu()
+        for row, order in enumerate(orders[start:start + batch_size]):
+            shown = last[row, letter_ids[:len(order)]].numpy()
+            back = np.empty(len(order))
+            back[np.asarray(order)] = shown
+            out.append(back)
+    return out
