@@ -22,6 +22,7 @@ CHAPTERS: dict[str, str] = {
     "06_dialect_bias": "support.dialect.study",
     "07_sobit": "support.sobit.study",
     "08_bend_vlm": "support.bendvlm.study",
+    "09_construct_validity": "support.validity.study",
     "10_skipsnn": "support.skipsnn.study",
 }
 
