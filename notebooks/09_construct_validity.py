@@ -22,10 +22,12 @@
 # nobody has checked that they do. They should be validated the way psychological tests are:
 # for reliability, for *criterion validity* (does the score predict the real task?), for
 # *content validity* (do the items cover the real task?) and for *construct validity*
-# (does the score behave like a measure of the construct it names?). With real hospital records
-# matched to MedQA items the authors find that answering an exam item right only modestly
-# predicts handling the matched real case, that model rankings can change, and that exam items
-# over-represent diagnosis while real cases carry far more clinical concepts.
+# (does the score behave like a measure of the construct it names?). In proof-of-concept
+# experiments with real clinical data the authors report large gaps in construct validity; as
+# the paper is summarised (its tables could not be read in this book's offline sources), MedQA
+# items were matched to patient records of one hospital, answering an exam item right only
+# modestly predicted handling the matched real case, model rankings changed, and exam items
+# over-represented diagnosis while real cases carried far more clinical concepts.
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/09_construct_validity.ipynb)
 #
@@ -126,8 +128,10 @@ cfg.table()
 #   $P(\text{right}) = \sigma(a_i(\theta_j - b_i))$, fitted by marginal maximum likelihood
 #   (Bock-Aitkin EM on a quadrature grid, all items at once; the test checks it against
 #   girth's `twopl_mml`), EAP abilities and the test information $\sum_i a_i^2 P_i (1-P_i)$.
-# - **Structure** (`factor`): Horn's parallel analysis, exploratory factor analysis
-#   (factor_analyzer), convergent and discriminant correlations and the multitrait-multimethod
+# - **Structure** (`factor`): Horn's parallel analysis, exploratory factor analysis by
+#   principal-axis factoring with a varimax rotation (checked against scikit-learn's
+#   maximum-likelihood factor analysis; factor_analyzer does not run with this book's
+#   scikit-learn), convergent and discriminant correlations and the multitrait-multimethod
 #   matrix of Campbell and Fiske.
 # - **Criterion validity** (`criterion`): across models, Spearman's and Kendall's rank
 #   correlations with bootstrap intervals and the count of model pairs ranked the other way
@@ -178,9 +182,9 @@ for name, value in study.simulation_numbers(recovery, power, inverted, params,
 # {glue:text}`power_big_items` items in {glue:text}`power_big:.0%`. The smallest number of models
 # whose detection rate is at least {glue:text}`power_target:.0%` with
 # {glue:text}`ci_level:.0%` confidence is {glue:text}`power_first_models` (with
-# {glue:text}`power_first_items` items; zero means none in this grid). Published leaderboards
-# compare tens of models, and the paper's matched real cases are few: the right panel is the
-# size of study a criterion-validity claim needs.
+# {glue:text}`power_first_items` items; zero means none in this grid). Published
+# leaderboards compare tens of models: the right panel is the size of study a
+# criterion-validity claim needs.
 
 # %%
 figures.simulation_panel(inverted, power)
@@ -395,7 +399,7 @@ for name, value in study.content_numbers(mix, checks, typed).items():
     glue(name, value)
 
 # %% [markdown]
-# Of {glue:text}`content_items` items, MedQA asks for a diagnosis in
+# Of {glue:text}`content_items:,` items, MedQA asks for a diagnosis in
 # {glue:text}`medqa_diagnosis:.0%` and a treatment in {glue:text}`medqa_treatment:.0%`
 # (a ratio of {glue:text}`medqa_diag_vs_treat:.2f`); MedMCQA's and MMLU's clinical items are
 # mostly recall ({glue:text}`medmcqa_other:.0%` and {glue:text}`mmlu_clinical_other:.0%`

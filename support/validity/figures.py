@@ -27,6 +27,7 @@ def simulation_panel(inverted: pd.DataFrame, power: pd.DataFrame) -> plt.Figure:
                                                          part.detected_hi - part.detected],
                        fmt="o-", ms=4, capsize=2, label=f"{n_items} items")
     right.set_xscale("log")
+    right.minorticks_off()
     right.set_xticks(sorted(power.models.unique()), [str(m) for m in sorted(power.models.unique())])
     right.set_ylim(-0.03, 1.03)
     right.legend(fontsize=7)
@@ -41,6 +42,7 @@ def correlation_heatmap(corr: pd.DataFrame, construct: dict[str, str]) -> plt.Fi
     corr = corr.loc[order, order]
     fig, ax = plt.subplots(figsize=(7.0, 5.8))
     image = ax.imshow(corr.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.grid(False)
     labels = [c.replace("MMLU_", "MMLU ").replace("_", " ") for c in order]
     ax.set_xticks(range(len(order)), labels, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(len(order)), labels, fontsize=7)
@@ -56,7 +58,7 @@ def correlation_heatmap(corr: pd.DataFrame, construct: dict[str, str]) -> plt.Fi
 def answers_panel(accuracy: pd.DataFrame, letters: pd.DataFrame) -> plt.Figure:
     """Left: accuracy per benchmark and administration with exact intervals, chance marked.
     Right: where the lettered answers fall, against where the keys are."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.9))
     benchmarks = list(dict.fromkeys(accuracy.benchmark))
     administrations = list(dict.fromkeys(accuracy.administration))
     width = 0.8 / len(administrations)
@@ -68,7 +70,7 @@ def answers_panel(accuracy: pd.DataFrame, letters: pd.DataFrame) -> plt.Figure:
     chance = accuracy.groupby("benchmark").chance.mean().reindex(benchmarks)
     left.scatter(np.arange(len(benchmarks)), chance, marker="_", s=300, color="black", label="chance", zorder=3)
     left.set_xticks(range(len(benchmarks)), benchmarks, rotation=30, ha="right", fontsize=7)
-    left.legend(fontsize=6)
+    handles, names = left.get_legend_handles_labels()
     plots.labelled(left, "Accuracy by administration", "benchmark", "accuracy")
     if len(letters):
         shown = letters.groupby("letter")[["answers", "keys"]].mean()
@@ -78,5 +80,6 @@ def answers_panel(accuracy: pd.DataFrame, letters: pd.DataFrame) -> plt.Figure:
         right.set_xticks(x, shown.index)
         right.legend(fontsize=7)
     plots.labelled(right, "Lettered answers", "letter", "share")
-    fig.tight_layout()
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=7)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig

@@ -101,7 +101,7 @@ def detection_power(cfg) -> pd.DataFrame:
 
 def inversions(cfg) -> pd.DataFrame:
     """Rank inversions between exam and clinical skill per rho, beside the closed form."""
-    return simulate.inversion_table(cfg.sim_rhos, min(cfg.sim_models, 40), cfg.sim_items, cfg.sim_worlds, cfg.seed)
+    return simulate.inversion_table(cfg.sim_rhos, cfg.sim_models, cfg.sim_items, cfg.sim_worlds, cfg.seed)
 
 
 def parameter_recovery(cfg) -> tuple[pd.DataFrame, pd.DataFrame]:
