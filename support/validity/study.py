@@ -39,7 +39,7 @@ PARAMS = {
                         paper=tuple(responses.BENCHMARKS), choices=tuple(responses.BENCHMARKS)),
     "items_per_benchmark": Param(int, smoke=3, local=32, paper=500, low=2, help="questions drawn from each benchmark"),
     "medqa_items": Param(int, smoke=2, local=12, paper=1273, low=2,
-                         help="questions drawn from MedQA (its vignettes are ~5x longer to score)"),
+                         help="questions drawn from MedQA (its long vignettes are the slowest to score)"),
     "administrations": Param(str, many=True, smoke=tuple(responses.ADMINISTRATIONS),
                              local=tuple(responses.ADMINISTRATIONS), paper=tuple(responses.ADMINISTRATIONS),
                              choices=tuple(responses.ADMINISTRATIONS)),
