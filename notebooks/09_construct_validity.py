@@ -169,8 +169,7 @@ for name, value in study.simulation_numbers(recovery, power, inverted, params,
 # {glue:text}`rec_rho_low_hat:.3f` ± {glue:text}`rec_rho_low_ci:.3f` over worlds, and the
 # bootstrap intervals cover the true value in {glue:text}`rec_rho_low_coverage:.0%` of worlds
 # (at least {glue:text}`rec_min_coverage:.0%` at every $\rho$ in the table, against the nominal
-# {glue:text}`ci_level:.0%`; a percentile bootstrap over {glue:text}`sim_models` models can run
-# narrow).
+# {glue:text}`ci_level:.0%`).
 # At
 # $\rho$ = {glue:text}`rec_rho_top:g` the estimate is {glue:text}`rec_rho_top_hat:.3f` and a
 # spurious "$\rho < 1$" is declared in {glue:text}`rec_rho_top_detected:.0%` of worlds.
@@ -194,7 +193,7 @@ plt.show()
 # **Rank inversions.** For two models drawn at random, the chance that exam skill and clinical
 # skill order them oppositely is $\tfrac12 - \arcsin(\rho)/\pi$ (Kendall's $\tau$ of a
 # bivariate normal is $\tfrac{2}{\pi}\arcsin\rho$); the simulated share of inverted pairs of
-# true skills is within {glue:text}`inv_max_gap:.3f` of it at every $\rho$ (left panel). Tests
+# true skills is within {glue:text}`inv_max_gap:.4f` of it at every $\rho$ (left panel). Tests
 # add inversions of their own: at $\rho$ = {glue:text}`inv_rho_one:g`, where the two skills are
 # one, {glue:text}`inv_rho_one_score:.1%` of model pairs are still ranked oppositely by the
 # exam score and the criterion score. Inverted rankings are therefore expected from
@@ -204,8 +203,8 @@ plt.show()
 # examinees on {glue:text}`recovery_items` items recovers the difficulties with correlation
 # {glue:text}`irt_b_corr:.3f` ± {glue:text}`irt_b_corr_ci:.3f` (RMSE
 # {glue:text}`irt_b_rmse:.2f`) and the discriminations with {glue:text}`irt_a_corr:.3f` ±
-# {glue:text}`irt_a_corr_ci:.3f` (RMSE {glue:text}`irt_a_rmse:.2f`), mean and {glue:text}`ci_level:.0%` interval
-# over repetitions; abilities correlate {glue:text}`irt_theta_corr:.3f` with the truth.
+# {glue:text}`irt_a_corr_ci:.3f` (RMSE {glue:text}`irt_a_rmse:.2f`): means over {glue:text}`recovery_repetitions` simulated
+# exams with the {glue:text}`ci_level:.0%` t-interval of the mean; abilities correlate {glue:text}`irt_theta_corr:.3f` with the truth.
 
 # %%
 display(params.round(3))
@@ -220,16 +219,18 @@ plt.show()
 
 # %% [markdown]
 # **What a matched-item design can show.** The paper pairs MedQA items with real cases. In the
-# simulation, pair exam item $i$ with criterion item $i$ for every model and ask how well
-# exam correctness predicts case correctness. Even at $\rho$ = {glue:text}`matched_rho:g`,
-# where exam and clinic measure the *same* skill, the odds ratio is
-# {glue:text}`matched_or:.2f` ({glue:text}`matched_or_lo:.2f`-{glue:text}`matched_or_hi:.2f`),
-# $\phi$ {glue:text}`matched_phi:.2f` and the AUC {glue:text}`matched_auc:.3f`: item-level
-# prediction is bounded far below perfect because each item is a noisy draw with its own
-# difficulty (at $\rho$ = {glue:text}`matched_low_rho:g` the AUC is
-# {glue:text}`matched_low_auc:.3f`). A "modest" item-level association is therefore not, by
-# itself, evidence of weak validity; it has to be compared with what perfect validity would give
-# on the same items, as here.
+# simulation, pair exam item $i$ with a real case $i$ that is exactly as hard and as
+# discriminating (the best a match can do), answered with the clinical skill, for every model,
+# and ask how well exam correctness predicts case correctness. Even at
+# $\rho$ = {glue:text}`matched_rho:g`, where exam and clinic measure the *same* skill, the odds
+# ratio is {glue:text}`matched_or:.2f` ({glue:text}`matched_or_lo:.2f` to
+# {glue:text}`matched_or_hi:.2f`, bootstrap over models), $\phi$ {glue:text}`matched_phi:.2f` and
+# the AUC {glue:text}`matched_auc:.3f`: each outcome is a coin flip weighted by its probability,
+# so item-level prediction stays far from perfect. At $\rho$ = {glue:text}`matched_low_rho:g` the
+# odds ratio is still {glue:text}`matched_low_or:.2f` (AUC {glue:text}`matched_low_auc:.3f`),
+# because a shared difficulty alone links an item to its case. An item-level association mixes
+# the items' difficulty with the models' skills; read as validity, it has to be set beside what
+# $\rho = 1$ would give on the same items, as in this table.
 
 # %%
 display(matched[["rho", "items", "odds_ratio", "odds_ratio_lo", "odds_ratio_hi", "phi",
@@ -252,8 +253,9 @@ for kind, value in mtmm_by.items():
 # diagonal (same trait, other method) averages {glue:text}`mtmm_validity:.2f`. Different traits
 # correlate {glue:text}`mtmm_heterotrait_heteromethod:.2f` when measured by different methods
 # and {glue:text}`mtmm_heterotrait_monomethod:.2f` when measured by the same one: the shared
-# method alone adds the difference. Every benchmark in this chapter is multiple choice, so high
-# correlations among them are partly the method's.
+# method alone adds the difference. Every benchmark in this chapter is multiple choice: if they
+# share a method factor as this world does, their correlations overstate how much they share a
+# construct, and only a second method (free-text answers, real cases) can tell the two apart.
 #
 # ## A real model's answers
 #
@@ -284,10 +286,12 @@ glue("retest_reading", study.retest_reading(real))
 
 # %% [markdown]
 # Scored by likelihood, the model is above chance (the lower end of the exact interval above
-# chance) on {glue:text}`real_above_chance` of {glue:text}`real_benchmarks` benchmarks
+# chance) on {glue:text}`real_above_chance` of {glue:text}`real_benchmarks` benchmarks with these
+# few items
 # ({glue:text}`real_above_list`); its best is {glue:text}`real_best_accuracy:.0%` on
 # {glue:text}`real_best_benchmark` against {glue:text}`real_best_chance:.0%` chance. Asked for a
-# letter, it answers {glue:text}`letter_top` {glue:text}`letter_top_share:.0%` of the time,
+# letter (both lettered administrations pooled), it answers {glue:text}`letter_top`
+# {glue:text}`letter_top_share:.0%` of the time,
 # where {glue:text}`letter_top_keys:.0%` of the keys sit: its lettered "accuracy" measures where
 # the keys happen to be, not medicine, a construct-validity failure in miniature.
 #
@@ -319,7 +323,7 @@ long, wide = study.published_table()
 display(published.sources()[["source_id", "setting"]].drop_duplicates("setting"))
 columns = study.structure_columns(wide)
 structure = study.complete_models(wide, study.STRUCTURE_BENCHMARKS)
-convergent = factor.convergent_discriminant(wide, published.CONSTRUCT)
+convergent = factor.convergent_discriminant(structure, published.CONSTRUCT)
 display(convergent.round(2))
 figures.correlation_heatmap(factor.correlation(wide[columns]), published.CONSTRUCT)
 plt.show()
@@ -327,49 +331,48 @@ plt.show()
 # %%
 parallel = factor.parallel_analysis(structure, seed=cfg.seed)
 display(parallel.head(4).round(2))
-loadings = factor.factor_loadings(structure, 2)
+loadings = factor.factor_loadings(structure, 1)
 display(loadings.round(2))
 for name, value in study.loading_split(loadings).items():
     glue(name, value)
 medical = [c for c in columns if published.CONSTRUCT[c] == "medical"]
 alpha = study.battery_alpha(wide, medical, cfg.resamples, cfg.seed)
 anchor = "MedQA_USMLE_4opt"
-ranks = study.rank_table(wide, anchor, [c for c in columns if c != anchor],
+ranks = study.rank_table(structure, anchor, [c for c in structure if c != anchor],
                          cfg.resamples, cfg.seed)
 display(ranks.round(2))
 for name, value in study.published_numbers(long, convergent, parallel, alpha, ranks,
                                            structure).items():
     glue(name, value)
-margin = study.margin_interval(wide, cfg.resamples, cfg.seed)
+margin = study.margin_interval(structure, cfg.resamples, cfg.seed)
 for name, value in margin.items():
     glue(name, value)
 glue("margin_reading", study.margin_reading(margin))
 
 # %% [markdown]
 # The table holds {glue:text}`pub_scores` scores of {glue:text}`pub_models` models on
-# {glue:text}`pub_benchmarks` benchmarks from {glue:text}`pub_sources` cited files. Over models
-# (Spearman, pairwise complete), medical benchmarks correlate with each other at
+# {glue:text}`pub_benchmarks` benchmarks from {glue:text}`pub_sources` cited files (the heatmap
+# uses every model a pair of benchmarks shares). The analyses below use the
+# {glue:text}`pub_structure_models` models that have all {glue:text}`pub_structure_benchmarks`
+# benchmarks of the structure set (five medical, five general), so that every comparison is
+# over the same models. Over them (Spearman), medical benchmarks correlate with each other at
 # {glue:text}`within_medical:.2f` on average and with the general benchmarks at
 # {glue:text}`medical_general:.2f` (the general ones with each other at
 # {glue:text}`general_convergent:.2f`). The discriminant margin, {glue:text}`margin:.2f`, has a
 # {glue:text}`ci_level:.0%` bootstrap interval over models of {glue:text}`margin_lo:.2f` to
 # {glue:text}`margin_hi:.2f`. {glue:text}`margin_reading`
 #
-# On the {glue:text}`pub_structure_models` models that have all
-# {glue:text}`pub_structure_benchmarks` benchmarks of the structure analysis (five medical, five
-# general), parallel analysis keeps {glue:text}`pub_factors_kept` factor(s): the first
-# eigenvalue is {glue:text}`pub_first_eigen:.1f`, {glue:text}`pub_first_share:.0%` of the total.
-# Rotated (varimax), the first of two factors loads {glue:text}`factor_1_medical:.2f` on the
-# medical and {glue:text}`factor_1_general:.2f` on the general benchmarks on average, the second
-# {glue:text}`factor_2_medical:.2f` and {glue:text}`factor_2_general:.2f`. The
-# {glue:text}`pub_alpha_benchmarks` medical columns, read as one battery, have
+# Parallel analysis keeps {glue:text}`pub_factors_kept` factor(s): the first eigenvalue is
+# {glue:text}`pub_first_eigen:.1f`, {glue:text}`pub_first_share:.0%` of the total. One factor
+# loads {glue:text}`factor_1_medical:.2f` on the medical and {glue:text}`factor_1_general:.2f`
+# on the general benchmarks on average (largest communality
+# {glue:text}`max_communality:.2f`). The {glue:text}`pub_alpha_benchmarks` medical columns, read
+# as one battery over the {glue:text}`pub_alpha_models` models that have them all, have
 # $\alpha$ = {glue:text}`pub_alpha:.2f` ({glue:text}`pub_alpha_lo:.2f` to
-# {glue:text}`pub_alpha_hi:.2f`, over {glue:text}`pub_alpha_models` models). Across models,
-# MedQA's ranking agrees with the other medical benchmarks' at Kendall's
-# $\tau$ = {glue:text}`rank_med_kendall:.2f` on average ({glue:text}`rank_med_inversions` of
-# {glue:text}`rank_med_pairs` ordered pairs inverted) and with the general ones' at
-# {glue:text}`rank_gen_kendall:.2f` ({glue:text}`rank_gen_inversions` of
-# {glue:text}`rank_gen_pairs`).
+# {glue:text}`pub_alpha_hi:.2f`). Across the structure set's models, MedQA's ranking agrees with
+# the other medical benchmarks' at Kendall's $\tau$ = {glue:text}`rank_med_kendall:.2f` on
+# average ({glue:text}`rank_med_inverted:.0%` of model pairs inverted) and with the general
+# ones' at {glue:text}`rank_gen_kendall:.2f` ({glue:text}`rank_gen_inverted:.0%`).
 #
 # Read with care: these models run from GPT-2 (124M parameters) to Llama-3-8B, so a
 # general-ability factor (size and training) runs through every column, and the medical and
@@ -401,9 +404,9 @@ for name, value in study.content_numbers(mix, checks, typed).items():
 # %% [markdown]
 # Of {glue:text}`content_items:,` items, MedQA asks for a diagnosis in
 # {glue:text}`medqa_diagnosis:.0%` and a treatment in {glue:text}`medqa_treatment:.0%`
-# (a ratio of {glue:text}`medqa_diag_vs_treat:.2f`); MedMCQA's and MMLU's clinical items are
-# mostly recall ({glue:text}`medmcqa_other:.0%` and {glue:text}`mmlu_clinical_other:.0%`
-# "knowledge_other"). Against an even blueprint over the six clinical tasks, the clinical items'
+# (a ratio of {glue:text}`medqa_diag_vs_treat:.2f`); the rules find no clinical task in
+# {glue:text}`medmcqa_other:.0%` of MedMCQA's and {glue:text}`mmlu_clinical_other:.0%` of MMLU's
+# clinical items ("knowledge_other": mostly recall questions, and any task the keywords miss). Against an even blueprint over the six clinical tasks, the clinical items'
 # mix is {glue:text}`medqa_tvd:.2f` (MedQA), {glue:text}`medmcqa_tvd:.2f` (MedMCQA) and
 # {glue:text}`mmlu_clinical_tvd:.2f` (MMLU) in total-variation distance: that share of items
 # would have to change task to match it. An even blueprint is this chapter's choice of target,

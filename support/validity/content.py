@@ -31,19 +31,25 @@ TASK_PATTERNS: dict[str, str] = {
                  r"intervention|recommendation|medication|drug)|drug of choice|pharmacotherapy|therap|"
                  r"(medication|drug|agent)s? .{0,40}(prescribed|given|administered|suitable|appropriate|indicated|"
                  r"alternative)|should (be|have been) (given|administered|prescribed|done|performed)",
-    "mechanism": r"mechanism|pathophysiolog|pathogenesis|explanation|most likely (due to|responsible|involved|impaired)|"
+    "mechanism": r"mechanism|pathophysiolog|pathogenesis|explanation|best explains?|most likely (due to|responsible|involved|impaired)|"
                  r"impaired|deficien|derived|process|(enzyme|receptor|gene|structure|nerve|artery|cell|protein)s?\b"
                  r".{0,40}(most likely|affected|involved)",
     "prognosis": r"prognos|risk|complication|most likely (to develop|outcome)|sequela",
-    "ethics_communication": r"\b(tell|inform|disclose|respond|response|say|explain|communicat|consent|confidential|"
+    "ethics_communication": r"\b(tell|inform|disclose|respond|response to|say to|communicat|consent|confidential|"
                             r"ethic)",
 }
 OTHER = "knowledge_other"
 
 
+#: a sentence ends at . ? or ! after a lower-case letter, digit or bracket (not "E. coli"), unless the word is one of
+#: the abbreviations "Dr", "Mr", "Mrs", "Ms", "St" or "vs", and the next sentence starts with a capital or a quote
+_SENTENCE_END = re.compile(r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bvs\.)"
+                           r"(?<=[a-z0-9)\]%][.?!])\s+(?=[A-Z\"'])")
+
+
 def last_sentence(question: str) -> str:
     """The question's last sentence (where a vignette states what it asks)."""
-    parts = [p for p in re.split(r"(?<=[.?!])\s+", question.strip()) if p]
+    parts = [p for p in _SENTENCE_END.split(question.strip()) if p]
     return parts[-1] if parts else question
 
 

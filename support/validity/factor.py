@@ -11,7 +11,7 @@ Convergent and discriminant evidence (Campbell & Fiske 1959): measures of the sa
 correlate more with each other than with measures of other constructs; the multitrait-multimethod
 (MTMM) matrix lays the correlations out by (trait, method) and its four cell types are summarised.
 With fewer models than a factor analysis wants (a rule of thumb is 5-10 per variable), every
-loading here is descriptive: the chapter says so and shows the bootstrap spread of the first factor.
+loading here is descriptive.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def parallel_analysis(table: pd.DataFrame, simulations: int = 500, quantile: flo
 def principal_axis(corr: np.ndarray, factors: int, max_iter: int = 500, tol: float = 1e-8) -> np.ndarray:
     """[variables, factors] loadings by iterated principal-axis factoring of a correlation matrix."""
     corr = np.asarray(corr, dtype=float)
-    communality = 1 - 1 / np.diag(np.linalg.pinv(corr))  # squared multiple correlations
+    communality = np.clip(1 - 1 / np.diag(np.linalg.pinv(corr)), 0, 1)  # squared multiple correlations
     for _ in range(max_iter):
         reduced = corr.copy()
         np.fill_diagonal(reduced, communality)
@@ -64,7 +64,7 @@ def principal_axis(corr: np.ndarray, factors: int, max_iter: int = 500, tol: flo
 
 
 def varimax(loadings: np.ndarray, max_iter: int = 200, tol: float = 1e-8) -> np.ndarray:
-    """Varimax rotation of a loading matrix (Kaiser 1958), by the SVD iteration."""
+    """Varimax rotation of a loading matrix: Kaiser's (1958) criterion, maximised by the usual SVD iteration."""
     p, k = loadings.shape
     rotation, last = np.eye(k), 0.0
     for _ in range(max_iter):

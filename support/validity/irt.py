@@ -2,7 +2,7 @@
 
 The 2PL model (Birnbaum 1968): P(examinee j answers item i right) = sigmoid(a_i (theta_j - b_i)), with
 discrimination a_i, difficulty b_i and ability theta_j ~ N(0, 1). :func:`fit_2pl` is Bock & Aitkin's
-(1981) EM on a fixed Gauss-Hermite grid: the E-step gives each examinee a posterior over the grid,
+(1981) EM on a fixed, evenly spaced ability grid with normal weights: the E-step gives each examinee a posterior over the grid,
 the M-step a few Newton steps per item on the expected counts, all items at once. A weak normal
 prior on each item's slope and intercept (``prior_sd``) keeps an item that everyone (or no one)
 answers right from running off to infinity; with the defaults it moves well-estimated items by
@@ -114,14 +114,3 @@ def fit_2pl(responses, points: int = 41, max_iter: int = 500, tol: float = 1e-6,
     ability_sd = np.sqrt(np.maximum(post @ nodes ** 2 - ability ** 2, 0))
     items = pd.DataFrame({"discrimination": slope, "difficulty": -intercept / slope})
     return TwoPLFit(items, ability, ability_sd, iteration, converged, loglik)
-
-
-def ability_eap(responses, a: np.ndarray, b: np.ndarray, points: int = 41) -> tuple[np.ndarray, np.ndarray]:
-    """EAP abilities and posterior SDs of a [examinees, items] 0/1 matrix under known item parameters."""
-    x = np.asarray(responses, dtype=float)
-    seen = ~np.isnan(x)
-    nodes, weights = quadrature(points)
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    post, _ = _posterior(np.where(seen, x, 0.0), seen, a, -a * b, nodes, weights)
-    mean = post @ nodes
-    return mean, np.sqrt(np.maximum(post @ nodes ** 2 - mean ** 2, 0))

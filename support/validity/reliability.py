@@ -43,7 +43,8 @@ def batched_alpha(scores: np.ndarray) -> np.ndarray:
 
 def spearman_brown(correlation: float, factor: float = 2.0) -> float:
     """The reliability of a test ``factor`` times as long, from the reliability (or half-test correlation) given."""
-    return float(factor * correlation / (1 + (factor - 1) * correlation))
+    denominator = 1 + (factor - 1) * correlation
+    return float("nan") if denominator == 0 else float(factor * correlation / denominator)
 
 
 def split_half(scores, splits: int = 0, seed: int = 0) -> dict:

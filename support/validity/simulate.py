@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import mean_interval, rate_interval
-from .criterion import item_criterion
+from .criterion import contingency, item_criterion, odds_ratio
 from .irt import fit_2pl, probability
 from .reliability import batched_alpha
 
@@ -72,7 +72,7 @@ def estimate_rho(exam: np.ndarray, criterion: np.ndarray, resamples: int = 500, 
                  level: float = 0.95) -> dict:
     """Observed and disattenuated correlation of the two tests over models, with a bootstrap interval over models."""
     n = exam.shape[0]
-    draws = np.random.default_rng(seed).integers(0, n, (resamples, n))
+    draws = np.random.default_rng([seed, 1]).integers(0, n, (resamples, n))  # not the stream that made the world
     boot = disattenuated(exam[draws], criterion[draws])
     tail = (1 - level) / 2
     low, high = np.nanquantile(boot, [tail, 1 - tail])
@@ -174,17 +174,34 @@ def recovery_summary(recovery: pd.DataFrame) -> pd.DataFrame:
     """Mean and 95% t-interval over repetitions of each recovery measure, per parameter."""
     out = recovery.groupby("parameter", sort=False)[["correlation", "rmse", "bias"]].agg(["mean", mean_interval])
     out.columns = [f"{m}{'' if s == 'mean' else '_ci'}" for m, s in out.columns]
-    return out.reset_index()
+    return out.reset_index().assign(repetitions=recovery.repetition.nunique())
 
 
-def matched_criterion(rhos, n_models: int, n_items: int, seed: int = 0) -> pd.DataFrame:
-    """The paper's matched design in the simulated world: exam item i paired with real case i for every model;
-    odds ratio, phi and AUC of exam correctness predicting case correctness, pooled over models and pairs."""
+def matched_world(n_models: int, n_items: int, rho: float, seed: int = 0) -> dict:
+    """A world whose criterion items are the exam items' twins: real case i has exam item i's discrimination and
+    difficulty (the best a matched design can do), answered with the clinical skill."""
+    rng = np.random.default_rng(seed)
+    theta = abilities(n_models, rho, rng)
+    items = item_bank(n_items, rng)
+    return {"theta": theta, "exam_items": items, "criterion_items": items,
+            "exam": answer(theta[:, 0], items, rng), "criterion": answer(theta[:, 1], items, rng)}
+
+
+def matched_criterion(rhos, n_models: int, n_items: int, resamples: int = 500, seed: int = 0,
+                      level: float = 0.95) -> pd.DataFrame:
+    """The paper's matched design in the simulated world, each real case as hard as its exam item: odds ratio
+    (bootstrap interval over models, whose pairs are not independent), phi and AUC of exam correctness
+    predicting case correctness, pooled over models and pairs."""
     rows = []
     for rho in rhos:
-        w = world(n_models, n_items, n_items, rho, seed)
-        rows.append({"rho": rho, **item_criterion(w["exam"].ravel(), w["criterion"].ravel()),
-                     "exam_accuracy": float(w["exam"].mean()), "criterion_accuracy": float(w["criterion"].mean())})
+        w = matched_world(n_models, n_items, rho, seed)
+        exam, case = w["exam"].astype(bool), w["criterion"].astype(bool)
+        draws = np.random.default_rng([seed, 1]).integers(0, n_models, (resamples, n_models))
+        boot = [odds_ratio(contingency(exam[d].ravel(), case[d].ravel()))[0] for d in draws]
+        low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+        rows.append({"rho": rho, **item_criterion(exam.ravel(), case.ravel()), "odds_ratio_lo": float(low),
+                     "odds_ratio_hi": float(high), "exam_accuracy": float(exam.mean()),
+                     "criterion_accuracy": float(case.mean())})
     return pd.DataFrame(rows)
 
 

@@ -123,7 +123,7 @@ def information_curve(cfg, points: int = 61) -> pd.DataFrame:
 
 def matched_items(cfg) -> pd.DataFrame:
     """The matched-item design in simulation: odds ratio, phi, AUC per rho."""
-    return simulate.matched_criterion(cfg.sim_rhos, cfg.sim_models, cfg.sim_items, cfg.seed)
+    return simulate.matched_criterion(cfg.sim_rhos, cfg.sim_models, cfg.sim_items, min(cfg.resamples, 500), cfg.seed)
 
 
 def mtmm_example(cfg, rho: float | None = None, method_variance: float | None = None
@@ -292,9 +292,10 @@ def battery_alpha(wide: pd.DataFrame, columns: list[str], resamples: int, seed: 
     """Alpha of a battery of benchmarks over models (benchmarks as items, standardised), with a bootstrap interval."""
     data = wide[columns].dropna()
     z = ((data - data.mean()) / data.std(ddof=1)).to_numpy()
-    value = reliability.cronbach_alpha(z)
-    low, high = bootstrap_interval(lambda d: reliability.batched_alpha(z[d][None])[0], len(z), resamples, seed)
-    return {"models": len(z), "benchmarks": len(columns), "alpha": value, "alpha_lo": low, "alpha_hi": high}
+    draws = np.random.default_rng(seed).integers(0, len(z), (resamples, len(z)))
+    low, high = np.nanquantile(reliability.batched_alpha(z[draws]), [(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2])
+    return {"models": len(z), "benchmarks": len(columns), "alpha": reliability.cronbach_alpha(z),
+            "alpha_lo": float(low), "alpha_hi": float(high)}
 
 
 def rank_table(wide: pd.DataFrame, anchor: str, others: list[str], resamples: int, seed: int = 0) -> pd.DataFrame:
@@ -310,27 +311,23 @@ def rank_table(wide: pd.DataFrame, anchor: str, others: list[str], resamples: in
 
 
 def loading_split(loadings: pd.DataFrame) -> dict:
-    """Mean loading of the medical and of the general benchmarks on each factor."""
+    """Mean loading of the medical and of the general benchmarks on each factor, and the largest communality."""
     kinds = loadings.index.map(published.CONSTRUCT)
     factors = [c for c in loadings.columns if c.startswith("factor_")]
-    return {f"{f}_{kind}": float(loadings.loc[kinds == kind, f].mean()) for f in factors for kind in ("medical", "general")}
+    out = {f"{f}_{kind}": float(loadings.loc[kinds == kind, f].mean()) for f in factors for kind in ("medical", "general")}
+    return {**out, "max_communality": float(loadings.communality.max())}
 
 
-def margin_interval(wide: pd.DataFrame, resamples: int, seed: int = 0, level: float = CI_LEVEL) -> dict:
-    """Mean Spearman correlation within the medical benchmarks, across medical and general ones, and the
-    difference (the discriminant margin) with a percentile bootstrap interval over models."""
-    kinds = np.array([published.CONSTRUCT[c] for c in wide.columns])
-    medical = kinds == "medical"
-    within = np.triu(np.outer(medical, medical), 1)
-    across = np.outer(medical, ~medical)
+def margin_interval(table: pd.DataFrame, resamples: int, seed: int = 0, level: float = CI_LEVEL) -> dict:
+    """Mean Spearman correlation within the medical benchmarks, across medical and general ones, and their
+    difference (the discriminant margin) with a percentile bootstrap interval over the table's models."""
+    def within_across(rows) -> tuple[float, float]:
+        margin = construct_margin(factor.convergent_discriminant(table.iloc[rows], published.CONSTRUCT))
+        return margin["medical_convergent"], margin["medical_discriminant"]
 
-    def parts(rows) -> tuple[float, float]:
-        corr = wide.iloc[rows].corr(method="spearman", min_periods=3).to_numpy()
-        return float(np.nanmean(corr[within])), float(np.nanmean(corr[across]))
-
-    within_r, across_r = parts(np.arange(len(wide)))
-    low, high = bootstrap_interval(lambda d: np.subtract(*parts(d)), len(wide), resamples, seed, level)
-    return {"within_medical": within_r, "medical_general": across_r, "margin": within_r - across_r,
+    within, across = within_across(np.arange(len(table)))
+    low, high = bootstrap_interval(lambda d: np.subtract(*within_across(d)), len(table), resamples, seed, level)
+    return {"within_medical": within, "medical_general": across, "margin": within - across,
             "margin_lo": low, "margin_hi": high}
 
 
@@ -404,7 +401,9 @@ def simulation_numbers(recovery: pd.DataFrame, power: pd.DataFrame, inverted: pd
     perfect = matched[matched.rho == matched.rho.max()].iloc[0]
     out.update(matched_rho=perfect.rho, matched_or=perfect.odds_ratio, matched_or_lo=perfect.odds_ratio_lo,
                matched_or_hi=perfect.odds_ratio_hi, matched_auc=perfect.auc, matched_phi=perfect.phi,
-               matched_low_rho=matched.rho.min(), matched_low_auc=float(matched.auc.iloc[0]))
+               matched_low_rho=matched.rho.min(), matched_low_auc=float(matched.auc.iloc[0]),
+               matched_low_or=float(matched.odds_ratio.iloc[0]))
+    out["recovery_repetitions"] = int(params.repetitions.iloc[0])
     return {k: float(v) if isinstance(v, (np.floating, float)) else v for k, v in out.items()}
 
 
@@ -426,8 +425,10 @@ def real_numbers(accuracy: pd.DataFrame, retested: pd.DataFrame, letters: pd.Dat
     if len(order):
         out.update(retest_order_kappa=float(order.kappa.mean()), retest_order_agreement=float(order.agreement.mean()))
     if len(letters):
-        top = letters.loc[letters.answers.idxmax()]
-        out.update(letter_top=str(top.letter), letter_top_share=float(top.answers), letter_top_keys=float(top["keys"]))
+        pooled = letters.groupby("letter")[["answers", "keys"]].mean()  # both lettered administrations
+        top = pooled.answers.idxmax()
+        out.update(letter_top=str(top), letter_top_share=float(pooled.answers[top]),
+                   letter_top_keys=float(pooled["keys"][top]))
     out.update(real_alpha_min=float(reliable.alpha.min()), real_alpha_max=float(reliable.alpha.max()),
                real_irt_fitted=int(reliable.irt_fitted.sum()))
     return out
@@ -448,21 +449,26 @@ def published_numbers(long: pd.DataFrame, convergent: pd.DataFrame, parallel: pd
     for name, part in (("med", medical), ("gen", general)):
         if len(part):
             out[f"rank_{name}_kendall"] = float(part.kendall.mean())
-            out[f"rank_{name}_inversions"] = int(part.inversions.sum())
-            out[f"rank_{name}_pairs"] = int(part.pairs.sum())
+            out[f"rank_{name}_inverted"] = float((part.inversions / part.pairs).mean())
+            out[f"rank_{name}_models"] = int(part.models.min())
     return out
 
 
+def kappa_band(kappa: float) -> str:
+    """Landis and Koch's (1977) name for a kappa's level of agreement."""
+    if np.isnan(kappa):
+        return "not measured"
+    return ("no agreement beyond chance" if kappa < 0.2 else "fair agreement" if kappa < 0.4 else
+            "moderate agreement" if kappa < 0.6 else "substantial agreement" if kappa < 0.8 else
+            "almost perfect agreement")
+
+
 def retest_reading(numbers: dict) -> str:
-    """A sentence reading the test-retest kappas (Landis and Koch's bands) against the accuracy results."""
-    def band(kappa: float) -> str:
-        return ("no agreement beyond chance" if kappa < 0.2 else "fair agreement" if kappa < 0.4 else
-                "moderate agreement" if kappa < 0.6 else "substantial agreement" if kappa < 0.8 else
-                "almost perfect agreement")
+    """A sentence reading the test-retest kappas against the accuracy results."""
     wording, order = numbers.get("retest_wording_kappa", np.nan), numbers.get("retest_order_kappa", np.nan)
-    text = f"By Landis and Koch's bands, rewording is {band(wording)} and reshuffling {band(order)}."
+    text = f"By Landis and Koch's bands, rewording gives {kappa_band(wording)}, reshuffling {kappa_band(order)}."
     if wording >= 0.4 and numbers.get("real_above_chance", 0) == 0:
-        text += (" The model's likelihood answers are stable under rewording while no benchmark's accuracy is "
+        text += (" The likelihood answers are stable under rewording while no benchmark's accuracy is shown to be "
                  "above chance: a score can be reliable without measuring the skill it is named after.")
     return text
 
