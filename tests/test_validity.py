@@ -394,14 +394,16 @@ def test_margin_interval_matches_a_direct_count():
 def test_letter_bias_pools_the_lettered_administrations():
     letters = pd.DataFrame({"lm": "m", "administration": ["x"] * 2 + ["y"] * 2, "letter": ["A", "B"] * 2,
                             "answers": [1.0, 0.0, 0.5, 0.5], "keys": [0.2, 0.8, 0.4, 0.6]})
-    accuracy = pd.DataFrame({"administration": ["p"], "benchmark": ["b"], "accuracy": [0.3], "accuracy_lo": [0.1],
-                             "chance": [0.25]})
+    accuracy = pd.DataFrame({"administration": ["letters, as listed", "likelihood, Q/A"], "benchmark": ["b", "b"],
+                             "accuracy": [0.9, 0.3], "accuracy_lo": [0.8, 0.1],
+                             "chance": [0.25, 0.25]})
     retested = pd.DataFrame({"first": ["likelihood, a"], "second": ["likelihood, b"], "kappa": [0.5],
                              "agreement": [0.8]})
     reliable = pd.DataFrame({"examinees": [4], "alpha": [0.2], "irt_fitted": [False]})
     numbers = study.real_numbers(accuracy, retested, letters, reliable)
     assert numbers["letter_top"] == "A" and numbers["letter_top_share"] == pytest.approx(0.75)
-    assert numbers["letter_top_keys"] == pytest.approx(0.3) and numbers["real_above_chance"] == 0
+    assert numbers["letter_top_keys"] == pytest.approx(0.3) and numbers["real_above_chance"] == 0  # letters ignored
+    assert numbers["real_best_accuracy"] == pytest.approx(0.3)
 
 
 #: the harness's task keys and the ObsScaling files' columns -> this book's benchmark names

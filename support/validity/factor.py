@@ -122,10 +122,10 @@ def mtmm(scores: pd.DataFrame, method: str = "pearson") -> tuple[pd.DataFrame, p
     columns = list(corr.columns)
     for i, (trait_a, method_a) in enumerate(columns):
         for trait_b, method_b in columns[i + 1:]:
-            kind = ("validity" if trait_a == trait_b and method_a != method_b else
-                    "heterotrait_monomethod" if method_a == method_b else "heterotrait_heteromethod")
             if trait_a == trait_b and method_a == method_b:
                 continue
+            kind = ("validity" if trait_a == trait_b else
+                    "heterotrait_monomethod" if method_a == method_b else "heterotrait_heteromethod")
             rows.append({"kind": kind, "trait_a": trait_a, "method_a": method_a, "trait_b": trait_b,
                          "method_b": method_b, "r": float(corr.loc[(trait_a, method_a), (trait_b, method_b)])})
     cells = pd.DataFrame(rows)

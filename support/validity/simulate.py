@@ -70,7 +70,8 @@ def disattenuated(exam: np.ndarray, criterion: np.ndarray) -> np.ndarray:
 
 def estimate_rho(exam: np.ndarray, criterion: np.ndarray, resamples: int = 500, seed: int = 0,
                  level: float = 0.95) -> dict:
-    """Observed and disattenuated correlation of the two tests over models, with a bootstrap interval over models."""
+    """Observed and disattenuated correlation of the two tests over models, with a bootstrap interval over models
+    (resamples in which a test's alpha is not positive have no estimate and are left out)."""
     n = exam.shape[0]
     draws = np.random.default_rng([seed, 1]).integers(0, n, (resamples, n))  # not the stream that made the world
     boot = disattenuated(exam[draws], criterion[draws])
@@ -91,12 +92,11 @@ def rho_recovery(rhos, n_models: int, n_items: int, repetitions: int, resamples:
         table = pd.DataFrame(runs)
         covered = ((table.rho_lo <= rho) & (rho <= table.rho_hi)).sum()
         detected = int(table.detected.sum())
+        low, high = rate_interval(detected, repetitions)
         rows.append({"rho": rho, "models": n_models, "items": n_items, "worlds": repetitions,
                      "rho_hat": table.rho_hat.mean(), "rho_hat_ci": mean_interval(table.rho_hat),
                      "observed_r": table.observed_r.mean(), "coverage": covered / repetitions,
-                     "detected": detected / repetitions,
-                     "detected_lo": rate_interval(detected, repetitions)[0],
-                     "detected_hi": rate_interval(detected, repetitions)[1]})
+                     "detected": detected / repetitions, "detected_lo": low, "detected_hi": high})
     return pd.DataFrame(rows)
 
 

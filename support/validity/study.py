@@ -255,8 +255,8 @@ def real_reliability(outcomes: pd.DataFrame, cfg) -> pd.DataFrame:
         row = {"benchmark": bench, "examinees": len(x), "items": x.shape[1], "items_varying": varying.shape[1],
                "alpha": np.nan, "split_half": np.nan, "irt_fitted": False, "median_discrimination": np.nan}
         if len(x) >= 2 and varying.shape[1] >= 2:
-            row["alpha"] = reliability.cronbach_alpha(x)
-            row["split_half"] = reliability.split_half(x, splits=20, seed=cfg.seed)["reliability"]
+            row["alpha"] = reliability.cronbach_alpha(varying)
+            row["split_half"] = reliability.split_half(varying, splits=20, seed=cfg.seed)["reliability"]
         if len(x) >= cfg.irt_min_examinees and varying.shape[1] >= 2:
             fit = fit_2pl(varying.to_numpy())
             row.update(irt_fitted=True, median_discrimination=float(fit.items.discrimination.median()))
@@ -366,7 +366,7 @@ def blueprint_checks(typed: pd.DataFrame, target: pd.Series) -> pd.DataFrame:
 
 
 def clinical_target() -> pd.Series:
-    """An even blueprint over the five clinical tasks (diagnosis ... prognosis and communication), knowledge items
+    """An even blueprint over the six clinical tasks (diagnosis ... prognosis and communication), knowledge items
     left out: the reference a benchmark that claims to measure clinical work would be held to, stated as a choice."""
     tasks = [t for t in content.TASK_PATTERNS]
     return pd.Series(1 / len(tasks), index=tasks)
@@ -410,13 +410,14 @@ def simulation_numbers(recovery: pd.DataFrame, power: pd.DataFrame, inverted: pd
 def real_numbers(accuracy: pd.DataFrame, retested: pd.DataFrame, letters: pd.DataFrame,
                  reliable: pd.DataFrame) -> dict:
     """The real-answer section's glued numbers."""
-    likely = accuracy[accuracy.administration == accuracy.administration.iloc[0]]
-    above = likely[likely.accuracy_lo > likely.chance]
+    by_likelihood = accuracy.administration.map(lambda a: responses.ADMINISTRATIONS[a][0] == "likelihood")
+    first = accuracy[accuracy.administration == accuracy[by_likelihood].administration.iloc[0]]
+    above = first[first.accuracy_lo > first.chance]
     out = {"real_examinees": int(reliable.examinees.max()), "real_benchmarks": int(accuracy.benchmark.nunique()),
            "real_above_chance": int(len(above)), "real_above_list": ", ".join(above.benchmark) or "none",
-           "real_best_benchmark": str(likely.loc[likely.accuracy.idxmax(), "benchmark"]),
-           "real_best_accuracy": float(likely.accuracy.max()),
-           "real_best_chance": float(likely.loc[likely.accuracy.idxmax(), "chance"])}
+           "real_best_benchmark": str(first.loc[first.accuracy.idxmax(), "benchmark"]),
+           "real_best_accuracy": float(first.accuracy.max()),
+           "real_best_chance": float(first.loc[first.accuracy.idxmax(), "chance"])}
     wording = retested[retested["first"].str.startswith("likelihood") & retested["second"].str.startswith("likelihood")]
     order = retested[retested["first"].str.startswith("letters") & retested["second"].str.startswith("letters")]
     if len(wording):
@@ -487,11 +488,10 @@ def content_numbers(mix: pd.DataFrame, checks: pd.DataFrame, typed: pd.DataFrame
     out = {"content_items": int(len(typed))}
     for bench in mix.columns:
         key = bench.replace("-", "_").lower()
-        clinical = mix[bench].drop(content.OTHER)
         out[f"{key}_diagnosis"] = float(mix.loc["diagnosis", bench])
         out[f"{key}_treatment"] = float(mix.loc["treatment", bench])
         out[f"{key}_other"] = float(mix.loc[content.OTHER, bench])
-        out[f"{key}_diag_vs_treat"] = float(clinical["diagnosis"] / max(clinical["treatment"], 1e-9))
+        out[f"{key}_diag_vs_treat"] = float(mix.loc["diagnosis", bench] / max(mix.loc["treatment", bench], 1e-9))
     for _, row in checks.iterrows():
         key = row.benchmark.replace("-", "_").lower()
         out[f"{key}_tvd"] = float(row.tvd)
