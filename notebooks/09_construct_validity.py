@@ -346,7 +346,7 @@ anchor = "MedQA_USMLE_4opt"
 ranks = study.rank_table(structure, anchor, [c for c in structure if c != anchor],
                          cfg.resamples, cfg.seed)
 display(ranks.round(2))
-for name, value in study.published_numbers(long, convergent, parallel, alpha, ranks,
+for name, value in study.published_numbers(long, parallel, alpha, ranks,
                                            structure).items():
     glue(name, value)
 margin = study.margin_interval(structure, cfg.resamples, cfg.seed)

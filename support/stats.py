@@ -37,6 +37,18 @@ def rate_columns(count: int, total: int, prefix: str = "violations", level: floa
             f"{prefix}_hi_%": 100 * high, f"{prefix}_n": int(count)}
 
 
+def auc(scores, labels):
+    """Area under the ROC curve of ``scores`` for binary ``labels`` along the last axis (Mann-Whitney, ties count one
+    half): a float for one row, an array for a stack of rows; NaN where a row lacks either kind."""
+    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    ranks = stats.rankdata(s, axis=-1)
+    n_pos, n_neg = y.sum(-1), (~y).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where((n_pos > 0) & (n_neg > 0), ((ranks * y).sum(-1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg),
+                         np.nan)
+    return float(value) if value.ndim == 0 else value
+
+
 def mcnemar_p(first_right, second_right) -> float:
     """Exact two-sided McNemar p-value that two paired per-item outcomes (bool arrays) have the same success rate.
 

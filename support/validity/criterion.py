@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from ..stats import auc
+
 
 
 def rank_inversions(first, second) -> tuple[int, int]:
@@ -66,16 +68,6 @@ def phi(table: np.ndarray) -> float:
     (n11, n10), (n01, n00) = np.asarray(table, dtype=float)
     denominator = np.sqrt((n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00))
     return float("nan") if denominator == 0 else float((n11 * n00 - n10 * n01) / denominator)
-
-
-def auc(scores, labels) -> float:
-    """Area under the ROC curve of ``scores`` for binary ``labels`` (Mann-Whitney, ties count one half)."""
-    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
-    if y.all() or not y.any():
-        return float("nan")
-    ranks = stats.rankdata(s)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def item_criterion(benchmark_right, criterion_right, level: float = 0.95) -> dict:

@@ -109,15 +109,10 @@ def _one_estimate(n_models: int, n_items: int, rho: float, seed: int, resamples:
 def detection_grid(rho: float, models: tuple[int, ...], items: tuple[int, ...], repetitions: int,
                    resamples: int = 300, seed: int = 0) -> pd.DataFrame:
     """Share of worlds (with exact interval) in which rho < 1 is detected, per number of models and items."""
-    rows = []
-    for n_models in models:
-        for n_items in items:
-            detected = sum(_one_estimate(n_models, n_items, rho, seed + 1000 * r, resamples)["detected"]
-                           for r in range(repetitions))
-            low, high = rate_interval(detected, repetitions)
-            rows.append({"rho": rho, "models": n_models, "items": n_items, "worlds": repetitions,
-                         "detected": detected / repetitions, "detected_lo": low, "detected_hi": high})
-    return pd.DataFrame(rows)
+    cells = [rho_recovery([rho], n_models, n_items, repetitions, resamples, seed) for n_models in models
+             for n_items in items]
+    return pd.concat(cells, ignore_index=True)[["rho", "models", "items", "worlds", "detected", "detected_lo",
+                                                 "detected_hi"]]
 
 
 def inversion_probability(rho) -> np.ndarray:

@@ -321,14 +321,18 @@ def loading_split(loadings: pd.DataFrame) -> dict:
 def margin_interval(table: pd.DataFrame, resamples: int, seed: int = 0, level: float = CI_LEVEL) -> dict:
     """Mean Spearman correlation within the medical benchmarks, across medical and general ones, and their
     difference (the discriminant margin) with a percentile bootstrap interval over the table's models."""
-    def within_across(rows) -> tuple[float, float]:
-        margin = construct_margin(factor.convergent_discriminant(table.iloc[rows], published.CONSTRUCT))
-        return margin["medical_convergent"], margin["medical_discriminant"]
+    def means(rows) -> dict:
+        return construct_margin(factor.convergent_discriminant(table.iloc[rows], published.CONSTRUCT))
 
-    within, across = within_across(np.arange(len(table)))
-    low, high = bootstrap_interval(lambda d: np.subtract(*within_across(d)), len(table), resamples, seed, level)
-    return {"within_medical": within, "medical_general": across, "margin": within - across,
-            "margin_lo": low, "margin_hi": high}
+    def margin(rows) -> float:
+        within_across = means(rows)
+        return within_across["medical_convergent"] - within_across["medical_discriminant"]
+
+    full = means(np.arange(len(table)))
+    low, high = bootstrap_interval(margin, len(table), resamples, seed, level)
+    return {"within_medical": full["medical_convergent"], "medical_general": full["medical_discriminant"],
+            "general_convergent": full["general_convergent"],
+            "margin": full["medical_convergent"] - full["medical_discriminant"], "margin_lo": low, "margin_hi": high}
 
 
 def construct_margin(convergent: pd.DataFrame) -> dict:
@@ -435,8 +439,8 @@ def real_numbers(accuracy: pd.DataFrame, retested: pd.DataFrame, letters: pd.Dat
     return out
 
 
-def published_numbers(long: pd.DataFrame, convergent: pd.DataFrame, parallel: pd.DataFrame, alpha: dict,
-                      ranks: pd.DataFrame, structure: pd.DataFrame) -> dict:
+def published_numbers(long: pd.DataFrame, parallel: pd.DataFrame, alpha: dict, ranks: pd.DataFrame,
+                      structure: pd.DataFrame) -> dict:
     """The published-results section's glued numbers."""
     out = {"pub_models": int(long.model.nunique()), "pub_benchmarks": int(long.benchmark.nunique()),
            "pub_scores": int(len(long)), "pub_sources": int(long.source_id.nunique()),
@@ -445,7 +449,6 @@ def published_numbers(long: pd.DataFrame, convergent: pd.DataFrame, parallel: pd
            "pub_first_share": float(parallel.eigenvalue.iloc[0] / parallel.eigenvalue.sum()),
            "pub_alpha": alpha["alpha"], "pub_alpha_lo": alpha["alpha_lo"], "pub_alpha_hi": alpha["alpha_hi"],
            "pub_alpha_models": alpha["models"], "pub_alpha_benchmarks": alpha["benchmarks"]}
-    out.update(construct_margin(convergent))
     medical, general = ranks[ranks.construct == "medical"], ranks[ranks.construct == "general"]
     for name, part in (("med", medical), ("gen", general)):
         if len(part):

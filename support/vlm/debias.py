@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..stats import auc
+
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(x, dim=-1)
@@ -191,27 +193,11 @@ def reference_target_splits(n: int, folds: int, seed: int = 0) -> list[tuple[np.
     return splits
 
 
-def auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` for the ``positive`` items (Mann-Whitney, ties counted half)."""
-    positive = np.asarray(positive, dtype=bool)
-    if positive.all() or not positive.any():
-        return float("nan")
-    return float(worst_group_auc(np.asarray(scores, dtype=float)[None], positive[None], np.zeros(len(positive)))[0])
-
-
 def worst_group_auc(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """[Q] smallest AUC over the groups of each row of ``scores`` [Q, N] for its ``positive`` [Q, N] items, each
-    group's AUC on that group's items only (batched Mann-Whitney; a group without both kinds is skipped)."""
-    from scipy.stats import rankdata
-
+    group's AUC on that group's items only (``support.stats.auc`` per group; a group without both kinds is skipped)."""
     scores, positive, groups = np.atleast_2d(scores), np.atleast_2d(positive).astype(bool), np.asarray(groups)
-    values = []
-    for g in np.unique(groups):
-        members = groups == g
-        ranks, hit = rankdata(scores[:, members], axis=1), positive[:, members]
-        n_pos, n_neg = hit.sum(1), (~hit).sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values.append(((ranks * hit).sum(1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    values = [auc(scores[:, groups == g], positive[:, groups == g]) for g in np.unique(groups)]
     return np.nanmin(np.stack(values, 1), axis=1)
 
 

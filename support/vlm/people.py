@@ -32,8 +32,7 @@ FRAMES = (
 
 def person(race: str, gender: str) -> str:
     """'a White man', 'an East Asian woman', 'an Indian man' ... (any noun in place of the gender)."""
-    article = "an" if race[0] in "AEIOU" else "a"
-    return f"{article} {race} {gender}"
+    return f"{article(race)} {race} {gender}"
 
 
 def people_gallery(frames: tuple[str, ...] = FRAMES) -> pd.DataFrame:
