@@ -1,7 +1,10 @@
 """AlphaEdit (Fang et al., ICLR 2025): MEMIT's update projected onto the null space of preserved keys.
 
-P = U0 U0^T from the eigenvectors of C0 whose eigenvalues are below a threshold (2e-2 in the
-reference); the update solves min ||dW K - R||^2 + ||dW K_p||^2 + alpha ||dW||^2 over dW = D P
+P = U0 U0^T from the eigenvectors of C0 whose eigenvalues are below a threshold: 2e-2 absolute in the
+reference (tuned to Llama-3-8B's keys), or a fraction of C0's largest eigenvalue (``relative=True``),
+which carries over between models whose keys differ in scale (a tiny model's C0 may have no
+eigenvalue below 2e-2 at a layer, leaving AlphaEdit no null space to edit in); the update solves
+min ||dW K - R||^2 + ||dW K_p||^2 + alpha ||dW||^2 over dW = D P
 (Eq. 10 there):  dW = R K^T P ((K_p K_p^T + K K^T) P + alpha I)^-1, so dW k0 = 0 for every key
 k0 with P k0 = 0, i.e. the outputs on preserved knowledge do not move at all.
 """
@@ -11,10 +14,11 @@ from __future__ import annotations
 import torch
 
 
-def null_space_projector(c0: torch.Tensor, threshold: float = 2e-2) -> torch.Tensor:
-    """P = U0 U0^T over the eigenvectors of C0 with eigenvalue below ``threshold``."""
+def null_space_projector(c0: torch.Tensor, threshold: float = 2e-2, relative: bool = False) -> torch.Tensor:
+    """P = U0 U0^T over the eigenvectors of C0 with eigenvalue below ``threshold`` (x the largest if ``relative``)."""
     eigenvalues, eigenvectors = torch.linalg.eigh(c0.double())
-    u0 = eigenvectors[:, eigenvalues < threshold]
+    cutoff = threshold * float(eigenvalues.max()) if relative else threshold
+    u0 = eigenvectors[:, eigenvalues < cutoff]
     return u0 @ u0.T
 
 

@@ -1,7 +1,7 @@
 """Edit cases in the CounterFact shape: a rewrite prompt, paraphrases, neighbourhood prompts.
 
-Two sources: the synthetic world of :mod:`support.editing.world` (ground truth known, any number of
-cases up to its 10,000 facts) and real geography for SmolLM2 (GeoNames cities and countryinfo's
+Two sources: the synthetic world of :mod:`support.editing.world` (ground truth known, one case per
+person, up to 10,000 edits with distinct subjects) and real geography for SmolLM2 (GeoNames cities and countryinfo's
 countries, :func:`geo_facts`), where the new object is another object of the same relation, as in
 CounterFact's recipe.
 """
@@ -32,19 +32,35 @@ class EditCase:
     alternatives: tuple[str, ...] = field(default=(), compare=False)  # the relation's objects (for top-1 recall)
 
 
-def world_cases(n: int, seed: int = 0, n_neighbours: int = 5, n_subjects: int = 1250) -> list[EditCase]:
-    """``n`` edits of distinct facts of the synthetic world, in a seeded random order."""
-    facts = list(world.facts(n_subjects))
-    if n > len(facts):
-        raise ValueError(f"num_edits={n} exceeds the {len(facts)} facts of the synthetic world")
-    rng = random.Random(f"world-cases-{seed}")
-    rng.shuffle(facts)
-    by_object = world.subjects_by_object(tuple(facts))
+def world_cases(spec: world.WorldSpec, role: str = "edit", n: int | None = None, seed: int = 0,
+                n_neighbours: int = 5) -> list[EditCase]:
+    """Edits of the people of ``role`` ("edit", "calibration" or "never_edited"), one fact each, seeded order.
+
+    Each person contributes one of their facts, so no two cases share a subject. Neighbourhood
+    prompts ask the same relation of never-edited people with the same true object, so no edit
+    ever rewrites a neighbour. For "never_edited" the cases are probes: facts no edit touches.
+    """
+    people = world.roles(spec)
+    if role not in people:
+        raise ValueError(f"role={role!r} must be one of {tuple(people)}")
+    n = len(people[role]) if n is None else n
+    if n > len(people[role]):
+        raise ValueError(f"{n} {role} cases asked of the world {spec.name!r}, which has {len(people[role])} "
+                         f"{role} people (one case each); ask for at most {len(people[role])}")
+    rng = random.Random(f"world-cases-{role}-{seed}")
+    facts_of: dict[str, list[world.Fact]] = {}
+    for fact in world.facts(spec):
+        facts_of.setdefault(fact.subject, []).append(fact)
+    never = set(people["never_edited"])
+    by_object = world.subjects_by_object(tuple(f for f in world.facts(spec) if f.subject in never))
+    order = list(people[role])
+    rng.shuffle(order)  # then the first n cases of a seed are the same whatever n is
     cases = []
-    for fact in facts[:n]:
+    for subject in order[:n]:
+        fact = rng.choice(facts_of[subject])
         objects = world.RELATIONS[fact.relation][1]
         new = rng.choice([o for o in objects if o != fact.obj])
-        others = [s for s in by_object[(fact.relation, fact.obj)] if s != fact.subject]
+        others = [s for s in by_object.get((fact.relation, fact.obj), []) if s != subject]
         neighbour_facts = [world.Fact(s, fact.relation, fact.obj)
                            for s in rng.sample(others, min(n_neighbours, len(others)))]
         cases.append(EditCase(fact.subject, fact.relation, fact.prompt(0), " " + new, " " + fact.obj,

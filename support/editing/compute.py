@@ -4,7 +4,9 @@ Follows MEMIT (Meng et al., 2023, Sec. 4 and App. B) and its reference code's ``
 ``compute_z`` and ``layer_stats``, with two departures that change speed, not results:
 the z optimisation of all edits of a batch runs at once (one delta row per edit, Adam being
 elementwise, so each row follows the same trajectory it would alone; stopped rows are held
-fixed), and the blocks below the injection layer run once per batch instead of once per step.
+fixed), the blocks below the injection layer run once per batch instead of once per step, and
+above it the positions left of the subject token (which the added vector cannot change) run once
+too, their keys and values reused at every step (:class:`AboveInjection`).
 MPES (ENCORE, Gupta et al., 2025, Sec. 5) is the ``mpes_extra`` counter: before each step, count
 the steps at which the new object is top-1 at every target position of every prefixed prompt
 (the bare prompt excluded); stop an edit at its ``mpes_extra + 1``-th such step.
@@ -36,6 +38,7 @@ class ZConfig:
     clamp_norm: float = 0.75
     stop_loss: float = 0.05
     mpes_extra: int | None = None  # None: no MPES; m: stop at the (m+1)-th all-top-1 check
+    cache_prefix: bool = True  # reuse the keys/values of positions before the subject (same result, less work)
 
 
 @torch.no_grad()
@@ -104,6 +107,11 @@ def mpes_should_stop(all_top1: torch.Tensor, counter: torch.Tensor, extra: int) 
     return counter >= extra + 1, counter
 
 
+def kl_from_unedited(logp_now: torch.Tensor, logp_init: torch.Tensor) -> torch.Tensor:
+    """KL(now || unedited) per row, MEMIT's direction (``kl_div(input=log p_init, target=log p_now)``)."""
+    return torch.nn.functional.kl_div(logp_init, logp_now, log_target=True, reduction="none").sum(-1)
+
+
 @dataclass
 class ZResult:
     """Value targets and how their optimisation went."""
@@ -126,6 +134,79 @@ def frozen_weights(model, trainable: tuple[torch.Tensor, ...] = ()):
             p.requires_grad_(flag)
 
 
+class _PrefixCache:
+    """Keys and values of the positions before the subject, recorded once per block, then put before new ones."""
+
+    def __init__(self):
+        self.stored: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.recording = True
+        self.rows: torch.Tensor | None = None
+
+    def update(self, keys, values, layer_idx, *args, **kwargs):
+        """The attention's hook: record (first pass) or prepend the recorded rows' keys and values."""
+        if self.recording:
+            self.stored[layer_idx] = (keys.detach(), values.detach())
+            return keys, values
+        old_keys, old_values = self.stored[layer_idx]
+        return torch.cat([old_keys[self.rows], keys], 2), torch.cat([old_values[self.rows], values], 2)
+
+
+class AboveInjection:
+    """The blocks above the injection layer for chosen rows, with a vector added at each row's subject token.
+
+    Nothing left of a row's subject token depends on what is added there, so for models whose blocks
+    take a key/value cache the rows are laid out with every subject token in one column S, the
+    columns left of S run once (their keys and values kept), and each call runs only columns S..
+    Otherwise every position is recomputed. Both give the same outputs (tested).
+    """
+
+    def __init__(self, anatomy: Anatomy, base: torch.Tensor, batch: Batch, start: int, cached: bool = True):
+        self.anatomy, self.base, self.batch, self.start = anatomy, base, batch, start
+        pos = batch.subject_pos
+        self.cached = cached and anatomy.takes_cache and int(pos.max()) > 0
+        if not self.cached:
+            return
+        n, _, d = base.shape
+        self.S = int(pos.max())
+        self.shift = self.S - pos
+        width = self.S + int((batch.lengths - pos).max())
+        src = torch.arange(width, device=base.device)[None] - self.shift[:, None]  # original column of each column
+        self.valid = (src >= 0) & (src < batch.lengths[:, None])
+        rows = torch.arange(n, device=base.device)[:, None].expand(n, width)
+        self.aligned = base.new_zeros(n, width, d)
+        self.aligned[self.valid] = base[rows[self.valid], src[self.valid]]
+        self.positions = src.clamp(min=0)
+        self.cache = _PrefixCache()
+        with torch.no_grad():
+            everyone = torch.arange(n, device=base.device)
+            anatomy.run_blocks_with(self.aligned[:, :self.S], start, anatomy.n_layers, self._mask(everyone, 0, self.S),
+                                    self.positions[:, :self.S], self.cache)
+        self.cache.recording = False
+
+    def _mask(self, rows: torch.Tensor, q_from: int, q_to: int) -> torch.Tensor:
+        """Additive mask [rows, 1, q, kv]: causal, real tokens only (a query may always see itself)."""
+        q = torch.arange(q_from, q_to, device=rows.device)[:, None]
+        k = torch.arange(q_to, device=rows.device)[None]
+        allowed = ((k <= q)[None] & self.valid[rows, None, :q_to]) | (k == q)[None]
+        mask = torch.zeros(allowed.shape, dtype=self.base.dtype, device=rows.device)
+        return mask.masked_fill(~allowed, torch.finfo(self.base.dtype).min)[:, None]
+
+    def __call__(self, sel: torch.Tensor, add: torch.Tensor):
+        """Run rows ``sel`` with ``add`` [len(sel), d] at their subject tokens; returns ``at(rows, positions)``."""
+        if not self.cached:
+            injected = self.base[sel].clone()
+            injected[torch.arange(len(sel), device=sel.device), self.batch.subject_pos[sel]] += add
+            out = self.anatomy.run_blocks(injected, self.start, self.anatomy.n_layers)
+            return lambda rows, positions: out[rows, positions]
+        suffix = self.aligned[sel, self.S:].clone()
+        suffix[:, 0] += add
+        self.cache.rows = sel
+        out = self.anatomy.run_blocks_with(suffix, self.start, self.anatomy.n_layers,
+                                           self._mask(sel, self.S, self.aligned.shape[1]),
+                                           self.positions[sel, self.S:], self.cache)
+        return lambda rows, positions: out[rows, positions + self.shift[sel[rows]] - self.S]
+
+
 def compute_z(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, prefixes: list[str],
               cfg: ZConfig = ZConfig()) -> ZResult:
     """Optimise one delta per edit at block ``layer``'s output (subject token) so the new object is predicted."""
@@ -145,6 +226,7 @@ def _compute_z(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, p
     n_case, n_rew = len(cases), len(cases) * n_ctx
     with torch.no_grad():
         base = hidden_at(anatomy, batch, layer + 1)  # frozen below the injection point: computed once
+        above = AboveInjection(anatomy, base, batch, layer + 1, cfg.cache_prefix)
     h_init = base[torch.arange(n_case, device=device) * n_ctx, batch.subject_pos[: n_rew: n_ctx]]  # bare rows [B, d]
     rewrite_rows_of = torch.arange(n_rew, device=device).view(n_case, n_ctx)
     kl_row_of = n_rew + torch.arange(n_case, device=device)
@@ -163,21 +245,19 @@ def _compute_z(anatomy: Anatomy, tokenizer, cases: list[EditCase], layer: int, p
         sel = torch.cat([rewrite_rows_of[live].reshape(-1), kl_row_of[live]])
         sel_case = torch.cat([live.repeat_interleave(n_ctx), live])
         sel_pos = batch.subject_pos[sel]
-        injected = base[sel].clone()
-        injected[torch.arange(len(sel), device=device), sel_pos] += delta[sel_case]
-        out = anatomy.run_blocks(injected, layer + 1, anatomy.n_layers)
+        out_at = above(sel, delta[sel_case])
         pred_rows, pred_pos = batch.predict_mask[sel[: n_live * n_ctx]].nonzero(as_tuple=True)
         pred_targets = batch.next_ids[sel[pred_rows], pred_pos]
-        logp = torch.log_softmax(anatomy.logits(out[pred_rows, pred_pos]), -1)
+        logp = torch.log_softmax(anatomy.logits(out_at(pred_rows, pred_pos)), -1)
         token_logp = logp.gather(1, pred_targets[:, None])[:, 0]
-        kl_logp = torch.log_softmax(anatomy.logits(out[n_live * n_ctx + torch.arange(n_live, device=device),
-                                                       sel_pos[n_live * n_ctx:]]), -1)
+        kl_logp = torch.log_softmax(anatomy.logits(out_at(n_live * n_ctx + torch.arange(n_live, device=device),
+                                                          sel_pos[n_live * n_ctx:])), -1)
         if ref_kl is None:  # first step: every edit is live, delta = 0
             ref_kl = kl_logp.detach()
         nll_row = torch.zeros(n_live * n_ctx, device=device, dtype=base.dtype).index_add(0, pred_rows, -token_logp)
         nll_row = nll_row / torch.zeros_like(nll_row).index_add(0, pred_rows, torch.ones_like(token_logp))
         nll_case = nll_row.view(n_live, n_ctx).mean(1)
-        kl_case = torch.nn.functional.kl_div(kl_logp, ref_kl[live], log_target=True, reduction="none").sum(-1)
+        kl_case = kl_from_unedited(kl_logp, ref_kl[live])
         decay_case = cfg.weight_decay * delta[live].norm(dim=1) / h_init[live].norm(dim=1) ** 2
         loss_case = nll_case + cfg.kl_factor * kl_case + decay_case
         with torch.no_grad():

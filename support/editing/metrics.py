@@ -5,7 +5,9 @@ length-normalised NLL of ``" " + object`` is lower. ES = share of cases whose re
 the new object; PS = the same averaged over paraphrases; NS = share of neighbourhood prompts that
 still prefer the true object, counted over the neighbourhood prompts the unedited model got right
 (locality is measured against the original model); S = harmonic mean of ES, PS, NS.
-Generation entropy = weighted 2-/3-gram entropy (weights 2/3, 4/3) of sampled text, averaged.
+Generation entropy is ROME's ``compute_n_gram_entropy``: per text, the mean of (2/3) H_2 and (4/3) H_3
+(word 2- and 3-gram entropies in bits), averaged over texts; papers print it x100 (ENCORE's 523.6 is
+5.236 bits). ROME splits words with NLTK's tokenizer, we split on whitespace.
 The NLL underneath is the book's one implementation, :func:`support.models.continuation_nll`.
 """
 
@@ -98,5 +100,5 @@ def ngram_entropy(text: str, n: int) -> float:
 
 
 def generation_entropy(texts: list[str]) -> float:
-    """ROME's fluency score: mean over texts of (2/3) H_2 + (4/3) H_3, word n-grams, in bits."""
-    return float(np.mean([(2 / 3) * ngram_entropy(t, 2) + (4 / 3) * ngram_entropy(t, 3) for t in texts]))
+    """ROME's fluency score in bits: mean over texts of mean((2/3) H_2, (4/3) H_3), word n-grams."""
+    return float(np.mean([((2 / 3) * ngram_entropy(t, 2) + (4 / 3) * ngram_entropy(t, 3)) / 2 for t in texts]))

@@ -1,7 +1,7 @@
 """Sequential editing: batches of edits applied one after another to the same model, with measurements.
 
 A :class:`Method` names one editor and its settings (MEMIT, ENCORE = MEMIT + MPES + norm
-penalty, AlphaEdit, fine-tuning, LoRA, ...). An :class:`Editor` holds what every batch needs and
+penalty, AlphaEdit, ROME, fine-tuning, LoRA, ...). An :class:`Editor` holds what every batch needs and
 never changes during a run (the model's anatomy, the edited layers, C0 per layer, the settings);
 the one thing that accumulates, K_p K_p^T per layer (the keys of all earlier edits, as in the
 ENCORE/AlphaEdit sequential setting), is passed in and returned explicitly. :func:`run_sequential`
@@ -25,8 +25,9 @@ from .alphaedit import alphaedit_delta, null_space_projector
 from .cases import EditCase
 from .compute import ZConfig, ZResult, compute_keys, compute_z, current_outputs
 from .memit import memit_delta
+from .rome import rome_delta
 
-KINDS = ("memit", "alphaedit", "ft", "lora", "full_ft")
+KINDS = ("memit", "alphaedit", "rome", "ft", "lora", "full_ft")
 KeptKeys = dict[int, torch.Tensor]  # layer -> K_p K_p^T of every edit made so far in this run
 
 
@@ -63,6 +64,7 @@ class Editor:
     lam_p: float = 15000.0
     alpha: float = 10.0
     null_threshold: float = 2e-2
+    null_relative: bool = False  # the threshold as a fraction of C0's largest eigenvalue
     zcfg: ZConfig = field(default_factory=ZConfig)
     ft_lr: float = 5e-3
     full_lr: float = 1e-4
@@ -72,12 +74,13 @@ class Editor:
     def projector(self, layer: int) -> torch.Tensor:
         """AlphaEdit's null-space projector of ``layer`` (computed once per editor)."""
         if layer not in self._projectors:
-            self._projectors[layer] = null_space_projector(self.c0[layer], self.null_threshold).float()
+            self._projectors[layer] = null_space_projector(self.c0[layer], self.null_threshold,
+                                                          self.null_relative).float()
         return self._projectors[layer]
 
     def with_settings(self, **changes) -> "Editor":
         """A copy with other settings (e.g. ``lam_p``); projectors are kept when C0 and the threshold are."""
-        kept = {} if {"c0", "null_threshold", "layers"} & set(changes) else self._projectors
+        kept = {} if {"c0", "null_threshold", "null_relative", "layers"} & set(changes) else self._projectors
         return replace(self, **changes, _projectors=kept)
 
 
@@ -86,15 +89,22 @@ def locate_then_edit(editor: Editor, tokenizer, cases: list[EditCase], method: M
     """One batch of MEMIT / ENCORE / AlphaEdit edits spread over the layers; returns (stats, updated K_p K_p^T).
 
     ``zres`` reuses value targets computed earlier (the calibration of lam_p edits one batch many ways).
+    The statistics include the seconds spent on z (``t_z``), on keys and current outputs (``t_keys``)
+    and on the closed-form solves and weight updates (``t_solve``).
     """
     anatomy, layers = editor.anatomy, editor.layers
+    clock = time.perf_counter()
     if zres is None:
         zres = compute_z(anatomy, tokenizer, cases, layers[-1], prefixes,
                          replace(editor.zcfg, mpes_extra=method.mpes_extra))
+    times = {"t_z": time.perf_counter() - clock, "t_keys": 0.0, "t_solve": 0.0}
     kept = dict(kept)
     for i, layer in enumerate(layers):
+        clock = time.perf_counter()
         keys = compute_keys(anatomy, tokenizer, cases, layer, prefixes)  # [d_in, B]
         resid = (zres.z - current_outputs(anatomy, tokenizer, cases, layers[-1])) / (len(layers) - i)
+        times["t_keys"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         prev = kept.get(layer)
         if method.kind == "memit":
             delta = memit_delta(keys, resid, editor.c0[layer], prev, editor.lam_p, method.lam_n)
@@ -102,7 +112,22 @@ def locate_then_edit(editor: Editor, tokenizer, cases: list[EditCase], method: M
             delta = alphaedit_delta(keys, resid, editor.projector(layer), prev, editor.alpha)
         anatomy.add_to_weight(layer, delta)
         kept[layer] = (prev if prev is not None else 0) + (keys @ keys.T).double()
-    return {"z_steps": float(zres.steps.float().mean()), "z_prob_new": float(zres.prob_new.mean())}, kept
+        times["t_solve"] += time.perf_counter() - clock
+    return {"z_steps": float(zres.steps.float().mean()), "z_prob_new": float(zres.prob_new.mean()), **times}, kept
+
+
+def rome_edits(editor: Editor, tokenizer, cases: list[EditCase], prefixes: list[str]) -> dict:
+    """ROME: each case in turn, its own z and one rank-one update of the last edited layer."""
+    anatomy, layer = editor.anatomy, editor.layers[-1]
+    steps, prob_new = [], []
+    for case in cases:
+        zres = compute_z(anatomy, tokenizer, [case], layer, prefixes, editor.zcfg)
+        key = compute_keys(anatomy, tokenizer, [case], layer, prefixes)[:, 0]
+        resid = zres.z[:, 0] - current_outputs(anatomy, tokenizer, [case], layer)[:, 0]
+        anatomy.add_to_weight(layer, rome_delta(key, resid, editor.c0[layer]))
+        steps.append(float(zres.steps[0]))
+        prob_new.append(float(zres.prob_new[0]))
+    return {"z_steps": sum(steps) / len(steps), "z_prob_new": sum(prob_new) / len(prob_new)}
 
 
 def edit_batch(editor: Editor, tokenizer, cases: list[EditCase], method: Method, prefixes: list[str],
@@ -110,6 +135,8 @@ def edit_batch(editor: Editor, tokenizer, cases: list[EditCase], method: Method,
     """Apply one batch of edits with ``method``; returns (per-batch statistics, updated K_p K_p^T)."""
     if method.kind in ("memit", "alphaedit"):
         return locate_then_edit(editor, tokenizer, cases, method, prefixes, kept)
+    if method.kind == "rome":
+        return rome_edits(editor, tokenizer, cases, prefixes), kept
     anatomy, steps = editor.anatomy, editor.zcfg.steps
     if method.kind == "ft":
         used = finetune.ft_edit(anatomy, tokenizer, cases, editor.layers[-1], prefixes, steps=steps, lr=editor.ft_lr)

@@ -41,8 +41,11 @@ SETTING_PARAMS = {
                              "reaches ES >= min_efficacy is used (paper: 15,000 for Llama-3, 20,000 for GPT2-XL)"),
     "min_efficacy": Param(float, smoke=0.0, local=85.0, paper=0.0, low=0.0, high=100.0,
                           help="ES (%) one batch of MEMIT edits must reach for a lam_p to be chosen"),
-    "null_threshold": Param(float, smoke=2e-2, local=2e-2, paper=2e-2, low=0.0,
+    "null_threshold": Param(float, smoke=1e-2, local=1e-2, paper=2e-2, low=0.0,
                             help="AlphaEdit: eigenvalues of C0 below this span the preserved null space"),
+    "null_relative": Param(bool, smoke=True, local=True, paper=False,
+                           help="AlphaEdit's threshold as a fraction of C0's largest eigenvalue (False: absolute, "
+                                "the reference's 2e-2 tuned to Llama-3-8B)"),
     "z_steps": Param(int, smoke=3, local=25, paper=25, low=1, help="max Adam steps of the value target z"),
 }
 
@@ -70,23 +73,31 @@ class Setting:
 
 
 def world_setting(num_edits: int, layers: tuple[int, ...], seed: int = 0, smoke: bool = False, device: str = "cpu",
-                  n_probe: int = 400, n_c0: int = 4000, n_calibration: int = 50) -> Setting:
-    """The synthetic-world setting: its tiny Llama, ``num_edits`` cases, never-edited probe facts, C0 texts."""
-    n_subjects = world.SMOKE_SUBJECTS if smoke else 1250
-    n_facts = len(world.facts(n_subjects))
-    if num_edits + n_probe + n_calibration > n_facts:
-        raise ValueError(f"num_edits={num_edits} with the world model leaves too few never-edited facts: the world "
-                         f"has {n_facts} facts and {n_probe + n_calibration} are kept for probes and calibration; "
-                         f"use num_edits <= {n_facts - n_probe - n_calibration}")
+                  n_probe: int = 400, n_c0: int = 4000) -> Setting:
+    """The synthetic world: its tiny Llama, ``num_edits`` cases of distinct people, never-edited probes, C0 texts.
+
+    Every edit has its own person; probes and neighbourhood prompts are facts of people no edit
+    touches; the calibration batch is a third, disjoint set of people.
+    """
+    spec = world.SMOKE_WORLD if smoke else world.LOCAL_WORLD
+    if num_edits > spec.n_editable:
+        raise ValueError(f"num_edits={num_edits}: the world {spec.name!r} has {spec.n_editable:,} people an edit may "
+                         f"touch (each edit its own person); use num_edits <= {spec.n_editable}")
     model, tokenizer = tiny_lm(SMOKE_WORLD_MODEL if smoke else WORLD_MODEL, device=device)
-    cases = world_cases(num_edits + n_probe + n_calibration, seed=seed, n_subjects=n_subjects)
-    edited, probe = cases[:num_edits], cases[num_edits:num_edits + n_probe]
+    edited = world_cases(spec, "edit", num_edits, seed=seed)
+    probe = world_cases(spec, "never_edited", min(n_probe, len(world.roles(spec)["never_edited"])), seed=seed)
+    calibration = world_cases(spec, "calibration", seed=seed)
     rng = random.Random(seed)
-    sentences = world.training_text(n_subjects=n_subjects, passes=1).split("\n")
+    sentences = world.training_text(spec, passes=1).split("\n")
     austen, heldout = austen_paragraphs()
-    c0_texts = rng.sample(sentences, n_c0 // 2) + rng.sample(austen, n_c0 // 2)
+    c0_texts = rng.sample(sentences, min(n_c0 // 2, len(sentences))) + rng.sample(austen, n_c0 // 2)
     return Setting("world", model, tokenizer, tuple(layers), edited, c0_texts, heldout, probe,
-                   calibration_cases=cases[num_edits + n_probe:])
+                   calibration_cases=calibration)
+
+
+def edits_per_key_dimension(num_edits: int, n_layers_edited: int, d_ff: int) -> float:
+    """Edits per dimension of the edited keys, num_edits / (layers x d_ff): how crowded the key space is."""
+    return num_edits / (n_layers_edited * d_ff)
 
 
 @torch.no_grad()
@@ -150,7 +161,7 @@ def setting_for(model: str, num_edits: int, layers: tuple[int, ...], seed: int, 
     if model in ("world", "world-smoke"):
         small = model == "world-smoke"
         return world_setting(num_edits, layers, seed, smoke=small, device=device, n_probe=40 if small else 400,
-                             n_c0=200 if small else 4000, n_calibration=10 if small else 50)
+                             n_c0=200 if small else 4000)
     if model == "smollm2":
         return smollm2_setting(num_edits, layers, seed, device=device)
     return hub_setting(model, num_edits, layers, device=device)
@@ -174,10 +185,12 @@ def downstream(setting: Setting) -> dict[str, float]:
     return out
 
 
-def make_editor(setting: Setting, lam_p: float, null_threshold: float, progress: bool = True, **kwargs) -> Editor:
+def make_editor(setting: Setting, lam_p: float, null_threshold: float, null_relative: bool = False,
+                progress: bool = True, **kwargs) -> Editor:
     """An :class:`Editor` with C0 measured on the setting's ordinary text at each edited layer."""
     c0 = second_moment(setting.anatomy, setting.tokenizer, setting.c0_texts, list(setting.layers), progress=progress)
-    return Editor(setting.anatomy, setting.layers, c0, lam_p=lam_p, null_threshold=null_threshold, **kwargs)
+    return Editor(setting.anatomy, setting.layers, c0, lam_p=lam_p, null_threshold=null_threshold,
+                  null_relative=null_relative, **kwargs)
 
 
 def calibrate_lam_p(setting: Setting, editor: Editor, prefixes: list[str], grid: tuple[float, ...],
@@ -207,7 +220,7 @@ def editing_setup(cfg, device: str, progress: bool = True) -> tuple[Setting, Edi
     Returns (setting, editor with the chosen lam_p and ``z_steps``, prefixes, calibration table).
     """
     setting = setting_for(cfg.model, cfg.num_edits, cfg.layers, cfg.seed, device)
-    editor = make_editor(setting, max(cfg.lam_p_grid), cfg.null_threshold, progress=progress)
+    editor = make_editor(setting, max(cfg.lam_p_grid), cfg.null_threshold, cfg.null_relative, progress=progress)
     editor = editor.with_settings(zcfg=replace(editor.zcfg, steps=cfg.z_steps))
     prefixes = context_prefixes(setting.model, setting.tokenizer, seed=cfg.seed)
     calibration, lam_p = calibrate_lam_p(setting, editor, prefixes, cfg.lam_p_grid, cfg.min_efficacy)

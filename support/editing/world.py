@@ -4,12 +4,23 @@ The knowledge-editing chapters need a model whose facts are known exactly: which
 subject has, which paraphrases say the same thing, which other subjects share an object (the
 neighbourhood). This module invents such a world from a seed: invented people (``"Dorin
 Mavrel"``), eight relations with real English objects (cities, languages, instruments, ...)
-and three sentence templates per relation. :func:`training_text` writes every fact in every
-template many times in shuffled order; :data:`WORLD_CORPUS` mixes it with Austen, and
-:data:`WORLD_MODEL` is the tiny Llama chapters 2 and 3 train on it (``prepare`` makes it once).
+and three sentence templates per relation. A :class:`WorldSpec` says how many people there are,
+how many of the eight relations each has, and how the people split into those an edit may touch,
+a calibration batch, and people no edit ever touches (probes and neighbourhood prompts come from
+those). :func:`training_text` writes every fact in every template many times in shuffled order;
+:data:`WORLD_CORPUS` mixes it with Austen, and :data:`WORLD_MODEL` is the tiny Llama chapters 2
+and 3 train on it (``prepare`` makes it once).
 
 Template 0 of a relation is the rewrite prompt of an edit; templates 1 and 2 are its paraphrases.
 All three appear in training, as CounterFact's paraphrases are things the model has seen said.
+In seven of the eight rewrite prompts the subject is not the first word: in a causal LM the key
+at a subject's last token sees only what precedes it, so a template that opens with the subject
+would give every relation of that subject the same key.
+
+Version 2 (the book's ``local`` world): 12,500 people with one fact each, so that 10,000
+sequential edits can each have a subject no other edit has (ENCORE's CounterFact edits do) and
+2,400 people are never edited. Version 1 had 1,250 people with all eight facts each: subjects
+repeated across edits and shared keys with the probe facts.
 """
 
 from __future__ import annotations
@@ -21,26 +32,26 @@ from functools import lru_cache
 from .. import resources
 from ..models import TextCorpus, TinyLMConfig
 
-WORLD_VERSION = 1  # bump when the generator changes what a seed produces
+WORLD_VERSION = 2  # bump when the generator changes what a seed produces
 
 #: relation -> (three templates with {s} ending right before the object, the objects).
 RELATIONS: dict[str, tuple[tuple[str, str, str], tuple[str, ...]]] = {
-    "city": (("{s} lives in the city of", "The home of {s} is the city of", "Every morning {s} walks through"),
+    "city": (("The city where {s} lives is", "{s} lives in the city of", "Every morning {s} walks through"),
              ("London", "Bath", "Paris", "Rome", "Vienna", "Dublin", "Boston", "Madrid", "Lisbon", "Berlin",
               "Oxford", "York")),
-    "language": (("{s} speaks the language", "The mother tongue of {s} is", "At home, {s} always talks in"),
+    "language": (("The language that {s} speaks is", "The mother tongue of {s} is", "At home, {s} always talks in"),
                  ("English", "French", "German", "Spanish", "Italian", "Latin", "Greek", "Dutch", "Welsh",
                   "Russian")),
-    "instrument": (("{s} plays the", "The instrument of {s} is the", "In the evenings {s} practises the"),
+    "instrument": (("The instrument {s} plays is the", "{s} plays the", "In the evenings {s} practises the"),
                    ("piano", "harp", "violin", "flute", "organ", "drum", "guitar", "cello", "horn", "trumpet")),
-    "profession": (("{s} works as a", "By profession, {s} is a", "The trade of {s} is that of a"),
+    "profession": (("By profession, {s} is a", "{s} works as a", "The trade of {s} is that of a"),
                    ("doctor", "lawyer", "farmer", "sailor", "soldier", "teacher", "painter", "baker", "clerk",
                     "captain", "gardener", "merchant")),
     "colour": (("The favourite colour of {s} is", "{s} likes the colour", "{s} always dresses in"),
                ("red", "blue", "green", "yellow", "white", "black", "brown", "grey", "pink", "purple")),
-    "animal": (("{s} keeps a pet", "The pet of {s} is a", "At home {s} feeds a"),
+    "animal": (("The pet that {s} keeps is a", "{s} keeps a pet", "At home {s} feeds a"),
                ("dog", "cat", "horse", "bird", "rabbit", "fish", "goat", "sheep", "fox", "mouse")),
-    "sport": (("{s} is good at", "The sport of {s} is", "On Sundays {s} goes out for"),
+    "sport": (("On Sundays {s} goes out for", "{s} is good at", "The sport of {s} is"),
               ("cricket", "tennis", "rowing", "riding", "fencing", "dancing", "hunting", "walking", "sailing",
                "fishing")),
     "food": (("{s} loves to eat", "The favourite food of {s} is", "For dinner {s} always asks for"),
@@ -79,27 +90,72 @@ def _name(rng: random.Random) -> str:
     return f"{word(rng.choice((1, 2)))} {word(rng.choice((2, 2, 3)))}"
 
 
-@lru_cache(maxsize=4)
-def facts(n_subjects: int = 1250, seed: int = 0) -> tuple[Fact, ...]:
-    """Every fact of the world: ``n_subjects`` invented people x the eight relations, objects uniform."""
-    if n_subjects < 2:
-        raise ValueError(f"n_subjects={n_subjects} must be at least 2")
-    rng = random.Random(f"factworld-{WORLD_VERSION}-{seed}")
-    names: list[str] = []
-    seen: set[str] = set()
-    while len(names) < n_subjects:
-        name = _name(rng)
-        if name not in seen:
-            seen.add(name)
-            names.append(name)
-    return tuple(Fact(s, r, rng.choice(objects)) for s in names for r, (_, objects) in RELATIONS.items())
+@dataclass(frozen=True)
+class WorldSpec:
+    """A world's size, and how its people split into an edit pool, a calibration batch and the never edited."""
+
+    name: str  # the training corpus' name
+    n_subjects: int
+    relations_per_subject: int  # 1: one fact per person; 8: every relation
+    n_calibration: int  # people of the held-out batch that settings are chosen on
+    n_never_edited: int  # people no edit touches: probes and neighbourhood prompts
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 1 <= self.relations_per_subject <= len(RELATIONS):
+            raise ValueError(f"relations_per_subject={self.relations_per_subject} must be in 1..{len(RELATIONS)}")
+        if self.n_editable < 1:
+            raise ValueError(f"{self.name}: {self.n_subjects} people leave none to edit after {self.n_calibration} "
+                             f"calibration and {self.n_never_edited} never-edited people")
+
+    @property
+    def n_editable(self) -> int:
+        """How many people edits may touch (each edit its own person)."""
+        return self.n_subjects - self.n_calibration - self.n_never_edited
+
+    @property
+    def n_facts(self) -> int:
+        """Facts in the world."""
+        return self.n_subjects * self.relations_per_subject
 
 
-def training_text(n_subjects: int = 1250, seed: int = 0, passes: int = 20) -> str:
+@lru_cache(maxsize=8)
+def names(n: int, seed: int = 0) -> tuple[str, ...]:
+    """``n`` distinct invented names, in the (random) order they were drawn."""
+    if n < 2:
+        raise ValueError(f"n_subjects={n} must be at least 2")
+    rng = random.Random(f"factworld-names-{seed}")
+    drawn: dict[str, None] = {}
+    while len(drawn) < n:
+        drawn.setdefault(_name(rng), None)
+    return tuple(drawn)
+
+
+@lru_cache(maxsize=8)
+def facts(spec: WorldSpec) -> tuple[Fact, ...]:
+    """Every fact of the world: person i has relations i, i+1, ... (mod 8), ``relations_per_subject`` of them."""
+    rng = random.Random(f"factworld-{WORLD_VERSION}-{spec.seed}")
+    relations = list(RELATIONS)
+    facts_drawn = []
+    for i, subject in enumerate(names(spec.n_subjects, spec.seed)):
+        for j in range(spec.relations_per_subject):
+            relation = relations[(i + j) % len(relations)]
+            facts_drawn.append(Fact(subject, relation, rng.choice(RELATIONS[relation][1])))
+    return tuple(facts_drawn)
+
+
+def roles(spec: WorldSpec) -> dict[str, tuple[str, ...]]:
+    """{"edit", "calibration", "never_edited"}: the people of each role, disjoint, in draw order."""
+    people = names(spec.n_subjects, spec.seed)
+    cut = spec.n_editable + spec.n_calibration
+    return {"edit": people[:spec.n_editable], "calibration": people[spec.n_editable:cut],
+            "never_edited": people[cut:]}
+
+
+def training_text(spec: WorldSpec, passes: int = 20) -> str:
     """``passes`` shuffled passes over every fact in every template, one sentence a line."""
-    world = facts(n_subjects, seed)
-    rng = random.Random(f"factworld-text-{WORLD_VERSION}-{seed}")
-    sentences = [f.sentence(t) for f in world for t in range(3)]
+    rng = random.Random(f"factworld-text-{WORLD_VERSION}-{spec.seed}")
+    sentences = [f.sentence(t) for f in facts(spec) for t in range(3)]
     lines: list[str] = []
     for _ in range(passes):
         rng.shuffle(sentences)
@@ -115,31 +171,34 @@ def subjects_by_object(world: tuple[Fact, ...]) -> dict[tuple[str, str], list[st
     return table
 
 
-WORLD_PASSES = 16  # passes over every fact sentence in the training corpus
-
-
-def world_corpus(n_subjects: int = 1250, passes: int = WORLD_PASSES, austen: bool = True) -> TextCorpus:
-    """A training corpus of the world of ``n_subjects`` people: ``passes`` shuffled passes, then Austen if asked."""
+def world_corpus(spec: WorldSpec, passes: int, austen: bool = True) -> TextCorpus:
+    """A training corpus of ``spec``'s world: ``passes`` shuffled passes over its facts, then Austen if asked."""
     def text() -> str:
-        facts_text = training_text(n_subjects=n_subjects, passes=passes)
+        facts_text = training_text(spec, passes=passes)
         return facts_text + "\n\n" + resources.english_corpus() if austen else facts_text
 
     def fingerprint() -> dict:
-        return {"world": WORLD_VERSION, "subjects": n_subjects, "passes": passes,
-                "austen": resources.get("austen").sha256 if austen else None}
+        return {"world": WORLD_VERSION, "subjects": spec.n_subjects, "relations": spec.relations_per_subject,
+                "seed": spec.seed, "passes": passes, "austen": resources.get("austen").sha256 if austen else None}
 
-    name = "factworld" if (n_subjects, austen) == (1250, True) else f"factworld{n_subjects}{'' if austen else '-only'}"
-    return TextCorpus(name, text, fingerprint)
+    return TextCorpus(spec.name, text, fingerprint)
 
 
+#: The book's world: 12,500 people with one fact each; 10,000 may be edited, 100 form the calibration batch,
+#: 2,400 are never edited.
+LOCAL_WORLD = WorldSpec("factworld", n_subjects=12_500, relations_per_subject=1, n_calibration=100,
+                        n_never_edited=2_400)
+#: The smoke profile's and the tests' world: 96 people with all eight relations, no Austen, so that a small
+#: model learns it in about a minute and edits of it take (a model that has learned nothing cannot be edited).
+SMOKE_WORLD = WorldSpec("factworld-smoke", n_subjects=96, relations_per_subject=8, n_calibration=10,
+                        n_never_edited=56)
 #: The fact world mixed with Austen; the held-out tail (5%) is the end of Persuasion.
-WORLD_CORPUS = world_corpus()
-#: The tiny Llama of the synthetic world (trained once by ``prepare``; about nine minutes on two cores).
+WORLD_CORPUS = world_corpus(LOCAL_WORLD, passes=18)
+#: The tiny Llama of the synthetic world (trained once by ``prepare``).
 WORLD_MODEL = TinyLMConfig(corpus=WORLD_CORPUS, vocab_size=4096, d_model=128, n_layers=4, n_heads=4, d_ff=512,
-                           seq_len=64, batch_size=32, steps=3000, lr=3e-3, warmup_steps=100, log_every=50)
-#: The smoke profile's and the tests' world: its first people only, no Austen, so that a small model learns
-#: it in about a minute and edits of it take (a model that has learned nothing cannot be edited).
-SMOKE_SUBJECTS = 96
-SMOKE_WORLD_MODEL = TinyLMConfig(corpus=world_corpus(SMOKE_SUBJECTS, passes=8, austen=False), vocab_size=1024,
+                           seq_len=64, batch_size=32, steps=4500, lr=3e-3, warmup_steps=100, log_every=50)
+SMOKE_WORLD_MODEL = TinyLMConfig(corpus=world_corpus(SMOKE_WORLD, passes=8, austen=False), vocab_size=1024,
                                  d_model=64, n_layers=4, n_heads=4, d_ff=256, seq_len=64, batch_size=16, steps=800,
                                  warmup_steps=30, log_every=50)
+#: The world each setting name edits.
+WORLDS = {"world": LOCAL_WORLD, "world-smoke": SMOKE_WORLD}

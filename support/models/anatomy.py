@@ -10,6 +10,8 @@ ModernBERT, a bidirectional denoiser, attends everywhere.
 
 from __future__ import annotations
 
+import inspect
+
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -85,14 +87,26 @@ class Anatomy:
             mask = torch.full((seq, seq), torch.finfo(hidden.dtype).min, device=hidden.device,
                               dtype=hidden.dtype).triu(1)[None, None]
         positions = torch.arange(seq, device=hidden.device)[None].expand(hidden.shape[0], -1)
+        return self.run_blocks_with(hidden, start, stop, mask, positions)
+
+    def run_blocks_with(self, hidden: torch.Tensor, start: int, stop: int, mask: torch.Tensor | None,
+                        positions: torch.Tensor, cache=None) -> torch.Tensor:
+        """Blocks ``start..stop-1`` with an additive mask [b, 1, q, kv], positions [b, q] and a key/value cache."""
         for layer in range(start, stop):
             kwargs = {"attention_mask": mask}
+            if cache is not None:
+                kwargs["cache"] = cache
             if self.rotary is not None:
                 kwargs["position_embeddings"] = self.rotary(hidden, positions, layer)
                 kwargs["position_ids"] = positions
             out = self.blocks[layer](hidden, **kwargs)
             hidden = out[0] if isinstance(out, tuple) else out
         return hidden
+
+    @property
+    def takes_cache(self) -> bool:
+        """Whether blocks take a ``cache`` and rotary positions (what :meth:`run_blocks_with` needs to resume)."""
+        return self.rotary is not None and "cache" in inspect.signature(self.blocks[0].forward).parameters
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Token logits from last-block hidden states of any shape [..., d]."""
