@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -22,14 +22,14 @@
 # {cite}`fang2025alphaedit`), and the Frobenius norm of the updated matrices only grows. The
 # paper follows the growth into the forward pass: the edited layers' outputs come to dominate the
 # residual stream ("importance hacking"), the activations drift into other subspaces, and the
-# model's other abilities degrade. This chapter measures each of those quantities for six update
+# model's other abilities degrade. This chapter measures each of those quantities for seven update
 # types on the same model and the same facts.
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/02_norm_growth.ipynb)
 #
 # **What runs where.** `local`: the tiny Llama of the synthetic fact world (trained once by
 # `python -m support prepare 02` in {glue:text}`world_train_minutes:.0f` minutes on two CPU
-# cores, shared with chapter 3), {glue:text}`n_updates` successive updates of each of six kinds;
+# cores, shared with chapter 3), {glue:text}`n_updates` successive updates of each of seven kinds;
 # this page took {glue:text}`chapter_minutes:.1f` minutes. `paper`: Llama-3-8B with CounterFact
 # and Wikipedia statistics from the Hugging Face Hub, on a GPU.
 
@@ -55,6 +55,7 @@ memit_batch_sizes = None
 lam_p_grid = None
 min_efficacy = None
 null_threshold = None
+null_relative = None
 z_steps = None
 cpt_lr = None
 results_path = None  # where the results JSON goes (batch runs set it)
@@ -78,6 +79,7 @@ from support.seed import seed_everything
 cfg = resolve(profile, study.PARAMS, seed=seed, device=device, model=model, layers=layers,
               num_edits=num_edits, batch_size=batch_size, memit_batch_sizes=memit_batch_sizes,
               lam_p_grid=lam_p_grid, min_efficacy=min_efficacy, null_threshold=null_threshold,
+              null_relative=null_relative,
               z_steps=z_steps, cpt_lr=cpt_lr)
 seed_everything(cfg.seed)
 torch_device = str(pick_device(cfg.device))
@@ -90,8 +92,9 @@ cfg.table()
 #
 # The model is chapter 3's tiny Llama, trained on a synthetic world of invented people and their
 # facts (city, language, instrument, ...) mixed with Austen, so that every edit has a known true
-# and new object. The edited matrices are the MLP output projections of layers `layers`. Six kinds
-# of update are applied `num_edits / batch_size` times each, every time to `batch_size` new facts
+# and new object; each edit is about its own person, and the probe facts are about people no edit
+# touches. The edited matrices are the MLP output projections of layers `layers`. Seven kinds of
+# update are applied `num_edits / batch_size` times each, every time to `batch_size` new facts
 # (or, for continued pretraining, `batch_size` windows of ordinary text):
 #
 # | update | what changes | objective |
@@ -100,10 +103,14 @@ cfg.table()
 # | full fine-tuning | every parameter | NLL of the new objects on the edit prompts |
 # | LoRA | a low-rank adapter on each edited matrix, merged after each update | same |
 # | fine-tuning (one layer) | the last edited matrix | same |
+# | ROME | the last edited matrix, one rank-one update per fact | exact write of each value target, smallest $C_0$-weighted change |
 # | MEMIT | the edited matrices, closed form | least squares to the value targets |
 # | AlphaEdit | the same, projected on the preserved null space | same |
 #
-# ROME is MEMIT's one-layer, one-fact special case and is not run separately. MEMIT's
+# ROME {cite}`meng2022rome` has no batch form: it writes the `batch_size` facts of an update one
+# after another (its own value target each), so one "update" of ROME is `batch_size` rank-one
+# updates, and its curve below counts those groups. AlphaEdit's null space is spanned by $C_0$'s
+# eigenvectors with eigenvalues below `null_threshold` times the largest (`null_relative`). MEMIT's
 # $\lambda_p$ is chosen as in chapter 3 (the largest value in `lam_p_grid` whose one held-out
 # batch reaches `min_efficacy`% efficacy). MEMIT also makes the same edits in batches of each size
 # in `memit_batch_sizes`, chapter 3's batch size among them, to see whether norm growth follows
@@ -237,9 +244,9 @@ last_change = change[change.block == last].set_index("kind")
 glue("kinds_grown", int((ratio > 1).sum()))
 glue("n_kinds", len(ratio))
 glue("raised_min", main.raised_share.min())
-localized = ["LoRA", "fine-tuning (one layer)", "MEMIT", "AlphaEdit"]
+localized = ["LoRA", "fine-tuning (one layer)", "ROME", "MEMIT", "AlphaEdit"]
 glue("raised_localized_min", main.loc[localized, "raised_share"].min())
-for kind, key in (("MEMIT", "memit"), ("LoRA", "lora"), ("fine-tuning (one layer)", "ft"),
+for kind, key in (("MEMIT", "memit"), ("LoRA", "lora"), ("fine-tuning (one layer)", "ft"), ("ROME", "rome"),
                   ("AlphaEdit", "alphaedit"), ("continued pretraining", "cpt"),
                   ("full fine-tuning", "full_ft")):
     glue(f"{key}_norm_ratio", main.loc[kind, "norm_ratio"])
@@ -281,12 +288,13 @@ with pd.option_context("display.max_colwidth", None):
 # **Norm growth: reproduced for every update type, in very different amounts.** After
 # {glue:text}`n_updates` updates of {glue:text}`batch_size` facts ({glue:text}`num_edits:,`
 # edits), the last edited matrix has grown to {glue:text}`memit_norm_ratio:.1f` times its norm
-# under MEMIT, {glue:text}`lora_norm_ratio:.1f`x under LoRA, {glue:text}`ft_norm_ratio:.1f`x
-# under one-layer fine-tuning and {glue:text}`alphaedit_norm_ratio:.1f`x under AlphaEdit, and only
+# under MEMIT, {glue:text}`rome_norm_ratio:.1f`x under ROME, {glue:text}`lora_norm_ratio:.1f`x
+# under LoRA, {glue:text}`ft_norm_ratio:.1f`x under one-layer fine-tuning and
+# {glue:text}`alphaedit_norm_ratio:.1f`x under AlphaEdit, and only
 # by {glue:text}`cpt_norm_growth_pct:.1f`% and {glue:text}`full_ft_norm_growth_pct:.1f`% under
 # continued pretraining and full fine-tuning, which spread their change over every parameter.
 # In every case at least {glue:text}`raised_min:.0%` of the updates raised the norm, and for the
-# four localized updates at least {glue:text}`raised_localized_min:.0%` did, as the paper says.
+# five localized updates at least {glue:text}`raised_localized_min:.0%` did, as the paper says.
 # The magnitudes depend on our learning rates (none tuned), so compare directions across rows,
 # not sizes.
 #
@@ -300,7 +308,7 @@ with pd.option_context("display.max_colwidth", None):
 #
 # **Importance hacking.** The edited block's MLP output takes a larger share of the residual
 # stream after localized editing ({glue:text}`memit_mlp_share_change:+.3f` MEMIT,
-# {glue:text}`ft_mlp_share_change:+.3f` one-layer fine-tuning,
+# {glue:text}`rome_mlp_share_change:+.3f` ROME, {glue:text}`ft_mlp_share_change:+.3f` one-layer fine-tuning,
 # {glue:text}`lora_mlp_share_change:+.3f` LoRA), and a change of
 # {glue:text}`alphaedit_mlp_share_change:+.3f` under AlphaEdit, which writes only into the null
 # space of ordinary keys.
@@ -314,10 +322,12 @@ with pd.option_context("display.max_colwidth", None):
 #
 # **Subspace drift and downstream ability.** Linear CKA between the unedited and edited residual
 # streams at block {glue:text}`last_layer` ends at {glue:text}`memit_cka:.2f` after MEMIT,
-# {glue:text}`lora_cka:.2f` after LoRA, {glue:text}`full_ft_cka:.2f` after full fine-tuning,
+# {glue:text}`rome_cka:.2f` after ROME, {glue:text}`lora_cka:.2f` after LoRA,
+# {glue:text}`full_ft_cka:.2f` after full fine-tuning,
 # {glue:text}`ft_cka:.2f` after one-layer fine-tuning, {glue:text}`alphaedit_cka:.2f` after
 # AlphaEdit and {glue:text}`cpt_cka:.2f` after continued pretraining. Recall of never-edited facts
 # follows: from {glue:text}`unedited_recall:.2f` to {glue:text}`memit_recall:.2f` (MEMIT),
+# {glue:text}`rome_recall:.2f` (ROME),
 # {glue:text}`ft_recall:.2f` (one-layer fine-tuning), {glue:text}`lora_recall:.2f` (LoRA),
 # {glue:text}`alphaedit_recall:.2f` (AlphaEdit) and {glue:text}`cpt_recall:.2f` (continued
 # pretraining).

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -34,12 +34,10 @@
 #
 # **What runs where.** `local`: a tiny Llama that `python -m support prepare 03` trains once
 # ({glue:text}`world_train_minutes:.0f` minutes on two CPU cores) on a synthetic world of
-# {glue:text}`world_facts:,` facts, edited {glue:text}`num_edits:,` times by each of six editors,
-# plus a handful of edits of SmolLM2-135M; this page took {glue:text}`chapter_minutes:.1f`
-# minutes. From the per-edit times below, {glue:text}`paper_num_edits:,` edits by the six editors
-# on the same CPU would take about {glue:text}`full_scale_hours:.1f` hours (an estimate: that run
-# was not made for this build). `paper`: Llama-3-8B with CounterFact and Wikipedia statistics
-# from the Hugging Face Hub, on a GPU.
+# {glue:text}`world_facts:,` facts; MEMIT and ENCORE each make {glue:text}`num_edits:,`
+# sequential edits of it, four more editors {glue:text}`compare_edits:,`, plus a handful of edits
+# of SmolLM2-135M; this page took {glue:text}`chapter_minutes:.1f` minutes. `paper`: Llama-3-8B
+# with CounterFact and Wikipedia statistics from the Hugging Face Hub, on a GPU.
 
 # %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
@@ -58,13 +56,16 @@ device = None
 model = None
 layers = None
 num_edits = None
+compare_edits = None
 batch_size = None
 eval_every = None
+score_every = None
 lam_p_grid = None
 min_efficacy = None
-lam_n = None
-mpes_extra = None
+mpes_grid = None
+lam_n_grid = None
 null_threshold = None
+null_relative = None
 z_steps = None
 smollm2_edits = None
 smollm2_layers = None
@@ -79,18 +80,20 @@ from IPython.display import display
 
 from support import models, plots
 from support.device import pick_device
-from support.editing import context_prefixes, encore_methods, world
-from support.editing.settings import downstream, editing_setup, make_editor, smollm2_setting
+from support.editing import Method, context_prefixes, encore_methods, world
+from support.editing.settings import downstream, editing_setup, edits_per_key_dimension, make_editor, smollm2_setting
 from support.encore import study
 from support.glue import glue, glued
 from support.profiles import resolve
 from support.results import save_results
 from support.seed import seed_everything
+from support.stats import rate_interval
 
 cfg = resolve(profile, study.PARAMS, seed=seed, device=device, model=model, layers=layers,
-              num_edits=num_edits, batch_size=batch_size, eval_every=eval_every,
-              lam_p_grid=lam_p_grid, min_efficacy=min_efficacy, lam_n=lam_n,
-              mpes_extra=mpes_extra, null_threshold=null_threshold, z_steps=z_steps,
+              num_edits=num_edits, compare_edits=compare_edits, batch_size=batch_size,
+              eval_every=eval_every, score_every=score_every, lam_p_grid=lam_p_grid,
+              min_efficacy=min_efficacy, mpes_grid=mpes_grid, lam_n_grid=lam_n_grid,
+              null_threshold=null_threshold, null_relative=null_relative, z_steps=z_steps,
               smollm2_edits=smollm2_edits, smollm2_layers=smollm2_layers)
 seed_everything(cfg.seed)
 torch_device = str(pick_device(cfg.device))
@@ -110,21 +113,34 @@ for method, (known, without, with_mpes, s_without, s_with) in study.PAPER_LLAMA3
     glue(f"paper_{key}_s", s_without)
     glue(f"paper_{key}_mpes_s", s_with)
 glue("num_edits", cfg.num_edits)
-glue("world_facts", len(world.facts(world.SMOKE_SUBJECTS if cfg.model == "world-smoke" else 1250)))
+glue("compare_edits", min(cfg.compare_edits, cfg.num_edits))
+spec = world.WORLDS.get(cfg.model)
+glue("world_facts", spec.n_facts if spec else float("nan"))
+glue("world_people", spec.n_subjects if spec else float("nan"))
+glue("world_editable", spec.n_editable if spec else float("nan"))
+glue("world_never_edited", spec.n_never_edited if spec else float("nan"))
+glue("world_calibration", spec.n_calibration if spec else float("nan"))
 cfg.table()
 
 # %% [markdown]
 # ## A model whose facts we know
 #
 # To count edits in the thousands on a CPU we need a model that knows thousands of facts and
-# whose ground truth we know. `prepare` trains a four-layer Llama on invented people times eight
-# relations (city, language, instrument, profession, colour, pet, sport, food), each fact written
-# in three sentence templates, mixed with Jane Austen's novels. Template zero is an edit's rewrite
-# prompt, the other two its paraphrases, and its neighbourhood prompts are other people with the
-# same relation and the same true object (CounterFact's recipe {cite}`meng2022rome`). Each
-# counterfactual picks another object of the same relation. Edits are made at the MLP output
-# matrices of layers `layers`; the Llama-3 experiments of the paper edit five middle layers of
-# thirty-two.
+# whose ground truth we know. `prepare` trains a four-layer Llama on {glue:text}`world_people:,`
+# invented people, one fact each, over eight relations (city, language, instrument, profession,
+# colour, pet, sport, food), each fact written in three sentence templates and mixed with Jane
+# Austen's novels. Template zero is an edit's rewrite prompt, the other two its paraphrases. The
+# people are split before anything is edited: {glue:text}`world_editable:,` whom edits may touch,
+# each edit its own person (as in ENCORE's CounterFact edits, no two edits share a subject);
+# {glue:text}`world_calibration` for a held-out calibration batch; and
+# {glue:text}`world_never_edited:,` whom no edit ever touches. Neighbourhood prompts (another
+# person with the same relation and the same true object, CounterFact's recipe
+# {cite}`meng2022rome`) and the probe facts of the downstream check all come from that last group,
+# so no edit rewrites what it is scored against. In seven of the eight rewrite prompts the subject
+# is not the first word ("The city where Dorin Mavrel lives is"): in a causal LM a template that
+# opens with the subject would give all of that subject's relations one key. Edits are made at the
+# MLP output matrices of layers `layers`; the Llama-3 experiments of the paper edit five middle
+# layers of thirty-two.
 
 # %%
 setting, editor, prefixes, calibration = editing_setup(cfg, torch_device)
@@ -142,16 +158,34 @@ world_models = [m for m in study.models(cfg) if setting.name == "world"][:1]
 glue("world_train_minutes",
      models.training_record(world_models[0])["seconds"] / 60 if world_models else float("nan"))
 glue("world_params", sum(p.numel() for p in setting.model.parameters()))
+d_ff = editor.c0[setting.layers[0]].shape[0]
+crowding = pd.DataFrame([
+    {"setting": "paper: Llama-3-8B", "edits": paper_settings["num_edits"], "edited layers": 5, "d_ff": 14336},
+    {"setting": f"this run: {setting.name}", "edits": cfg.num_edits, "edited layers": len(setting.layers),
+     "d_ff": d_ff}])
+crowding["edits per key dimension"] = [edits_per_key_dimension(r["edits"], r["edited layers"], r["d_ff"])
+                                       for _, r in crowding.iterrows()]
+glue("key_crowding", crowding["edits per key dimension"].iloc[1])
+glue("paper_key_crowding", crowding["edits per key dimension"].iloc[0])
+glue("crowding_factor", crowding["edits per key dimension"].iloc[1] / crowding["edits per key dimension"].iloc[0])
+display(crowding.round(3))
 pd.Series(before)
 
 # %% [markdown]
+# The table's last column is the number of edits per dimension of the keys they are written
+# into, edits / (edited layers x $d_\text{ff}$): {glue:text}`key_crowding:.2f` here against
+# {glue:text}`paper_key_crowding:.3f` for the paper's Llama-3-8B, so this small model's edits are
+# {glue:text}`crowding_factor:.0f` times more crowded. A small model cannot have Llama-3's room;
+# keep the factor in mind when reading the collapse below.
+#
 # ## The editors
 #
 # Every editor shares MEMIT's two steps. First the **value target**: a vector $\delta$ added to
 # the residual stream after the last edited layer at the subject's last token is optimised by Adam
 # (at most `z_steps` steps) so the model predicts the new object after the bare rewrite prompt and
 # after five short prefixes the model itself wrote (after "The", "Therefore", "Because", "I",
-# "You"), with a KL term that keeps "{subject} is a" unchanged, a weight decay and a norm clamp.
+# "You"), with a KL term that keeps what the model says after "{subject} is a" (KL of the edited
+# from the unedited distribution, MEMIT's direction), a weight decay and a norm clamp.
 # Here all edits of a batch are optimised at once, one $\delta$ row each, on hidden states cached
 # below the injection layer (the same result as one edit at a time, tested to $10^{-9}$ in
 # float64). Then the **update** of each edited layer, keys $K$ (the matrix's inputs at the subject
@@ -162,87 +196,180 @@ pd.Series(before)
 # \Delta W_{\text{AlphaEdit}} = R K^\top P\left((K_p K_p^\top + K K^\top) P + \alpha I\right)^{-1}$$
 #
 # with $C_0 = \mathbb E[k k^\top]$ over ordinary text, $K_p$ the keys of all earlier edits, and $P$
-# the projector onto $C_0$'s near-null space (eigenvalues below `null_threshold`). MEMIT has
-# $\lambda_n = 0$; ENCORE adds $\lambda_n$ = `lam_n` and MPES (stop the $z$ loop at the
-# $(m+1)$-th step at which the new object is top-1 on all five prefixed prompts, $m$ =
-# `mpes_extra`).
+# the projector onto $C_0$'s near-null space. MEMIT has $\lambda_n = 0$; ENCORE adds $\lambda_n$ and
+# MPES (stop the $z$ loop at the $(m+1)$-th step at which the new object is top-1 on all five
+# prefixed prompts).
 #
 # $\lambda_p$ depends on the scale of a model's keys: Llama-3-8B's value
 # ({glue:text}`paper_lam_p:,`) leaves a model this small unable to edit at all. We pick it the
 # same way for every method, before any sequential run: one held-out batch of edits with MEMIT at
 # each value of `lam_p_grid`, and the largest $\lambda_p$ whose efficacy reaches `min_efficacy`.
+# AlphaEdit's null space is the span of $C_0$'s eigenvectors whose eigenvalues lie below
+# `null_threshold` times the largest one (`null_relative`); the reference's absolute threshold
+# (2e-2) is tuned to Llama-3-8B's keys and would leave this model's first layer no null space.
 
 # %%
 null_dims = {layer: int(editor.projector(layer).trace().round()) for layer in setting.layers}
 glue("lam_p", editor.lam_p)
 glue("null_dims", ", ".join(f"{d} at layer {layer}" for layer, d in null_dims.items()))
-glue("key_dims", editor.c0[setting.layers[0]].shape[0])
+glue("key_dims", d_ff)
 calibration.round(3)
 
 # %% [markdown]
 # The calibration chose $\lambda_p$ = {glue:text}`lam_p:g`. AlphaEdit's preserved null space has
-# {glue:text}`null_dims` dimensions (of {glue:text}`key_dims`).
+# {glue:text}`null_dims` dimensions (of {glue:text}`key_dims`). The `probe_recall` column is
+# recall of never-edited people's facts after that one batch of edits: it falls from
+# {glue:text}`recall_before:.0%` to {glue:text}`calibration_recall:.0%` at the chosen
+# $\lambda_p$. An update written for one key moves the output at another key through their inner
+# product under $C_0^{-1}$, so we measure how alike the keys of edits and of never-edited people
+# are in that metric, for pairs that share the relation (the rewrite template) and pairs that do
+# not:
+
+# %%
+overlap = study.key_overlap(setting, editor, prefixes)
+first_layer = overlap[overlap.layer == setting.layers[0]].set_index("same_relation")
+glue("calibration_recall", calibration.set_index("lam_p").loc[editor.lam_p].get("probe_recall", float("nan")))
+glue("overlap_same", first_layer.loc[True, "mean_cos"])
+glue("overlap_other", first_layer.loc[False, "mean_cos"])
+glue("first_edited_layer", setting.layers[0])
+overlap.round(3)
+
+# %% [markdown]
+# At layer {glue:text}`first_edited_layer` a never-edited person's key has mean whitened cosine
+# {glue:text}`overlap_same:.2f` with the key of an edit of the same relation and
+# {glue:text}`overlap_other:.2f` with one of another relation.
+#
+# ## ENCORE tuned on the calibration batch
+#
+# ENCORE has two settings of its own: how many extra all-top-1 checks MPES waits for, and the
+# norm penalty $\lambda_n$. The paper's Llama-3-8B values (+{glue:text}`paper_mpes_extra`,
+# $\lambda_n$ = {glue:text}`paper_lam_n` at $\lambda_p$ = {glue:text}`paper_lam_p:,`) do not carry
+# over to a model whose $\lambda_p$ is {glue:text}`lam_p:g`, so both are chosen on the same
+# held-out batch by the rule that chose $\lambda_p$: the smallest number of extra checks, then the
+# largest $\lambda_n$, whose batch still reaches `min_efficacy`% efficacy. $\lambda_n$ is swept in
+# units of the paper's ratio $\lambda_n/\lambda_p$ = 20/15,000 times our $\lambda_p$
+# ({glue:text}`lam_n_unit:.3g`), so "1" is the paper's setting rescaled.
+
+# %%
+tuning, mpes_extra, lam_n = study.tune_encore(setting, editor, prefixes, cfg.mpes_grid, cfg.lam_n_grid,
+                                              cfg.min_efficacy)
+glue("lam_n_unit", study.lam_n_unit(editor.lam_p))
+glue("mpes_extra", mpes_extra)
+glue("lam_n", lam_n)
+glue("lam_n_units", lam_n / study.lam_n_unit(editor.lam_p))
+tuning.round(3)
+
+# %% [markdown]
+# The rule chose MPES +{glue:text}`mpes_extra` and $\lambda_n$ = {glue:text}`lam_n:.3g`
+# ({glue:text}`lam_n_units:g` times the paper's ratio). The `delta_fro` column is the size of the
+# one batch's update at the last edited layer: the penalty's job is to keep it small.
 #
 # ## Six editors, the same edits
 #
-# Each editor starts from the unedited model and makes the same `num_edits` edits in batches of
-# `batch_size`; every `eval_every` edits we record the edited matrices' norms and downstream
-# ability (recall of facts that are never edited, and loss on held-out Austen), and right after
-# each batch the probability the just-edited facts now get.
+# Each editor starts from the unedited model and makes the same edits in the same order in
+# batches of `batch_size`: MEMIT and ENCORE all {glue:text}`num_edits:,`, the four others (MEMIT
+# with only MPES or only the norm penalty, AlphaEdit with and without MPES) the first
+# {glue:text}`compare_edits:,`. Every `eval_every` edits we record the edited matrices' norms,
+# downstream ability (recall of {glue:text}`n_probe` never-edited facts, and loss on held-out
+# Austen) and ES/PS/NS/S over the edits made so far among a fixed sample (every `score_every`-th
+# edit); right after each batch, the probability the just-edited facts now get.
 
 # %%
-methods = encore_methods(cfg.lam_n, cfg.mpes_extra)
-runs = study.run_methods(setting, methods, editor, prefixes, cfg.batch_size, cfg.eval_every)
+methods = encore_methods(lam_n, mpes_extra)
+long_runs = ("MEMIT", "ENCORE")
+edits_of = {m.name: cfg.num_edits if m.name in long_runs else min(cfg.compare_edits, cfg.num_edits) for m in methods}
+runs = study.run_methods(setting, methods, editor, prefixes, cfg.batch_size, cfg.eval_every, edits_of,
+                         cfg.score_every)
 last = setting.layers[-1]
-norms = runs.norms[runs.norms.layer == last]
-growth = norms.groupby("method", sort=False).fro.agg(lambda f: f.iloc[-1] / f.iloc[0])
-health = runs.downstream.groupby("method", sort=False).last()
-summary = runs.final.set_index("method")
-summary["norm_ratio"] = growth
-summary.round(3)
+norms = runs.norms[runs.norms.layer == last].copy()
+first_norm = norms[norms.edits == 0].set_index("method").fro
+norms["norm_ratio"] = norms.fro / norms.method.map(first_norm)
+checkpoints = runs.checkpoints.merge(norms[["method", "edits", "norm_ratio"]], on=["method", "edits"])
+compare_at = min(cfg.compare_edits, cfg.num_edits)
+compared = checkpoints[checkpoints.edits == compare_at].set_index("method")
+columns = ["n_scored", "ES", "PS", "NS", "S", "probe_recall", "heldout_loss", "norm_ratio"]
+compared[[c for c in columns if c in compared]].round(3)
+
+# %% [markdown]
+# ## {glue:text}`num_edits:,` edits: MEMIT against ENCORE
+#
+# The checkpoints of the two long runs, and the paper's scores after its
+# {glue:text}`paper_num_edits:,` edits of Llama-3-8B.
+
+# %%
+trajectory = checkpoints[checkpoints.method.isin(long_runs)]
+recall_column = "probe_recall" if "probe_recall" in trajectory else "mc_accuracy"
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+for method, rows in trajectory.groupby("method", sort=False):
+    rows = rows[rows.edits > 0]
+    axes[0].plot(rows.edits, rows.S, marker="o", ms=3, label=f"{method}: S")
+    axes[0].plot(rows.edits, rows.ES, ls="--", lw=1, label=f"{method}: ES")
+    axes[1].plot(rows.edits, rows.norm_ratio, marker="o", ms=3, label=method)
+    axes[2].plot(rows.edits, rows[recall_column], marker="o", ms=3, label=method)
+plots.labelled(axes[0], "Edit scores over the sampled edits so far", "sequential edits", "score (%)")
+plots.labelled(axes[1], f"Edited matrix norm (layer {last})", "sequential edits", "||W|| / ||W0||")
+plots.labelled(axes[2], "Downstream: never-edited facts recalled", "sequential edits", "top-1 recall")
+for ax in axes:
+    ax.legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+paper_llama = study.paper_scores().query("model == 'Llama-3-8B'").set_index("method")
+end = trajectory[trajectory.edits == trajectory.edits.max()].set_index("method")
+beside = pd.DataFrame({
+    f"this run, {cfg.num_edits:,} edits": end[["ES", "PS", "NS", "S"]].stack(),
+    "paper, Llama-3-8B, 10,000 edits": paper_llama.loc[list(long_runs), ["ES", "PS", "NS", "S"]].stack()}).unstack()
+display(beside.round(1))
+trajectory.pivot_table(index="edits", columns="method",
+                       values=["S", "ES", "NS", recall_column, "heldout_loss", "norm_ratio"]).round(3)
 
 # %% [markdown]
 # ## Overfitting: how sure is the model of what it was just told?
 #
 # The paper's diagnosis: without early stopping the $z$ loop keeps pushing until the edited fact
 # is far more probable than anything the model learned in pretraining. We read P(new object |
-# rewrite prompt) right after each batch is written, and compare it with P(true object) on facts
-# the unedited model knows.
+# rewrite prompt) right after each batch is written (averaged over the first
+# {glue:text}`compare_edits:,` edits, which all six editors made), and compare it with P(true
+# object) on facts the unedited model knows; the last column is P(new) of the sampled edits after
+# each run's last edit.
 
 # %%
-overfit = runs.batches.groupby("method", sort=False).agg(
+summary = runs.final.set_index("method")
+same_batches = runs.batches[runs.batches.batch < compare_at // cfg.batch_size]  # the edits all six made
+overfit = same_batches.groupby("method", sort=False).agg(
     p_new_just_edited=("p_new_just_edited", "mean"), z_steps=("z_steps", "mean"))
 overfit["p_new_after_all_edits"] = summary.p_new_edited
 overfit.loc["known facts, unedited model", "p_new_just_edited"] = known_probability
 overfit.round(3)
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-for method, rows in norms.groupby("method", sort=False):
-    axes[0].plot(rows.edits, rows.fro, marker="o", ms=3, label=method)
-recall_column = "probe_recall" if "probe_recall" in runs.downstream else "mc_accuracy"
-for method, rows in runs.downstream.groupby("method", sort=False):
-    axes[1].plot(rows.edits, rows[recall_column], marker="o", ms=3, label=method)
-plots.labelled(axes[0], f"Norm of the edited matrix (layer {last})", "sequential edits",
-               "||W||_F")
-plots.labelled(axes[1], "Downstream: never-edited facts recalled", "sequential edits",
-               "top-1 recall")
-axes[0].legend(fontsize=7)
-plt.tight_layout()
-plt.show()
-
 # %% [markdown]
-# ## Time per edit
+# ## Time per edit, and where it goes
 #
-# Editing time alone (the measurements are not timed), same cases, same machine. MPES saves
-# the $z$ steps after the new fact is learned; the closed form costs the same for every method.
+# Editing time alone (measurements are not timed), same cases, same machine, split into the
+# value-target optimisation ($z$), the keys and current outputs, and the closed-form solves with
+# the weight updates; the checkpoints' cost is shown apart.
 
 # %%
-timing = summary[["ms_per_edit", "z_steps"]].copy()
-timing["speed-up vs MEMIT"] = summary.loc["MEMIT", "ms_per_edit"] / summary.ms_per_edit
-timing["speed-up vs AlphaEdit"] = summary.loc["AlphaEdit", "ms_per_edit"] / summary.ms_per_edit
-glue("full_scale_hours", summary.ms_per_edit.sum() / 1000 * paper_settings["num_edits"] / 3600)
-timing.round(2)
+profile_table = study.phase_profile(runs.batches, runs.checkpoints, cfg.batch_size)
+profile_table["speed-up vs MEMIT"] = profile_table.loc["MEMIT", "total"] / profile_table.total
+first_batches = runs.batches[runs.batches.batch < compare_at // cfg.batch_size]
+same_cases = study.phase_profile(first_batches, runs.checkpoints, cfg.batch_size)
+glue("encore_speedup", profile_table.loc["MEMIT", "total"] / profile_table.loc["ENCORE", "total"])
+glue("encore_speedup_same", same_cases.loc["MEMIT", "total"] / same_cases.loc["ENCORE", "total"])
+glue("z_step_ratio", profile_table.loc["MEMIT", "z_steps"] / profile_table.loc["ENCORE", "z_steps"])
+glue("memit_z_steps", profile_table.loc["MEMIT", "z_steps"])
+glue("encore_z_steps", profile_table.loc["ENCORE", "z_steps"])
+glue("memit_z_share", profile_table.loc["MEMIT", "z_share"])
+glue("encore_z_share", profile_table.loc["ENCORE", "z_share"])
+glue("memit_ms_per_step", profile_table.loc["MEMIT", "ms_per_z_step"])
+glue("encore_ms_per_step", profile_table.loc["ENCORE", "ms_per_z_step"])
+glue("paper_encore_speedup", study.PAPER_LLAMA3_OVERFIT["MEMIT"][3] / study.PAPER_LLAMA3_OVERFIT["MEMIT"][4])
+memit_batches = runs.batches[runs.batches.method == "MEMIT"].z_steps
+tenth = max(1, len(memit_batches) // 10)
+glue("memit_z_steps_first", memit_batches.iloc[:tenth].mean())
+glue("memit_z_steps_last", memit_batches.iloc[-tenth:].mean())
+glue("memit_ms", profile_table.loc["MEMIT", "total"])
+glue("encore_ms", profile_table.loc["ENCORE", "total"])
+profile_table.round(2)
 
 # %% [markdown]
 # ## A real pretrained model: SmolLM2-135M
@@ -266,13 +393,14 @@ smol_keys = ("smol_memit_es", "smol_encore_es", "smol_memit_z_steps", "smol_enco
 if cfg.smollm2_edits > 0:
     smol = smollm2_setting(cfg.smollm2_edits, cfg.smollm2_layers, cfg.seed, device=torch_device,
                            n_probe=20, n_c0=400, n_mc=24)
-    smol_editor = make_editor(smol, float(paper_settings["lam_p"]), cfg.null_threshold)
+    smol_editor = make_editor(smol, float(paper_settings["lam_p"]), cfg.null_threshold, cfg.null_relative)
     smol_prefixes = context_prefixes(smol.model, smol.tokenizer, n_tokens=5, seed=cfg.seed)
     smol_before = downstream(smol)
-    smol_methods = [m for m in methods if m.name in ("MEMIT", "ENCORE")]
+    smol_methods = [Method("MEMIT", "memit"),
+                    Method("ENCORE", "memit", paper_settings["lam_n"], paper_settings["mpes_extra"])]
     smol_runs = study.run_methods(smol, smol_methods, smol_editor, smol_prefixes,
                                   batch_size=cfg.smollm2_edits, eval_every=cfg.smollm2_edits,
-                                  with_downstream=False)
+                                  score_every=1, with_downstream=False)
     smol_rows = pd.concat([pd.DataFrame([{"method": "unedited", **smol_before}]),
                            smol_runs.final], ignore_index=True).set_index("method")
     smol_rows["p_new_right_after"] = smol_runs.batches.set_index("method").p_new_just_edited
@@ -290,122 +418,139 @@ else:
 # ## The paper's numbers beside ours
 #
 # The paper's numbers (arXiv v1, CounterFact, {glue:text}`paper_num_edits:,` sequential edits,
-# GPU; Tables 1-3 for Llama-3-8B, Table 4 for GPT2-XL) next to this run (a small Llama, synthetic
-# facts, `num_edits` edits in batches of `batch_size`, $\lambda_p$ calibrated, CPU). The paper's
-# generation entropy is ROME's score over long generations, ours the same formula on short
-# samples: compare rankings only. The paper's time ratios compare each method with and without
-# MPES (Table 1).
+# GPU; Tables 1-3 for Llama-3-8B, Table 4 for GPT2-XL) next to this run's six editors after
+# {glue:text}`compare_edits:,` edits and MEMIT and ENCORE after {glue:text}`num_edits:,` (a small
+# Llama, synthetic facts, batches of `batch_size`, $\lambda_p$ calibrated, CPU). Generation
+# entropy is ROME's measure, which the papers print times 100 (ENCORE's 523.6 is 5.236 bits); we
+# print ours times 100 too, over {glue:text}`n_entropy` short samples instead of long
+# generations. The paper's time ratios compare each method with and without MPES (Table 1).
 
 # %%
 columns = ["ES", "PS", "NS", "S", "entropy"]
+ours = summary[columns].copy()
+ours["entropy"] *= 100
+ours.index = [f"{m} ({summary.loc[m, 'edits']:,} edits)" for m in summary.index]
 paper_scores = study.paper_scores().pivot_table(index="method", columns="model", values=columns)
-side_by_side = pd.concat({"paper": paper_scores.swaplevel(axis=1).sort_index(axis=1),
-                          f"this run ({cfg.model}, {cfg.num_edits} edits)":
-                              pd.concat({"run": summary[columns]}, axis=1).swaplevel(axis=1)},
-                         axis=1)
-display(side_by_side.round(2))
+display(paper_scores.swaplevel(axis=1).sort_index(axis=1).round(2))
+display(ours.round(2))
+glue("n_entropy", 20)
 overfit_paper = pd.DataFrame([
     {"method": name, "paper: P(known fact)": known, "paper: P(edited) w/o MPES": without,
      "paper: P(edited) w/ MPES": with_mpes, "paper: s/edit ratio w/o : w/ MPES": t0 / t1,
      "run: P(known fact)": known_probability,
      "run: P(edited) w/o MPES": overfit.loc[name, "p_new_just_edited"],
      "run: P(edited) w/ MPES": overfit.loc[f"{name}+MPES", "p_new_just_edited"],
-     "run: s/edit ratio w/o : w/ MPES": summary.loc[name, "ms_per_edit"]
-                                         / summary.loc[f"{name}+MPES", "ms_per_edit"]}
+     "run: s/edit ratio w/o : w/ MPES": same_cases.loc[name, "total"] / same_cases.loc[f"{name}+MPES", "total"]}
     for name, (known, without, with_mpes, t0, t1) in study.PAPER_LLAMA3_OVERFIT.items()]
 ).set_index("method")
-paper_llama = study.paper_scores().query("model == 'Llama-3-8B'").set_index("method")
 paper_gpt2 = study.paper_scores().query("model == 'GPT2-XL'").set_index("method")
-for method in summary.index:
+for method in compared.index:
     key = method.lower().replace("+", "_")
     for column in ("ES", "PS", "NS", "S"):
-        glue(f"{key}_{column}", summary.loc[method, column])
-    glue(f"{key}_norm_ratio", summary.loc[method, "norm_ratio"])
-    glue(f"{key}_recall", health.loc[method].get("probe_recall", float("nan")))
-    glue(f"{key}_heldout", health.loc[method, "heldout_loss"])
-    glue(f"{key}_z_steps", summary.loc[method, "z_steps"])
+        glue(f"{key}_{column}_at_compare", compared.loc[method, column])
+    glue(f"{key}_recall_at_compare", compared.loc[method].get("probe_recall", float("nan")))
+    glue(f"{key}_norm_ratio_at_compare", compared.loc[method, "norm_ratio"])
+    glue(f"{key}_z_steps_same", overfit.loc[method, "z_steps"])
     glue(f"{key}_p_new", overfit.loc[method, "p_new_just_edited"])
     glue(f"paper_llama_{key}_S", paper_llama.loc[method, "S"])
     glue(f"paper_gpt2_{key}_S", paper_gpt2.loc[method, "S"])
-best = summary.S.idxmax()
-glue("best_method", best)
-glue("best_S", summary.loc[best, "S"])
-glue("encore_vs_memit", "above" if summary.loc["ENCORE", "S"] > summary.loc["MEMIT", "S"] else "below")
-speed = summary.loc["MEMIT", "ms_per_edit"] / summary.loc["ENCORE", "ms_per_edit"]
-glue("encore_speedup", speed)
-glue("paper_encore_speedup", study.PAPER_LLAMA3_OVERFIT["MEMIT"][3]
-     / study.PAPER_LLAMA3_OVERFIT["MEMIT"][4])
+for method in long_runs:
+    key = method.lower()
+    row = end.loc[method]
+    n = int(row.n_scored)
+    for column in ("ES", "PS", "NS", "S"):
+        glue(f"{key}_{column}", row[column])
+    low, high = rate_interval(round(row.ES / 100 * n), n)
+    glue(f"{key}_ES_low", 100 * low)
+    glue(f"{key}_ES_high", 100 * high)
+    glue(f"{key}_norm_ratio", row.norm_ratio)
+    glue(f"{key}_recall", row.get("probe_recall", float("nan")))
+    glue(f"{key}_heldout", row.heldout_loss)
+    glue(f"{key}_entropy", 100 * summary.loc[method, "entropy"])
+    glue(f"paper_{key}_entropy", paper_llama.loc[method, "entropy"])
+glue("n_scored_end", int(end.n_scored.iloc[0]))
+for key, sentence in study.long_run_verdicts(end, before, recall_column).items():
+    glue(key, sentence)
 overfit_paper.round(3)
 
 # %% [markdown]
 # ## Reading
 #
-# **Norm growth: reproduced.** Over {glue:text}`num_edits:,` sequential edits MEMIT's edited
-# matrix grows to {glue:text}`memit_norm_ratio:.1f` times its original Frobenius norm; adding the
-# norm penalty holds it to {glue:text}`memit_norm_norm_ratio:.1f`x (MEMIT+norm) and
-# {glue:text}`encore_norm_ratio:.1f`x (ENCORE). MPES alone ends at
-# {glue:text}`memit_mpes_norm_ratio:.1f`x, AlphaEdit at {glue:text}`alphaedit_norm_ratio:.1f`x.
-# (Chapter 2 shows that the growth follows the number of updates, so these ratios depend on
-# `batch_size` as much as on `num_edits`.)
+# **The setting is now well posed, and crowded.** Every one of the {glue:text}`num_edits:,` edits
+# has its own person, and every probe and neighbour is a person no edit touches. The keys of edits
+# and probes are nearly orthogonal in MEMIT's metric (mean whitened cosine
+# {glue:text}`overlap_same:.2f`), yet one calibration batch of {glue:text}`paper_batch_size`
+# MEMIT edits already cuts recall of never-edited facts from {glue:text}`recall_before:.0%` to
+# {glue:text}`calibration_recall:.0%`: this model has {glue:text}`crowding_factor:.0f` times less
+# room per edit than Llama-3-8B, and we did not find a single shared key that explains the loss.
 #
-# **Downstream ability: ENCORE against MEMIT.** Recall of {glue:text}`n_probe` never-edited facts
-# falls from {glue:text}`recall_before:.0%` to {glue:text}`memit_recall:.0%` after MEMIT and
-# {glue:text}`encore_recall:.0%` after ENCORE; the held-out loss goes from
-# {glue:text}`heldout_before:.2f` to {glue:text}`memit_heldout:.2f` and
-# {glue:text}`encore_heldout:.2f`. The paper reports no downstream loss after
-# {glue:text}`paper_num_edits:,` edits of Llama-3-8B. We think the difference is capacity and key
-# overlap: this model's {glue:text}`world_params:,` parameters hold thousands of facts about
-# invented names that share word pieces, so the keys of edited and never-edited subjects overlap
-# far more than in an eight-billion-parameter model, and $\lambda_p$ had to be lowered to
-# {glue:text}`lam_p:g` for edits to take at all (calibration table above).
+# **ENCORE against MEMIT after {glue:text}`num_edits:,` edits.** {glue:text}`verdict_s`
+# {glue:text}`verdict_downstream` {glue:text}`verdict_norm` {glue:text}`verdict_headline` The
+# paper reports S {glue:text}`paper_llama_encore_S:.1f` for ENCORE against
+# {glue:text}`paper_llama_memit_S:.1f` for MEMIT on Llama-3-8B, where MEMIT's own edits have
+# collapsed by the end, and no loss of downstream ability. Here the never-edited facts are lost
+# within the first {glue:text}`compare_edits:,` edits by every editor (next paragraph): at that
+# point ENCORE has held the norm to {glue:text}`encore_norm_ratio_at_compare:.2f`x against MEMIT's
+# {glue:text}`memit_norm_ratio_at_compare:.2f`x, and recall has fallen about as far
+# ({glue:text}`encore_recall_at_compare:.0%` against {glue:text}`memit_recall_at_compare:.0%`), so
+# on this model the loss of never-edited facts does not follow the norm. Between
+# {glue:text}`compare_edits:,` and {glue:text}`num_edits:,` edits both editors lose their own
+# edits at a similar pace (ES {glue:text}`encore_ES_at_compare:.1f` to
+# {glue:text}`encore_ES:.1f` under ENCORE, {glue:text}`memit_ES_at_compare:.1f` to
+# {glue:text}`memit_ES:.1f` under MEMIT; figure).
 #
-# **Overall score S.** ENCORE's S ({glue:text}`encore_S:.1f`) is {glue:text}`encore_vs_memit`
-# MEMIT's ({glue:text}`memit_S:.1f`): it keeps neighbours at NS {glue:text}`encore_NS:.1f`
-# against {glue:text}`memit_NS:.1f` and retains its own edits at ES {glue:text}`encore_ES:.1f`
-# against {glue:text}`memit_ES:.1f`. The paper finds ENCORE far ahead on Llama-3-8B
-# ({glue:text}`paper_llama_encore_S:.1f` against {glue:text}`paper_llama_memit_S:.1f`), where
-# MEMIT's own edits have collapsed by the end, and the two close on GPT2-XL
-# ({glue:text}`paper_gpt2_encore_S:.1f` against {glue:text}`paper_gpt2_memit_S:.1f`). The best S
-# in this run is {glue:text}`best_method`'s ({glue:text}`best_S:.1f`).
+# **The six editors after {glue:text}`compare_edits:,` edits.** S: MEMIT
+# {glue:text}`memit_S_at_compare:.1f`, MEMIT+MPES {glue:text}`memit_mpes_S_at_compare:.1f`,
+# MEMIT+norm {glue:text}`memit_norm_S_at_compare:.1f`, ENCORE {glue:text}`encore_S_at_compare:.1f`,
+# AlphaEdit {glue:text}`alphaedit_S_at_compare:.1f`, AlphaEdit+MPES
+# {glue:text}`alphaedit_mpes_S_at_compare:.1f`; recall of never-edited facts
+# {glue:text}`memit_recall_at_compare:.0%`, {glue:text}`memit_mpes_recall_at_compare:.0%`,
+# {glue:text}`memit_norm_recall_at_compare:.0%`, {glue:text}`encore_recall_at_compare:.0%`,
+# {glue:text}`alphaedit_recall_at_compare:.0%` and {glue:text}`alphaedit_mpes_recall_at_compare:.0%`
+# in the same order.
 #
-# **Overfitting: not the paper's picture.** The tiny model saw every fact many times in training
-# and gives facts it knows probability {glue:text}`known_p:.2f`, far above the paper's
-# {glue:text}`paper_known_p:.2f` for Llama-3-8B; edited facts reach
-# {glue:text}`memit_p_new:.2f` with MEMIT right after their batch, so nothing is "overfitted"
-# relative to known facts. MPES still does what it is built to do: it cuts the $z$ steps
-# ({glue:text}`memit_z_steps:.0f` to {glue:text}`memit_mpes_z_steps:.0f` for MEMIT,
-# {glue:text}`encore_z_steps:.0f` with ENCORE) and lowers the just-edited probability
-# ({glue:text}`memit_p_new:.2f` to {glue:text}`memit_mpes_p_new:.2f` and
-# {glue:text}`encore_p_new:.2f`).
+# **Overfitting: not the paper's picture.** The tiny model gives facts it knows probability
+# {glue:text}`known_p:.2f` (the paper's Llama-3-8B: {glue:text}`paper_known_p:.2f`); over the
+# first {glue:text}`compare_edits:,` edits MEMIT's edits reach {glue:text}`memit_p_new:.2f` right
+# after their batch, MEMIT+MPES's {glue:text}`memit_mpes_p_new:.2f` and ENCORE's
+# {glue:text}`encore_p_new:.2f`: nothing is pushed above what the model believes of facts it
+# knows. MPES still does what it is built to do and stops $z$ early, after
+# {glue:text}`memit_mpes_z_steps_same:.1f` steps on average instead of MEMIT's
+# {glue:text}`memit_z_steps_same:.1f` on the same edits.
 #
-# **AlphaEdit** with the reference's absolute null-space threshold finds a preserved null space of
-# {glue:text}`null_dims` dimensions (of {glue:text}`key_dims`), so where a layer has none it edits
-# through the other layer's null space only: the best preservation (recall
-# {glue:text}`alphaedit_recall:.0%`, NS {glue:text}`alphaedit_NS:.1f`) and the worst efficacy
-# (ES {glue:text}`alphaedit_ES:.1f`).
-#
-# **Time per edit.** MPES saves the steps after the new object is learned; with every edit of a
-# batch computed together, the $z$ loop computes only the edits still optimising, so the saving
-# shows up in wall time: ENCORE was {glue:text}`encore_speedup:.1f`x faster than MEMIT in this
-# run (the paper: {glue:text}`paper_encore_speedup:.1f`x for MEMIT with and without MPES on
-# Llama-3-8B; see `benchmarks/editing.py`).
+# **Time per edit.** ENCORE took {glue:text}`encore_ms:.0f` ms an edit against MEMIT's
+# {glue:text}`memit_ms:.0f` over all their edits ({glue:text}`encore_speedup:.2f`x; on the first
+# {glue:text}`compare_edits:,`, the same cases for all six editors,
+# {glue:text}`encore_speedup_same:.2f`x), against the paper's
+# {glue:text}`paper_encore_speedup:.1f`x. The profile says where the time goes: the value-target
+# optimisation is {glue:text}`memit_z_share:.0%` of MEMIT's time and {glue:text}`encore_z_share:.0%`
+# of ENCORE's; MEMIT takes {glue:text}`memit_z_steps:.1f` steps on average and ENCORE
+# {glue:text}`encore_z_steps:.1f` ({glue:text}`z_step_ratio:.1f` times fewer), at
+# {glue:text}`memit_ms_per_step:.1f` and {glue:text}`encore_ms_per_step:.1f` ms per edit and step
+# (the z loop's fixed work per batch, encoding and the blocks below the injection layer, is spread
+# over fewer steps for ENCORE). MEMIT needs more steps as the run goes on: from
+# {glue:text}`memit_z_steps_first:.1f` in the first tenth of its batches to
+# {glue:text}`memit_z_steps_last:.1f` in the last. Every $z$ step runs the blocks above the injection layer only
+# from the subject's last token on: nothing to its left can change, so those positions' keys and
+# values are computed once per batch and reused (`benchmarks/editing.py` times this against
+# recomputing every position).
 #
 # **SmolLM2.** A handful of edits of a real pretrained model take minutes on a CPU, so this is a
 # check that the same code edits a real Llama, not a measurement of sequential degradation. With
 # Llama-3's settings, ENCORE stopped $z$ after {glue:text}`smol_encore_z_steps:.0f` steps instead
 # of MEMIT's {glue:text}`smol_memit_z_steps:.0f` and took {glue:text}`smol_encore_ms:,.0f` ms an
-# edit against {glue:text}`smol_memit_ms:,.0f`, and its edits took at ES
+# edit against {glue:text}`smol_memit_ms:,.0f`; its edits took at ES
 # {glue:text}`smol_encore_es:.0f` against MEMIT's {glue:text}`smol_memit_es:.0f` over
-# {glue:text}`smol_edits` edits: SmolLM2's keys are smaller than Llama-3-8B's, so the same
-# $\lambda_n$ weighs more, and MPES stops as soon as the prefixed prompts flip, before the bare
-# prompt is won. We did not tune $\lambda_n$ for SmolLM2.
+# {glue:text}`smol_edits` edits. We did not tune ENCORE for SmolLM2.
 #
 # What differs from the paper: a four-layer model trained here on synthetic facts instead of
-# Llama-3-8B, {glue:text}`num_edits:,` edits in batches of `batch_size` instead of
-# {glue:text}`paper_num_edits:,` in batches of {glue:text}`paper_batch_size`, $\lambda_p$
-# calibrated ({glue:text}`lam_p:g`) instead of {glue:text}`paper_lam_p:,`, the first layers
-# instead of middle ones, one seed, and downstream measured as recall of never-edited facts and
-# held-out loss instead of GLUE/MMLU.
+# Llama-3-8B ({glue:text}`crowding_factor:.0f` times more edits per key dimension), batches of
+# `batch_size` (the paper's {glue:text}`paper_batch_size`), $\lambda_p$ calibrated
+# ({glue:text}`lam_p:g`) instead of {glue:text}`paper_lam_p:,`, ENCORE's MPES and $\lambda_n$
+# chosen on a calibration batch, the first layers instead of middle ones, ES/PS/NS/S at
+# checkpoints over a fixed sample (every `score_every`-th edit, {glue:text}`n_scored_end:,` edits
+# at the end), one seed, and downstream measured as recall of never-edited facts and held-out loss
+# instead of GLUE/MMLU.
 
 # %% [markdown]
 # ## Results
@@ -413,9 +558,9 @@ overfit_paper.round(3)
 # %%
 glue("chapter_minutes", (time.perf_counter() - chapter_start) / 60)
 saved = save_results("03_encore", cfg, glued(),
-                     tables={"summary": summary.reset_index(), "norms": runs.norms,
-                             "downstream": runs.downstream, "batches": runs.batches,
-                             "calibration": calibration, "smollm2": smol_rows.reset_index()},
+                     tables={"final": runs.final, "norms": runs.norms, "checkpoints": runs.checkpoints,
+                             "batches": runs.batches, "calibration": calibration, "tuning": tuning,
+                             "profile": profile_table.reset_index(), "smollm2": smol_rows.reset_index()},
                      path=results_path)
 print(f"wrote {saved}")
 pd.Series(glued()).head(12)

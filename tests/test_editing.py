@@ -36,7 +36,7 @@ def world():
 
 def smoke_cases(n: int, seed: int):
     """``n`` edit cases of the smoke world (the facts the smoke model learned)."""
-    return world_cases(n, seed=seed, n_subjects=factworld.SMOKE_SUBJECTS)
+    return world_cases(factworld.SMOKE_WORLD, "edit", n, seed=seed)
 
 
 def test_encode_marks_subject_and_target_tokens(world):
@@ -52,14 +52,32 @@ def test_encode_marks_subject_and_target_tokens(world):
 
 
 def test_world_cases_are_counterfactual_with_true_neighbours():
-    cases = world_cases(50, seed=1)
-    world = {(f.subject, f.relation): f.obj for f in factworld.facts()}
-    assert len({(c.subject, c.relation) for c in cases}) == 50
-    for case in cases:
-        assert case.target_true == " " + world[(case.subject, case.relation)] != case.target_new
+    spec = factworld.LOCAL_WORLD
+    truth = {(f.subject, f.relation): f.obj for f in factworld.facts(spec)}
+    roles = factworld.roles(spec)
+    assert spec.n_facts >= 12_000 and len(roles["edit"]) == 10_000
+    assert not set(roles["edit"]) & set(roles["never_edited"]) and not set(roles["calibration"]) & set(roles["edit"])
+    cases = world_cases(spec, "edit", 10_000, seed=1)
+    assert len({c.subject for c in cases}) == 10_000  # every edit its own person
+    never = set(roles["never_edited"])
+    for case in cases[:100]:
+        assert case.target_true == " " + truth[(case.subject, case.relation)] != case.target_new
         assert case.subject in case.prompt and all(case.subject in p for p in case.paraphrases)
-        assert len(case.neighbours) == 5 and all(case.subject not in p for p in case.neighbours)
-        assert case.target_new in case.alternatives
+        assert len(case.neighbours) == 5 and case.target_new in case.alternatives
+        for prompt in case.neighbours:  # a never-edited person with the same relation and true object
+            subject = next(s for s in never if factworld.Fact(s, case.relation, "").prompt(0) == prompt)
+            assert truth[(subject, case.relation)] == case.target_true.strip()
+    assert world_cases(spec, "edit", 50, seed=1) == cases[:50]  # the first n edits do not depend on n
+    probes = world_cases(spec, "never_edited", 400, seed=1)
+    assert {c.subject for c in probes} <= never
+    with pytest.raises(ValueError, match="at most 10000"):
+        world_cases(spec, "edit", 10_001)
+
+
+def test_rewrite_prompts_mostly_do_not_open_with_the_subject():
+    """In a causal LM a prompt that opens with the subject gives all its relations one key."""
+    openers = [r for r, (templates, _) in factworld.RELATIONS.items() if templates[0].startswith("{s}")]
+    assert len(openers) <= 1
 
 
 def test_geo_cases_follow_the_counterfact_recipe():
@@ -140,6 +158,29 @@ def test_batched_z_equals_one_edit_at_a_time(world, mpes):
     assert together.steps.tolist() == [int(a.steps[0]) for a in alone]
 
 
+def test_reused_prefix_keys_give_the_same_outputs_and_targets(world):
+    """Positions left of the subject run once (their keys and values reused): same outputs as recomputing all."""
+    from support.editing.compute import AboveInjection, hidden_at, rewrite_rows
+
+    model, tokenizer = copy.deepcopy(world[0]).double(), world[1]
+    anat = anatomy(model)
+    cases = smoke_cases(4, seed=2)
+    batch = encode(tokenizer, *rewrite_rows(cases, PREFIXES))
+    with torch.no_grad():
+        base = hidden_at(anat, batch, 2)
+        cached, full = AboveInjection(anat, base, batch, 2, True), AboveInjection(anat, base, batch, 2, False)
+        assert cached.cached and not full.cached
+        rows = torch.tensor([5, 0, 7, 2])  # a subset, out of order, as the z loop asks for live edits
+        add = torch.randn(len(rows), base.shape[-1], dtype=base.dtype, generator=torch.Generator().manual_seed(0))
+        at_cached, at_full = cached(rows, add), full(rows, add)
+        which, positions = batch.predict_mask[rows].nonzero(as_tuple=True)
+        torch.testing.assert_close(at_cached(which, positions), at_full(which, positions), rtol=1e-10, atol=1e-12)
+    targets = [compute_z(anat, tokenizer, cases, 1, PREFIXES, ZConfig(mpes_extra=1, cache_prefix=flag))
+               for flag in (True, False)]
+    torch.testing.assert_close(targets[0].z, targets[1].z, rtol=1e-9, atol=1e-10)
+    assert targets[0].steps.tolist() == targets[1].steps.tolist()
+
+
 def _new_object_is_top1(model, tokenizer, cases) -> np.ndarray:
     """Per case: is the first token of the new object the argmax after the rewrite prompt?"""
     hits = []
@@ -163,7 +204,7 @@ MIN_ES = 45.0
 def test_a_batch_of_20_memit_edits_makes_most_new_objects_top1(world):
     model, tokenizer = world
     anat = anatomy(model)
-    texts = factworld.training_text(n_subjects=factworld.SMOKE_SUBJECTS, passes=1).split("\n")[:1000]
+    texts = factworld.training_text(factworld.SMOKE_WORLD, passes=1).split("\n")[:1000]
     c0 = second_moment(anat, tokenizer, texts, [0, 1], progress=False)
     cases = smoke_cases(20, seed=3)
     saved = {k: v.clone() for k, v in model.state_dict().items()}
@@ -216,15 +257,65 @@ def test_gradient_editors_lower_the_loss_on_the_new_facts(world, editor):
     model.load_state_dict(saved)
 
 
-def test_edit_scores_on_the_unedited_model_and_hub_format_reload(world, tmp_path):
+def _prefers_by_hand(model, tokenizer, prompt: str, first: str, second: str) -> bool:
+    """Does ``prompt`` give ``first`` a lower mean per-token NLL than ``second``? One prompt at a time, no batching."""
+    def mean_nll(continuation: str) -> float:
+        ids = tokenizer(prompt + continuation, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1], -1)
+        targets = ids[0, 1:]
+        return float(-logp[torch.arange(len(targets)), targets][n_prompt - 1:].mean())
+
+    return mean_nll(first) < mean_nll(second)
+
+
+def test_edit_scores_equal_a_prompt_by_prompt_count_after_edits(world):
     model, tokenizer = world
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    anat = anatomy(model)
     cases = smoke_cases(10, seed=6)
-    scores = metrics.edit_scores(model, tokenizer, cases)
-    assert set(scores) == {"ES", "PS", "NS", "S"} and all(0 <= v <= 100 for v in scores.values())
+    neighbours = [(p, c.target_true, c.target_new) for c in cases for p in c.neighbours]
+    right_before = np.array([_prefers_by_hand(model, tokenizer, *row) for row in neighbours])
     locality = metrics.baseline_locality(model, tokenizer, cases)
-    assert metrics.edit_scores(model, tokenizer, cases, locality)["NS"] == 100.0 or not locality.any()
+    assert locality.tolist() == right_before.tolist()
+    es_before = np.mean([_prefers_by_hand(model, tokenizer, c.prompt, c.target_new, c.target_true) for c in cases])
+    texts = factworld.training_text(factworld.SMOKE_WORLD, passes=1).split("\n")[:500]
+    editor = Editor(anat, (0, 1), second_moment(anat, tokenizer, texts, [0, 1], progress=False), lam_p=30.0)
+    run_sequential(editor, tokenizer, cases, Method("MEMIT", "memit"), PREFIXES, 10, 10, progress=False)
+    scores = metrics.edit_scores(model, tokenizer, cases, locality)
+    es = np.mean([_prefers_by_hand(model, tokenizer, c.prompt, c.target_new, c.target_true) for c in cases])
+    right_after = np.array([_prefers_by_hand(model, tokenizer, *row) for row in neighbours])
+    model.load_state_dict(saved)
+    assert scores["ES"] == pytest.approx(100 * es)
+    assert scores["NS"] == pytest.approx(100 * right_after[right_before].mean())
+    assert es > es_before  # the edits moved what is scored
+
+
+def test_edited_model_reloads_in_hub_format(world, tmp_path):
+    model, tokenizer = world
+    cases = smoke_cases(2, seed=6)
     model.save_pretrained(tmp_path)  # the hub loading path of the paper profile, on a local folder
     tokenizer.save_pretrained(tmp_path)
     loaded, loaded_tok = models.hub(str(tmp_path))
     assert np.allclose(continuation_nll(loaded, loaded_tok, [cases[0].prompt], [cases[0].target_new]),
                        continuation_nll(model, tokenizer, [cases[0].prompt], [cases[0].target_new]), atol=1e-5)
+
+
+def test_encore_tuning_restores_the_model_and_waits_longer_with_more_checks(world):
+    from support.editing import restore, snapshot
+    from support.editing.settings import make_editor, world_setting
+    from support.encore import study
+
+    setting = world_setting(10, (0, 1), smoke=True, n_probe=10, n_c0=200)
+    editor = make_editor(setting, 30.0, 1e-2, True, progress=False)
+    before = snapshot(setting.model)
+    table, extra, lam_n = study.tune_encore(setting, editor, PREFIXES, (0, 1, 2), (1.0, 1000.0), min_efficacy=0.0)
+    after = snapshot(setting.model)
+    restore(setting.model, before)
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    steps = table[(table.sweep == "MPES") & table.mpes_extra.notna()].sort_values("mpes_extra").z_steps.to_numpy()
+    assert (np.diff(steps) > 0).all()  # one more check: more steps (every target starts from the unedited model)
+    assert extra == 0 and lam_n == pytest.approx(1000 * study.lam_n_unit(30.0))  # ES >= 0: smallest m, largest lam_n
+    swept = table[table.sweep == "lam_n"].sort_values("lam_n")
+    assert swept.delta_fro.iloc[-1] < swept.delta_fro.iloc[0]  # the penalty shrinks the update

