@@ -227,17 +227,20 @@ calibration.round(3)
 
 # %%
 overlap = study.key_overlap(setting, editor, prefixes)
-first_layer = overlap[overlap.layer == setting.layers[0]].set_index("same_relation")
+first_layer = overlap[overlap.layer == setting.layers[0]].set_index(["probe_position", "same_relation"])
 glue("calibration_recall", calibration.set_index("lam_p").loc[editor.lam_p].get("probe_recall", float("nan")))
-glue("overlap_same", first_layer.loc[True, "mean_cos"])
-glue("overlap_other", first_layer.loc[False, "mean_cos"])
+glue("overlap_same", first_layer.loc[("subject", True), "mean_cos"])
+glue("overlap_other", first_layer.loc[("subject", False), "mean_cos"])
+glue("overlap_last_same", first_layer.loc[("last token", True), "mean_cos"])
 glue("first_edited_layer", setting.layers[0])
 overlap.round(3)
 
 # %% [markdown]
 # At layer {glue:text}`first_edited_layer` a never-edited person's key has mean whitened cosine
 # {glue:text}`overlap_same:.2f` with the key of an edit of the same relation and
-# {glue:text}`overlap_other:.2f` with one of another relation.
+# {glue:text}`overlap_other:.2f` with one of another relation; at the prompt's last token, the
+# position that predicts the object, {glue:text}`overlap_last_same:.2f` with an edit of the same
+# relation.
 #
 # ## ENCORE tuned on the calibration batch
 #
@@ -247,8 +250,9 @@ overlap.round(3)
 # over to a model whose $\lambda_p$ is {glue:text}`lam_p:g`, so both are chosen on the same
 # held-out batch by the rule that chose $\lambda_p$: the smallest number of extra checks, then the
 # largest $\lambda_n$, whose batch still reaches `min_efficacy`% efficacy. $\lambda_n$ is swept in
-# units of the paper's ratio $\lambda_n/\lambda_p$ = 20/15,000 times our $\lambda_p$
-# ({glue:text}`lam_n_unit:.3g`), so "1" is the paper's setting rescaled.
+# units of the paper's ratio $\lambda_n/\lambda_p$ ({glue:text}`paper_lam_n` over
+# {glue:text}`paper_lam_p:,`) times our $\lambda_p$ ({glue:text}`lam_n_unit:.3g`), so one unit is
+# the paper's setting rescaled.
 
 # %%
 tuning, mpes_extra, lam_n = study.tune_encore(setting, editor, prefixes, cfg.mpes_grid, cfg.lam_n_grid,
@@ -421,9 +425,9 @@ else:
 # GPU; Tables 1-3 for Llama-3-8B, Table 4 for GPT2-XL) next to this run's six editors after
 # {glue:text}`compare_edits:,` edits and MEMIT and ENCORE after {glue:text}`num_edits:,` (a small
 # Llama, synthetic facts, batches of `batch_size`, $\lambda_p$ calibrated, CPU). Generation
-# entropy is ROME's measure, which the papers print times 100 (ENCORE's 523.6 is 5.236 bits); we
-# print ours times 100 too, over {glue:text}`n_entropy` short samples instead of long
-# generations. The paper's time ratios compare each method with and without MPES (Table 1).
+# entropy is ROME's measure, which the papers print in hundredths of a bit (ENCORE's
+# {glue:text}`paper_encore_entropy:.1f` on Llama-3-8B); we print ours the same way, over
+# {glue:text}`n_entropy` short samples instead of long generations. The paper's time ratios compare each method with and without MPES (Table 1).
 
 # %%
 columns = ["ES", "PS", "NS", "S", "entropy"]
@@ -469,7 +473,7 @@ for method in long_runs:
     glue(f"{key}_entropy", 100 * summary.loc[method, "entropy"])
     glue(f"paper_{key}_entropy", paper_llama.loc[method, "entropy"])
 glue("n_scored_end", int(end.n_scored.iloc[0]))
-for key, sentence in study.long_run_verdicts(end, before, recall_column).items():
+for key, sentence in study.long_run_verdicts(end, before, recall_column, len(setting.probe_cases)).items():
     glue(key, sentence)
 overfit_paper.round(3)
 

@@ -180,6 +180,22 @@ def test_lam_n_unit_keeps_the_papers_ratio():
 def test_headline_verdict_names_what_held_and_what_did_not():
     from support.encore.study import headline_verdict
 
-    sentence = headline_verdict({"S above MEMIT's": False, "norm growth below MEMIT's": True})
+    sentence = headline_verdict({"S above MEMIT's": False, "norm growth below MEMIT's": True, "recall": None})
     assert sentence == ("Of the paper's claims, held: ENCORE's norm growth below MEMIT's, "
-                        "and did not hold: ENCORE's S above MEMIT's.")
+                        "and did not hold: ENCORE's S above MEMIT's, and could not be told apart: ENCORE's recall.")
+
+
+def test_long_run_verdicts_do_not_count_a_recall_gap_chance_explains():
+    import pandas as pd
+
+    from support.encore.study import long_run_verdicts
+
+    def end(encore_recall):
+        return pd.DataFrame({"S": [54.0, 53.5], "ES": [55.0, 53.0], "NS": [53.0, 57.0], "n_scored": [2000, 2000],
+                             "probe_recall": [0.10, encore_recall], "heldout_loss": [5.4, 4.9],
+                             "norm_ratio": [3.0, 2.3]}, index=["MEMIT", "ENCORE"])
+
+    before = {"probe_recall": 0.98, "heldout_loss": 4.46}
+    assert "could not be told apart: ENCORE's recall" in long_run_verdicts(end(0.12), before)["verdict_headline"]
+    assert "held: ENCORE's held-out loss below MEMIT's; its recall" in long_run_verdicts(
+        end(0.30), before)["verdict_headline"]

@@ -27,6 +27,7 @@ from ..editing.sequential import Editor, Method, locate_then_edit, restore, run_
 from ..editing.settings import SETTING_PARAMS, Setting, downstream, setting_models, weight_norm_rows
 from ..models import SMOLLM2, sample_texts
 from ..profiles import Param
+from ..stats import fisher_p
 
 PARAMS = {
     **SETTING_PARAMS,
@@ -260,9 +261,17 @@ def phase_profile(batches: pd.DataFrame, checkpoints: pd.DataFrame, batch_size: 
     return per_edit
 
 
-def long_run_verdicts(end: pd.DataFrame, before: dict, recall_column: str = "probe_recall") -> dict[str, str]:
-    """Sentences comparing ENCORE with MEMIT at the last checkpoint (rows of ``end`` indexed by method)."""
+def long_run_verdicts(end: pd.DataFrame, before: dict, recall_column: str = "probe_recall",
+                      n_probe: int = 400) -> dict[str, str]:
+    """Sentences comparing ENCORE with MEMIT at the last checkpoint (rows of ``end`` indexed by method).
+
+    The recall comparison counts only when Fisher's exact test over the ``n_probe`` probe facts gives
+    p < 0.05; otherwise the two are reported as not told apart.
+    """
     memit, encore = end.loc["MEMIT"], end.loc["ENCORE"]
+    recall_p = fisher_p(round(encore[recall_column] * n_probe), n_probe, round(memit[recall_column] * n_probe),
+                        n_probe)
+    recall_better = encore[recall_column] > memit[recall_column] if recall_p < 0.05 else None
     return {
         "verdict_s": f"ENCORE's S is {encore.S:.1f} against MEMIT's {memit.S:.1f} ({encore.S - memit.S:+.1f} points; "
                      f"ES {encore.ES:.1f} against {memit.ES:.1f}, NS {encore.NS:.1f} against {memit.NS:.1f}, over the "
@@ -277,20 +286,17 @@ def long_run_verdicts(end: pd.DataFrame, before: dict, recall_column: str = "pro
         "verdict_headline": headline_verdict({
             "S above MEMIT's": encore.S > memit.S,
             "held-out loss below MEMIT's": encore.heldout_loss < memit.heldout_loss,
-            "recall of never-edited facts above MEMIT's": encore[recall_column] > memit[recall_column],
+            "recall of never-edited facts above MEMIT's": recall_better,
             "norm growth below MEMIT's": encore.norm_ratio < memit.norm_ratio}),
     }
 
 
-def headline_verdict(claims: dict[str, bool]) -> str:
-    """One sentence: which of the paper's claims about ENCORE held in this run and which did not."""
-    held = [claim for claim, ok in claims.items() if ok]
-    failed = [claim for claim, ok in claims.items() if not ok]
-    parts = []
-    if held:
-        parts.append("held: ENCORE's " + "; its ".join(held))
-    if failed:
-        parts.append("did not hold: ENCORE's " + "; its ".join(failed))
+def headline_verdict(claims: dict[str, bool | None]) -> str:
+    """One sentence: which of the paper's claims about ENCORE held, which did not, which the run cannot tell."""
+    states = {claim: None if ok is None else bool(ok) for claim, ok in claims.items()}  # numpy bools too
+    groups = (("held", True), ("did not hold", False), ("could not be told apart", None))
+    parts = [f"{label}: ENCORE's " + "; its ".join(c for c, ok in states.items() if ok is value)
+             for label, value in groups if any(ok is value for ok in states.values())]
     return "Of the paper's claims, " + ", and ".join(parts) + "."
 
 
