@@ -51,6 +51,21 @@ def test_encode_marks_subject_and_target_tokens(world):
     assert torch.equal(batch.predict_mask.nonzero()[:, 1] + 1, batch.target_mask.nonzero()[:, 1])
 
 
+def test_shared_token_groups_match_a_loop_over_subject_tokens(world):
+    from support.editing.settings import last_subject_tokens, shared_token_groups
+
+    _, tokenizer = world
+    edited, probes = smoke_cases(6, seed=0), world_cases(factworld.SMOKE_WORLD, "never_edited", 12, seed=0)
+    probes = probes + [edited[0]]  # a subject that surely ends in an edited subject's token
+    tokens = last_subject_tokens(tokenizer, probes)
+    for case, token in zip(probes, tokens):
+        assert token in tokenizer(case.prompt).input_ids and case.subject.endswith(tokenizer.decode([token]).strip())
+    edited_tokens = set(last_subject_tokens(tokenizer, edited).tolist())
+    groups = shared_token_groups(tokenizer, edited, probes)
+    assert groups["shared_token"].tolist() == [int(t) in edited_tokens for t in tokens]
+    assert groups["shared_token"][-1] and not (groups["shared_token"] & groups["other_token"]).any()
+
+
 def test_world_cases_are_counterfactual_with_true_neighbours():
     spec = factworld.LOCAL_WORLD
     truth = {(f.subject, f.relation): f.obj for f in factworld.facts(spec)}

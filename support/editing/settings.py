@@ -16,12 +16,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 import torch
 
 from ..models import austen_paragraphs, hub, multiple_choice_accuracy, require_hub, smollm2, text_loss, tiny_lm
 from ..profiles import Param
 from ..models.anatomy import Anatomy, anatomy
+from ..models.scoring import encode
 from . import metrics, world
 from .cases import EditCase, capital_questions, geo_candidates, world_cases
 from .compute import compute_z, context_prefixes, second_moment
@@ -174,15 +176,33 @@ def setting_models(model: str) -> list:
     return {"world": [WORLD_MODEL], "world-smoke": [SMOKE_WORLD_MODEL], "smollm2": [SMOLLM2]}.get(model, [])
 
 
-def downstream(setting: Setting) -> dict[str, float]:
-    """Downstream ability now: held-out loss, plus probe-fact recall (world) or MC accuracy (SmolLM2)."""
+def downstream(setting: Setting, probe_groups: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Downstream ability now: held-out loss, plus probe-fact recall (world) or MC accuracy (SmolLM2).
+
+    ``probe_groups`` (name -> boolean mask over the probes) adds ``probe_recall_<name>`` per group.
+    """
     out = {"heldout_loss": text_loss(setting.model, setting.tokenizer, setting.heldout_texts)}
     if setting.mc_examples:
         out["mc_accuracy"] = multiple_choice_accuracy(setting.model, setting.tokenizer, setting.mc_examples,
                                                       setting.mc_shots)
     else:
-        out["probe_recall"] = metrics.top1_recall(setting.model, setting.tokenizer, setting.probe_cases)
+        hits = metrics.top1_hits(setting.model, setting.tokenizer, setting.probe_cases)
+        out["probe_recall"] = float(hits.mean())
+        for name, mask in (probe_groups or {}).items():
+            out[f"probe_recall_{name}"] = float(hits[mask].mean()) if mask.any() else float("nan")
     return out
+
+
+def last_subject_tokens(tokenizer, cases: list[EditCase]) -> np.ndarray:
+    """Token id at each case's subject's last token in its rewrite prompt (where the editors read keys)."""
+    batch = encode(tokenizer, [c.prompt for c in cases], None, [c.subject for c in cases])
+    return batch.input_ids[torch.arange(len(cases)), batch.subject_pos].numpy()
+
+
+def shared_token_groups(tokenizer, edited: list[EditCase], probes: list[EditCase]) -> dict[str, np.ndarray]:
+    """Probes whose subject ends in the same token as some edited subject's ("shared_token"), and the rest."""
+    shared = np.isin(last_subject_tokens(tokenizer, probes), last_subject_tokens(tokenizer, edited))
+    return {"shared_token": shared, "other_token": ~shared}
 
 
 def make_editor(setting: Setting, lam_p: float, null_threshold: float, null_relative: bool = False,
@@ -200,6 +220,7 @@ def calibrate_lam_p(setting: Setting, editor: Editor, prefixes: list[str], grid:
     Returns (one row per lam_p: ES/PS/NS/S and downstream, the chosen lam_p); the model is restored.
     """
     cases = setting.calibration_cases
+    groups = None if setting.mc_examples else shared_token_groups(setting.tokenizer, cases, setting.probe_cases)
     original = snapshot(setting.model)
     zres = compute_z(editor.anatomy, setting.tokenizer, cases, editor.layers[-1], prefixes, editor.zcfg)
     rows = []
@@ -208,7 +229,7 @@ def calibrate_lam_p(setting: Setting, editor: Editor, prefixes: list[str], grid:
         locate_then_edit(editor.with_settings(lam_p=lam), setting.tokenizer, cases, Method("MEMIT", "memit"),
                          prefixes, {}, zres)
         rows.append({"lam_p": lam, **metrics.edit_scores(setting.model, setting.tokenizer, cases),
-                     **downstream(setting)})
+                     **downstream(setting, groups)})
     restore(setting.model, original)
     passing = [r["lam_p"] for r in rows if r["ES"] >= min_efficacy]
     return pd.DataFrame(rows), max(passing) if passing else min(grid)
