@@ -246,8 +246,8 @@ if shared is not None and 0 < shared.sum() < len(shared):
                       f"batch their facts are recalled {chosen['probe_recall_shared_token']:.0%} of the time, "
                       f"the others' {chosen['probe_recall_other_token']:.0%}.")
     gap = chosen["probe_recall_other_token"] - chosen["probe_recall_shared_token"]
-    token_reading = (f"People whose names end in an edited name's token lost {100 * gap:+.0f} points more recall "
-                     "than the others" + (", so a shared token explains little of the loss; " if abs(gap) < 0.1
+    token_reading = (f"People whose names end in an edited name's token lost {abs(100 * gap):.0f} points "
+                     f"{'more' if gap >= 0 else 'less'} recall than the others" + (", so a shared token explains little of the loss; " if abs(gap) < 0.1
                                           else "; "))
 else:
     token_sentence, token_reading = "", ""
