@@ -48,6 +48,18 @@ def test_family_from_hub_ids_uses_pythia_steps_and_refuses_a_schedule_arm():
         qid.family(resolve("paper", qid.PARAMS, schedule_arm="constant"))
 
 
+def test_the_final_model_is_always_measured_and_later_checkpoints_are_refused():
+    cfg = resolve("smoke", qid.PARAMS, checkpoints="10,20", train_steps=40)
+    assert qid.tiny_config(cfg, "16x1").checkpoint_steps == (10, 20, 40)
+    with pytest.raises(ValueError, match=r"checkpoints \[80\] lie beyond train_steps=40"):
+        qid.tiny_config(resolve("smoke", qid.PARAMS, checkpoints="10,80", train_steps=40), "16x1")
+
+
+def test_sequential_gptq_is_the_default_and_one_pass_remains_an_option():
+    assert all(c.sequential for c in qid.quant_configs(resolve("local", qid.PARAMS)))
+    assert not any(c.sequential for c in qid.quant_configs(resolve("local", qid.PARAMS, sequential=False)))
+
+
 def test_bits_outside_range_are_refused():
     with pytest.raises(ValueError, match="bits"):
         qid.quant_configs(resolve("smoke", qid.PARAMS, bits="1,4"))
@@ -71,6 +83,20 @@ def test_checkpoint_qid_is_near_zero_at_8_bits_and_grows_as_bits_fall():
     assert full == pytest.approx(models.eval_loss(model, ids[512:], 32))
     assert abs(deltas[8]) < 1e-3
     assert deltas[2] > deltas[4] > deltas[8] - 1e-4
+
+
+def test_quantization_variants_of_a_one_block_member():
+    cfg = resolve("smoke", qid.PARAMS)
+    member = qid.tiny_member(cfg, "16x1")  # one block: sequential and one-pass GPTQ see the same inputs
+    table = qid.variant_qid(member, cfg, progress=False)
+    assert set(table["variant"]) == set(qid.VARIANTS) and set(table["bits"]) == set(cfg.fit_bits)
+    assert len(table) == len(member.steps) * len(cfg.fit_bits) * len(qid.VARIANTS)
+    wide = table.pivot_table(index=["step", "bits"], columns="variant", values="qid")
+    assert np.array_equal(wide["default"], wide["one-pass GPTQ"])
+    assert not np.allclose(wide["default"], wide["embeddings rounded too"])
+    model, _ = member.load(member.steps[-1])
+    share = model.get_input_embeddings().weight.numel() / sum(p.numel() for p in model.parameters())
+    assert table["embedding_share"].iloc[0] == pytest.approx(share)
 
 
 @pytest.mark.slow

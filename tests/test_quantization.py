@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -111,3 +113,111 @@ def test_hessians_match_a_direct_computation():
     x = captured[0].reshape(-1, captured[0].shape[-1]).double()
     assert torch.allclose(hessians["model.layers.0.mlp.down_proj"].double(), 2 * x.T @ x / x.shape[0], rtol=1e-4,
                           atol=1e-6)
+
+
+def _reference_gptq_port(weight, hessian, bits, group_size, block_size, damp=0.01):
+    """A line-by-line port of the reference ``GPTQ.fasterquant`` (IST-DASLab/gptq), groups without act-order."""
+    w = weight.clone()
+    h = hessian.clone()
+    h.diagonal().add_(damp * h.diagonal().mean())
+    hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    scale, zero = minmax_grid(w, bits)
+    q_all = torch.zeros_like(w)
+    columns = w.shape[1]
+    for i1 in range(0, columns, block_size):
+        i2 = min(i1 + block_size, columns)
+        w1, err1 = w[:, i1:i2].clone(), torch.zeros_like(w[:, i1:i2])
+        hinv1 = hinv[i1:i2, i1:i2]
+        for i in range(i2 - i1):
+            if (i1 + i) % group_size == 0:
+                scale, zero = minmax_grid(w[:, i1 + i:i1 + i + group_size], bits)  # reads W, not W1
+            q = fake_quantize(w1[:, i:i + 1], scale, zero, bits)
+            q_all[:, i1 + i:i1 + i + 1] = q
+            err = (w1[:, i:i + 1] - q) / hinv1[i, i]
+            w1[:, i:] -= err @ hinv1[i:i + 1, i:]
+            err1[:, i:i + 1] = err
+        w[:, i2:] -= err1 @ hinv[i1:i2, i2:]
+    return q_all
+
+
+@pytest.mark.parametrize("group_size, block_size", [(16, 32), (16, 24), (32, 128)])
+def test_group_gptq_equals_a_port_of_the_reference(group_size, block_size):
+    weight, _, hessian = _layer_and_inputs(4, cols=96)
+    ours = quantize_gptq(weight, hessian, 3, group_size, block_size=block_size)
+    assert torch.allclose(ours, _reference_gptq_port(weight, hessian, 3, group_size, block_size), atol=1e-9)
+
+
+def test_a_group_as_wide_as_the_layer_falls_back_to_one_grid_per_channel():
+    weight, _, hessian = _layer_and_inputs(5, cols=32)
+    for group in (32, 128):
+        assert torch.equal(quantize_gptq(weight, hessian, 3, group), quantize_gptq(weight, hessian, 3, None))
+        assert torch.equal(quantize_rtn(weight, 3, group), quantize_rtn(weight, 3, None))
+
+
+def _random_llama(n_layers: int):
+    """An untrained two-head Llama (quantization's bookkeeping needs no trained weights)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=32)
+    return LlamaForCausalLM(config).eval()
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {name: layer.weight.detach().clone() for name, layer in quantizable_linears(model).items()}
+
+
+def test_sequential_and_one_pass_gptq_agree_on_a_one_block_model():
+    model = _random_llama(1)
+    calibration = torch.randint(0, 64, (8, 16), generator=torch.Generator().manual_seed(0))
+    sequential = _weights(quantize_model(model, QuantConfig(2, sequential=True), calibration))
+    one_pass = _weights(quantize_model(model, QuantConfig(2, sequential=False), calibration))
+    assert sequential.keys() == one_pass.keys() and all(torch.equal(sequential[k], one_pass[k]) for k in sequential)
+
+
+def test_sequential_gptq_calibrates_each_block_on_the_quantized_blocks_below():
+    model = _random_llama(2)
+    calibration = torch.randint(0, 64, (8, 16), generator=torch.Generator().manual_seed(1))
+    config = QuantConfig(2, sequential=True)
+    sequential = _weights(quantize_model(model, config, calibration))
+    one_pass = _weights(quantize_model(model, QuantConfig(2, sequential=False), calibration))
+    first = [k for k in sequential if ".layers.0." in k]
+    second = [k for k in sequential if ".layers.1." in k]
+    assert len(first) == len(second) == 7
+    assert all(torch.equal(sequential[k], one_pass[k]) for k in first)
+    assert any(not torch.equal(sequential[k], one_pass[k]) for k in second)
+    # by hand: block 0 quantized, then block 1's inputs captured by hooks and each layer rounded with them
+    by_hand = copy.deepcopy(model)
+    layers = quantizable_linears(by_hand)
+    for name in first:
+        layers[name].weight.data.copy_(sequential[name])
+    captured = {}
+    def keep_input(name):
+        def hook(module, inputs, output):
+            captured[name] = inputs[0]  # returns None: the output is left alone
+        return hook
+
+    hooks = [layers[n].register_forward_hook(keep_input(n)) for n in second]
+    with torch.no_grad():
+        by_hand(input_ids=calibration)
+    for hook in hooks:
+        hook.remove()
+    for name in second:
+        x = captured[name].reshape(-1, captured[name].shape[-1]).double()
+        hessian = (2 * x.T @ x / x.shape[0]).float()
+        expected = quantize_gptq(layers[name].weight.data.float(), hessian, 2)
+        assert torch.allclose(sequential[name], expected, atol=1e-5), name
+
+
+def test_embeddings_are_rounded_row_by_row_only_when_asked():
+    model = _random_llama(1)
+    calibration = torch.randint(0, 64, (4, 16), generator=torch.Generator().manual_seed(2))
+    table = model.get_input_embeddings().weight.detach().clone()
+    kept = quantize_model(model, QuantConfig(2, sequential=False), calibration)
+    rounded = quantize_model(model, QuantConfig(2, sequential=False, embeddings=True), calibration)
+    assert torch.equal(kept.get_input_embeddings().weight, table)
+    assert torch.equal(rounded.get_input_embeddings().weight, quantize_rtn(table, 2))
+    assert max(len(torch.unique(row)) for row in rounded.get_input_embeddings().weight) <= 4
+    # the linear layers saw the same (full-precision) calibration pass either way
+    assert all(torch.equal(a, b) for a, b in zip(_weights(kept).values(), _weights(rounded).values()))

@@ -8,16 +8,24 @@ error e_i = (w_i - q_i) / U_ii is pushed onto the not-yet-quantized columns as W
 grids are asymmetric min-max (zero point), per output channel or per group of input columns;
 optional act-order processes columns by decreasing diag(H).
 
-Where this differs from the reference code: the Hessians of all layers are collected in one
-forward pass of the full-precision model (the reference quantizes block by block and feeds each
-block the already-quantized block's outputs); with act-order and groups, groups are formed in the
-permuted column order (the reference's default, not its ``static_groups``). Weights are stored
-dequantized (fake quantization) in float32: this measures the loss of quantization, not speed.
+Sequential by default, as the reference: the transformer blocks are quantized in order, each
+block's Hessians collected on the outputs of the blocks already quantized (``sequential=False``
+collects every layer's Hessian in one pass of the full-precision model instead, so several bit
+widths can share it). With groups, each group's grid is read from the weights as they stood at the
+start of the current block of columns (in-block updates not yet applied), as the reference does.
+
+Where this differs from the reference code: a block's Hessians come from one forward pass of the
+whole model per block (the reference caches each block's inputs and runs that block alone: the same
+inputs, less work); with act-order and groups, groups are formed in the permuted column order (the
+reference's default, not its ``static_groups``); a group size at least a layer's width falls back to
+one grid per output channel (as RTN here). Weights are stored dequantized (fake quantization) in
+float32: this measures the loss of quantization, not speed.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 import torch
@@ -79,6 +87,8 @@ def quantize_gptq(weight: torch.Tensor, hessian: torch.Tensor, bits: int, group_
     w = weight.clone()
     h = hessian.clone()
     cols = w.shape[1]
+    if group_size is not None and group_size >= cols:
+        group_size = None  # one group spans the layer: the per-channel grid (as RTN)
     if group_size is not None and cols % group_size:
         raise ValueError(f"group_size={group_size} must divide the layer's {cols} input columns")
     dead = h.diagonal() == 0  # inputs that never fire carry no information
@@ -98,8 +108,8 @@ def quantize_gptq(weight: torch.Tensor, hessian: torch.Tensor, bits: int, group_
         for i in range(end - start):
             col = start + i
             if group_size is not None and col % group_size == 0:
-                group = torch.cat([block[:, i:], w[:, end:]], dim=1)[:, :group_size]
-                scale, zero = minmax_grid(group, bits)
+                # w holds this block's columns as they were at its start (updates go to ``block``)
+                scale, zero = minmax_grid(w[:, col:col + group_size], bits)
             q = fake_quantize(block[:, i:i + 1], scale, zero, bits)
             quantized[:, col:col + 1] = q
             err = (block[:, i:i + 1] - q) / u_block[i, i]
@@ -131,10 +141,22 @@ def quantizable_linears(model) -> dict[str, torch.nn.Linear]:
             if isinstance(module, torch.nn.Linear) and module is not head}
 
 
+def transformer_blocks(model) -> list[list[str]]:
+    """The quantizable layers' names grouped by the numbered block they sit in (``...layers.3.``), in model order."""
+    blocks: dict[str, list[str]] = {}
+    for name in quantizable_linears(model):
+        match = re.match(r"(.*?\.\d+)\.", name)
+        blocks.setdefault(match.group(1) if match else name, []).append(name)
+    return list(blocks.values())
+
+
 @torch.no_grad()
-def collect_hessians(model, calibration: torch.Tensor, batch_size: int = 8) -> dict[str, torch.Tensor]:
-    """H = 2/n sum x x^T of every quantizable layer's inputs over calibration windows [n_windows, seq_len]."""
+def collect_hessians(model, calibration: torch.Tensor, batch_size: int = 8,
+                     names: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """H = 2/n sum x x^T of the quantizable layers' inputs (all, or ``names``) over windows [n_windows, seq_len]."""
     layers = quantizable_linears(model)
+    if names is not None:
+        layers = {name: layers[name] for name in names}
     sums = {name: torch.zeros(m.in_features, m.in_features, dtype=torch.float64) for name, m in layers.items()}
     counts = dict.fromkeys(layers, 0)
 
@@ -166,6 +188,8 @@ class QuantConfig:
     act_order: bool = False
     block_size: int = 128
     damp: float = 0.01
+    sequential: bool = True  # each block calibrated on the quantized blocks' outputs (the reference's way)
+    embeddings: bool = False  # also round the input embedding matrix (RTN, one grid per token's vector)
 
     def __post_init__(self):
         check_bits(self.bits)
@@ -175,24 +199,45 @@ class QuantConfig:
             raise ValueError(f"group_size={self.group_size} must be positive or None")
 
 
+def _quantize_layer(layer: torch.nn.Linear, config: QuantConfig, hessian: torch.Tensor | None) -> None:
+    """Round one linear layer's weights in place with RTN or GPTQ."""
+    weight = layer.weight.data.float()
+    if config.method == "rtn":
+        new = quantize_rtn(weight, config.bits, config.group_size)
+    else:
+        new = quantize_gptq(weight, hessian.to(weight.device), config.bits, config.group_size,
+                            config.block_size, config.damp, config.act_order)
+    layer.weight.data.copy_(new.to(layer.weight.dtype))
+
+
 @torch.no_grad()
 def quantize_model(model, config: QuantConfig, calibration: torch.Tensor | None = None,
                    hessians: dict[str, torch.Tensor] | None = None):
-    """A quantized copy of ``model``: every linear layer but the head rounded by RTN or GPTQ.
+    """A quantized copy of ``model``: every linear layer but the head rounded by RTN or GPTQ (and the embeddings if asked).
 
-    ``hessians`` (from :func:`collect_hessians`) lets several bit widths share one calibration pass.
+    GPTQ with ``config.sequential`` quantizes block after block, each calibrated on the quantized
+    blocks' outputs; otherwise every layer uses ``hessians`` (from :func:`collect_hessians` on the
+    full-precision model, so several bit widths can share one pass) or one pass made here.
     """
-    if config.method == "gptq" and hessians is None:
-        if calibration is None:
-            raise ValueError("GPTQ needs calibration token windows [n_windows, seq_len] (or precomputed hessians)")
-        hessians = collect_hessians(model, calibration)
     quantized = copy.deepcopy(model)
-    for name, layer in quantizable_linears(quantized).items():
-        weight = layer.weight.data.float()
-        if config.method == "rtn":
-            new = quantize_rtn(weight, config.bits, config.group_size)
-        else:
-            new = quantize_gptq(weight, hessians[name].to(weight.device), config.bits, config.group_size,
-                                config.block_size, config.damp, config.act_order)
-        layer.weight.data.copy_(new.to(layer.weight.dtype))
+    if config.embeddings:  # a lookup table has no input Hessian: round each token's vector to its own grid
+        table = quantized.get_input_embeddings().weight
+        table.data.copy_(quantize_rtn(table.data.float(), config.bits).to(table.dtype))
+    layers = quantizable_linears(quantized)
+    if config.method == "rtn":
+        for layer in layers.values():
+            _quantize_layer(layer, config, None)
+        return quantized
+    if calibration is None and (config.sequential or hessians is None):
+        raise ValueError("GPTQ needs calibration token windows [n_windows, seq_len] (or, with sequential=False, "
+                         "precomputed hessians)")
+    if config.sequential:
+        for names in transformer_blocks(quantized):
+            block_hessians = collect_hessians(quantized, calibration, names=names)
+            for name in names:
+                _quantize_layer(layers[name], config, block_hessians[name])
+        return quantized
+    hessians = hessians if hessians is not None else collect_hessians(model, calibration)
+    for name, layer in layers.items():
+        _quantize_layer(layer, config, hessians[name])
     return quantized

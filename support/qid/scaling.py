@@ -5,8 +5,11 @@ and P bits (their eq. for the unified law; paper fit on GPTQ-quantized Pythia: k
 beta = 0.5251, alpha = 0.2261, gamma = 5.4967; one-factor fits beta = 0.5316, alpha = 0.2276,
 gamma = 5.4812). Fits here are ordinary least squares in log space,
 log QiD = log k + beta log D - alpha log N - gamma log P, on points with QiD > 0 (a log cannot
-take the others; how many were dropped is reported), with percentile-bootstrap intervals over
-resampled points. The paper does not release its fitting code; whether it fit in log space or
+take the others; how many were dropped is reported), with percentile-bootstrap intervals. The
+points are not independent (every checkpoint of a member shares its weights' history, the bit
+widths of one checkpoint share its weights), so the bootstrap resamples whole members and, within
+each drawn member, whole checkpoints (all their bit widths together); given no grouping it falls
+back to resampling points. The paper does not release its fitting code; whether it fit in log space or
 on QiD directly is not stated, so R^2 is reported both in log space and on QiD itself.
 """
 
@@ -101,12 +104,43 @@ def _fit_points(n_params, tokens, bits, qid) -> tuple[np.ndarray, ...]:
     return n[keep], d[keep], p[keep], y[keep], int((~keep).sum())
 
 
+def resample_groups(rng: np.random.Generator, groups: np.ndarray | None, subgroups: np.ndarray | None,
+                    n_rows: int) -> np.ndarray:
+    """Row indices of one bootstrap draw: whole groups with replacement, then whole subgroups within each.
+
+    ``groups`` None resamples rows; ``subgroups`` None keeps each drawn group whole.
+    """
+    if groups is None:
+        return rng.integers(0, n_rows, n_rows)
+    labels = np.unique(groups)
+    drawn = []
+    for label in rng.choice(labels, len(labels)):
+        rows = np.flatnonzero(groups == label)
+        if subgroups is None:
+            drawn.append(rows)
+            continue
+        inner = np.unique(subgroups[rows])
+        drawn.extend(rows[subgroups[rows] == sub] for sub in rng.choice(inner, len(inner)))
+    return np.concatenate(drawn)
+
+
+def _kept(values, keep: np.ndarray) -> np.ndarray | None:
+    """``values`` as an array restricted to the rows kept for the fit (None stays None)."""
+    return None if values is None else np.asarray(values)[keep]
+
+
 def fit_qid(n_params, tokens, bits, qid, factors: tuple[str, ...] = ("alpha", "beta", "gamma"),
-            n_boot: int = 1000, seed: int = 0) -> Fit:
-    """Fit QiD = k D^beta / (N^alpha P^gamma) (or the law restricted to ``factors``) with bootstrap 95% intervals."""
+            n_boot: int = 1000, seed: int = 0, groups=None, subgroups=None) -> Fit:
+    """Fit QiD = k D^beta / (N^alpha P^gamma) (or the law restricted to ``factors``) with bootstrap 95% intervals.
+
+    ``groups`` (e.g. the member of each point) and ``subgroups`` (its checkpoint) make the bootstrap
+    resample whole members and whole checkpoints; without them it resamples points.
+    """
     unknown = set(factors) - {"alpha", "beta", "gamma"}
     if unknown or not factors:
         raise ValueError(f"factors must be a non-empty subset of ('alpha', 'beta', 'gamma'); got {factors}")
+    keep = np.asarray(qid, dtype=float) > 0
+    groups, subgroups = _kept(groups, keep), _kept(subgroups, keep)
     n, d, p, y, dropped = _fit_points(n_params, tokens, bits, qid)
     if len(y) <= len(factors) + 1:
         raise ValueError(f"only {len(y)} points with QiD > 0: too few to fit {len(factors) + 1} parameters")
@@ -116,7 +150,7 @@ def fit_qid(n_params, tokens, bits, qid, factors: tuple[str, ...] = ("alpha", "b
     rng = np.random.default_rng(seed)
     draws = {name: [] for name in params}
     for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
+        idx = resample_groups(rng, groups, subgroups, len(y))
         if np.linalg.matrix_rank(x[idx]) < x.shape[1]:
             continue
         for name, value in _solve(x[idx], log_y[idx], factors).items():
@@ -126,7 +160,8 @@ def fit_qid(n_params, tokens, bits, qid, factors: tuple[str, ...] = ("alpha", "b
                r2_qid=_r2(y, np.exp(predicted_log)), n_points=int(len(y)), n_dropped=dropped)
 
 
-def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000, seed: int = 0) -> Fit:
+def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000, seed: int = 0,
+                   groups=None, subgroups=None) -> Fit:
     """Exponent of one factor with the other two held fixed: log QiD = c_group + exponent * log(factor).
 
     Each combination of the other two factors gets its own intercept (so N and P do not leak into
@@ -134,6 +169,8 @@ def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000,
     """
     if factor not in ("alpha", "beta", "gamma"):
         raise ValueError(f"factor={factor!r} must be 'alpha', 'beta' or 'gamma'")
+    keep = np.asarray(qid, dtype=float) > 0
+    groups, subgroups = _kept(groups, keep), _kept(subgroups, keep)
     n, d, p, y, dropped = _fit_points(n_params, tokens, bits, qid)
     column = {"beta": np.log(d), "alpha": -np.log(n), "gamma": -np.log(p)}[factor]
     others = {"beta": (n, p), "alpha": (d, p), "gamma": (n, d)}[factor]
@@ -147,7 +184,7 @@ def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000,
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
+        idx = resample_groups(rng, groups, subgroups, len(y))
         if np.linalg.matrix_rank(x[idx]) == x.shape[1]:
             draws.append(np.linalg.lstsq(x[idx], log_y[idx], rcond=None)[0][-1])
     interval = {factor: (float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5)))} if draws else {}
@@ -155,9 +192,33 @@ def fit_one_factor(n_params, tokens, bits, qid, factor: str, n_boot: int = 1000,
                n_points=int(len(y)), n_dropped=dropped)
 
 
-def fit_per_bits(n_params, tokens, bits, qid, n_boot: int = 500, seed: int = 0) -> dict[int, Fit]:
-    """Separate fits of QiD = k_P D^beta / N^alpha for each bit width P."""
+def fit_per_bits(n_params, tokens, bits, qid, n_boot: int = 500, seed: int = 0, groups=None,
+                 subgroups=None) -> dict[int, Fit]:
+    """Separate fits of QiD = k_P D^beta / N^alpha for each bit width P (bootstrap grouped as :func:`fit_qid`)."""
     bits = np.asarray(bits)
     n, d, y = np.asarray(n_params), np.asarray(tokens), np.asarray(qid)
-    return {int(b): fit_qid(n[bits == b], d[bits == b], bits[bits == b], y[bits == b], ("alpha", "beta"), n_boot, seed)
-            for b in np.unique(bits)}
+    fits = {}
+    for b in np.unique(bits):
+        rows = bits == b
+        fits[int(b)] = fit_qid(n[rows], d[rows], bits[rows], y[rows], ("alpha", "beta"), n_boot, seed,
+                               _kept(groups, rows), _kept(subgroups, rows))
+    return fits
+
+
+def clustered_family(rng: np.random.Generator, law: dict[str, float], sizes, tokens, bits=(2, 3, 4),
+                     member_sd: float = 0.3, slope_sd: float = 0.05, checkpoint_sd: float = 0.15,
+                     noise_sd: float = 0.05) -> dict[str, np.ndarray]:
+    """A simulated family whose points share errors, QiD = law x exp(error), for testing intervals.
+
+    Each member gets its own log offset and token slope (around log 1e8), each checkpoint one error
+    shared by its bit widths, each point its own. Returns arrays n, d, p, qid, member, step.
+    """
+    rows = []
+    for member, n in enumerate(sizes):
+        offset, slope = member_sd * rng.standard_normal(), slope_sd * rng.standard_normal()
+        for step, d in enumerate(tokens):
+            shared = checkpoint_sd * rng.standard_normal()
+            for p in bits:
+                error = offset + slope * np.log(d / 1e8) + shared + noise_sd * rng.standard_normal()
+                rows.append((n, d, p, float(qid_law(n, d, p, **law)) * np.exp(error), member, step))
+    return dict(zip(("n", "d", "p", "qid", "member", "step"), (np.array(c) for c in zip(*rows))))

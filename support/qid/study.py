@@ -17,7 +17,7 @@ learning-rate decay rather than tokens. ``paper`` loads ``EleutherAI/pythia-*`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from .scaling import (
     PYTHIA_NON_EMBEDDING,
     PYTHIA_TOKENS_PER_STEP,
     Fit,
+    clustered_family,
     fit_one_factor,
     fit_per_bits,
     fit_qid,
@@ -63,6 +64,8 @@ PARAMS = {
     "method": Param(str, smoke="gptq", local="gptq", paper="gptq", choices=("gptq", "rtn")),
     "group_size": Param(int, smoke=0, local=0, paper=128, low=0,
                         help="0 = one grid per output channel; paper: 128, AutoGPTQ's default (assumed)"),
+    "sequential": Param(bool, smoke=True, local=True, paper=True,
+                        help="GPTQ block by block on the quantized blocks' outputs (False: one full-precision pass)"),
     "calibration_windows": Param(int, smoke=4, local=32, paper=128, low=1, help="GPTQ calibration windows"),
     "eval_tokens": Param(int, smoke=2048, local=16384, paper=262144, low=64, help="held-out tokens per loss"),
     "fit_bits": Param(int, many=True, smoke=(2, 4), local=(2, 3, 4), paper=(2, 3, 4), low=2, high=8,
@@ -72,6 +75,8 @@ PARAMS = {
     "fully_trained_qid": Param(float, smoke=0.2, local=0.2, paper=0.2, low=1e-4,
                                help="2-bit QiD taken as 'fully trained' when inverting the law (Table 1)"),
     "bootstrap": Param(int, smoke=50, local=1000, paper=1000, low=10, help="bootstrap resamples per fit"),
+    "coverage_families": Param(int, smoke=10, local=60, paper=60, low=1,
+                               help="simulated families on which point and member bootstrap intervals are checked"),
 }
 RESOURCES = ("austen",)
 
@@ -112,7 +117,10 @@ class Member:
 def tiny_config(cfg: Config, size: str, schedule: str = "cosine") -> TinyLMConfig:
     """The GPT-NeoX config of one local family member (every member shares data order and seed)."""
     width, layers = parse_size(size)
-    steps = tuple(s for s in cfg.checkpoints if s <= cfg.train_steps)
+    beyond = [s for s in cfg.checkpoints if s > cfg.train_steps]
+    if beyond:
+        raise ValueError(f"checkpoints {beyond} lie beyond train_steps={cfg.train_steps}: raise train_steps or drop them")
+    steps = tuple(sorted(set(cfg.checkpoints) | {cfg.train_steps}))  # the final model is always measured
     return TinyLMConfig(arch="gpt_neox", vocab_size=cfg.vocab_size, d_model=width, n_layers=layers,
                             n_heads=max(1, width // 16), d_ff=4 * width, seq_len=cfg.seq_len,
                             batch_size=cfg.batch_size, steps=cfg.train_steps, lr=cfg.lr,
@@ -185,20 +193,48 @@ def measurement_data(member: Member, tokenizer, cfg: Config) -> tuple[torch.Tens
 def quant_configs(cfg: Config) -> list[QuantConfig]:
     """One QuantConfig per requested bit width (bits outside 2..8 are refused by QuantConfig)."""
     group = cfg.group_size or None
-    return [QuantConfig(bits, method=cfg.method, group_size=group) for bits in cfg.bits]
+    return [QuantConfig(bits, method=cfg.method, group_size=group, sequential=cfg.sequential) for bits in cfg.bits]
 
 
 @torch.no_grad()
 def checkpoint_qid(model, configs: list[QuantConfig], calibration: torch.Tensor, held_out: torch.Tensor,
                    seq_len: int) -> tuple[float, dict[int, float]]:
-    """Full-precision held-out loss of ``model`` and QiD = loss(quantized) - loss(full) for each config."""
+    """Full-precision held-out loss of ``model`` and QiD = loss(quantized) - loss(full) for each config.
+
+    One-pass GPTQ configs share one full-precision Hessian pass; sequential ones calibrate their own blocks.
+    """
     full = eval_loss(model, held_out, seq_len)
-    hessians = collect_hessians(model, calibration) if any(c.method == "gptq" for c in configs) else None
+    one_pass = any(c.method == "gptq" and not c.sequential for c in configs)
+    hessians = collect_hessians(model, calibration) if one_pass else None
     qid = {}
     for config in configs:
         quantized = quantize_model(model, config, calibration, hessians=hessians)
         qid[config.bits] = eval_loss(quantized, held_out, seq_len) - full
     return full, qid
+
+
+#: The variants of quantization the chapter compares on one member: name -> changes to the QuantConfig.
+VARIANTS = {"default": {}, "one-pass GPTQ": {"sequential": False}, "embeddings rounded too": {"embeddings": True}}
+
+
+def variant_qid(member: Member, cfg: Config, variants: dict[str, dict] = VARIANTS, device: str = "cpu",
+                progress: bool = True) -> pd.DataFrame:
+    """QiD of one member's checkpoints at the fitted bit widths under each variant of the chapter's QuantConfig.
+
+    One row per (step, bits, variant), with the input embedding's share of all parameters.
+    """
+    rows = []
+    for step in bar(member.steps, desc=f"{member.name}: quantization variants", disable=not progress):
+        model, tokenizer = member.load(step, device)
+        calibration, held_out = measurement_data(member, tokenizer, cfg)
+        seq_len = member.tiny.seq_len if member.tiny is not None else cfg.seq_len
+        share = model.get_input_embeddings().weight.numel() / sum(p.numel() for p in model.parameters())
+        for name, changes in variants.items():
+            configs = [replace(c, **changes) for c in quant_configs(cfg) if c.bits in cfg.fit_bits]
+            _, qid = checkpoint_qid(model, configs, calibration, held_out, seq_len)
+            rows += [{"member": member.name, "step": step, "tokens": member.tokens(step), "bits": bits,
+                      "variant": name, "embedding_share": share, "qid": value} for bits, value in qid.items()]
+    return pd.DataFrame(rows)
 
 
 def member_table(members: list[Member], device: str = "cpu") -> pd.DataFrame:
@@ -257,17 +293,22 @@ def fit_points(table, cfg: Config):
     return table[keep]
 
 
-def fit_all(points, n_boot: int, seed: int = 0) -> dict[str, Fit]:
-    """The unified law, the three one-factor laws and the per-bit-width laws, fitted on ``points``."""
+def fit_all(points, n_boot: int, seed: int = 0, by_member: bool = True) -> dict[str, Fit]:
+    """The unified law, the three one-factor laws and the per-bit-width laws, fitted on ``points``.
+
+    Intervals resample whole members and, within them, whole checkpoints (``by_member``), or points.
+    """
     columns = (points["n_params"].to_numpy(), points["tokens"].to_numpy(), points["bits"].to_numpy(),
                points["qid"].to_numpy())
-    fits = {"unified": fit_qid(*columns, n_boot=n_boot, seed=seed)}
+    grouping = ({"groups": (points["member"] + "/" + points["arm"]).to_numpy(), "subgroups": points["step"].to_numpy()}
+                if by_member else {})
+    fits = {"unified": fit_qid(*columns, n_boot=n_boot, seed=seed, **grouping)}
     for factor in ("beta", "alpha", "gamma"):
         try:
-            fits[f"one-factor {factor}"] = fit_one_factor(*columns, factor, n_boot=n_boot, seed=seed)
+            fits[f"one-factor {factor}"] = fit_one_factor(*columns, factor, n_boot=n_boot, seed=seed, **grouping)
         except ValueError:  # e.g. one bit width only: gamma cannot be fitted
             pass
-    for bits, fit in fit_per_bits(*columns, n_boot=n_boot, seed=seed).items():
+    for bits, fit in fit_per_bits(*columns, n_boot=n_boot, seed=seed, **grouping).items():
         fits[f"{bits}-bit only"] = fit
     return fits
 
@@ -351,3 +392,25 @@ def schedule_arm_summary(table: pd.DataFrame, members: list[Member], cfg: Config
                      "qid_cosine_last": value["cosine"].get(last),
                      "lr_factor_cosine_before": twin.tiny.lr_schedule().factor(before - 1)})
     return pd.DataFrame(rows)
+
+
+def bootstrap_coverage(law: dict[str, float], members: int = 5, checkpoints: int = 10, reps: int = 60,
+                       n_boot: int = 150, seed: int = 0) -> pd.DataFrame:
+    """How often point and member bootstrap intervals cover a simulated family's true exponents.
+
+    One row per (bootstrap, exponent): coverage over ``reps`` families of ``members`` sizes x
+    ``checkpoints`` token counts x 3 bit widths whose points share errors (:func:`clustered_family`).
+    """
+    rng = np.random.default_rng(seed)
+    sizes, tokens = np.logspace(5, 7, members), np.logspace(7, 9, checkpoints)
+    hits = {(kind, name): 0 for kind in ("points", "members") for name in ("alpha", "beta", "gamma")}
+    for rep in range(reps):
+        fam = clustered_family(rng, law, sizes, tokens)
+        columns = (fam["n"], fam["d"], fam["p"], fam["qid"])
+        for kind, grouping in (("points", {}), ("members", {"groups": fam["member"], "subgroups": fam["step"]})):
+            fit = fit_qid(*columns, n_boot=n_boot, seed=rep, **grouping)
+            for name in ("alpha", "beta", "gamma"):
+                low, high = fit.intervals[name]
+                hits[kind, name] += low <= law[name] <= high
+    return pd.DataFrame([{"bootstrap": kind, "exponent": name, "coverage": count / reps, "families": reps}
+                         for (kind, name), count in hits.items()])
