@@ -257,10 +257,10 @@ study.exponent_table(fits)
 # %% [markdown]
 # Does the member bootstrap cover what it should? Both kinds of interval, computed on
 # {glue:text}`coverage_families` simulated families shaped like ours ({glue:text}`coverage_members` members x
-# {glue:text}`coverage_checkpoints` checkpoints x 3 bit widths, the paper's exponents, errors
+# {glue:text}`coverage_checkpoints` checkpoints x three bit widths, the paper's exponents, errors
 # shared within a member and within a checkpoint): point intervals cover the true $\alpha$ in
 # {glue:text}`coverage_points_alpha:.0%` of them, member intervals in
-# {glue:text}`coverage_members_alpha:.0%` (nominal 95%).
+# {glue:text}`coverage_members_alpha:.0%` (nominal $95\%$).
 
 # %%
 n_members = points.groupby(["member", "arm"]).ngroups
