@@ -115,22 +115,23 @@ def tune_encore(setting: Setting, editor: Editor, prefixes: list[str], mpes_grid
     unit = lam_n_unit(editor.lam_p)
 
     def edit_and_score(zres, method: Method) -> dict:
-        restore(model, original)
+        """Edit the (unedited) model with ``method`` and the targets ``zres``; the batch's scores."""
         w0 = editor.anatomy.weight(last)
-        locate_then_edit(editor, tok, cases, method, prefixes, {}, zres)
-        return {"z_steps": float(zres.steps.float().mean()), "z_prob_new": float(zres.prob_new.mean()),
+        stats, _ = locate_then_edit(editor, tok, cases, method, prefixes, {}, zres)
+        return {"z_steps": stats["z_steps"], "z_prob_new": stats["z_prob_new"],
                 "delta_fro": float((editor.anatomy.weight(last) - w0).norm()),
                 **metrics.edit_scores(model, tok, cases)}
 
     rows, targets = [], {}
     for extra in (None, *sorted(mpes_grid)):
-        restore(model, original)  # every target is computed on the unedited model
+        restore(model, original)  # every target is computed, and every edit made, on the unedited model
         targets[extra] = compute_z(editor.anatomy, tok, cases, last, prefixes, replace(editor.zcfg, mpes_extra=extra))
         rows.append({"sweep": "MPES", "mpes_extra": extra, "lam_n_units": 0.0, "lam_n": 0.0,
                      **edit_and_score(targets[extra], Method("MEMIT+MPES", "memit", mpes_extra=extra))})
     passing = [r["mpes_extra"] for r in rows[1:] if r["ES"] >= min_efficacy]
     mpes_extra = min(passing) if passing else max(mpes_grid)
     for units in sorted(lam_n_grid):
+        restore(model, original)
         method = Method("ENCORE", "memit", units * unit, mpes_extra)
         rows.append({"sweep": "lam_n", "mpes_extra": mpes_extra, "lam_n_units": units, "lam_n": units * unit,
                      **edit_and_score(targets[mpes_extra], method)})

@@ -223,10 +223,11 @@ def variant_qid(member: Member, cfg: Config, variants: dict[str, dict] = VARIANT
 
     One row per (step, bits, variant), with the input embedding's share of all parameters.
     """
-    rows = []
+    rows, data = [], None
     for step in bar(member.steps, desc=f"{member.name}: quantization variants", disable=not progress):
         model, tokenizer = member.load(step, device)
-        calibration, held_out = measurement_data(member, tokenizer, cfg)
+        data = data or measurement_data(member, tokenizer, cfg)  # one corpus for every checkpoint of the member
+        calibration, held_out = data
         seq_len = member.tiny.seq_len if member.tiny is not None else cfg.seq_len
         share = model.get_input_embeddings().weight.numel() / sum(p.numel() for p in model.parameters())
         for name, changes in variants.items():
