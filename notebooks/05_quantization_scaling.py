@@ -58,6 +58,7 @@ profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU
 seed = None  # None keeps the profile's default
 device = None
 sizes = None
+corpus = None
 checkpoints = None
 train_steps = None
 batch_size = None
@@ -74,7 +75,7 @@ sequential = None
 calibration_windows = None
 eval_tokens = None
 fit_bits = None
-fit_min_step = None
+fit_min_tokens_per_param = None
 fully_trained_qid = None
 bootstrap = None
 coverage_families = None
@@ -91,17 +92,19 @@ from support import plots
 from support.device import pick_device
 from support.glue import glue, glued
 from support.profiles import resolve
+from support.models.corpora import ENGLISH_MIX, ENGLISH_MIX_PIECES
 from support.qid import study
 from support.qid.scaling import PAPER_ONE_FACTOR, PAPER_UNIFIED, PYTHIA_TOKENS_PER_STEP
 from support.results import save_results
 from support.seed import seed_everything
 
-cfg = resolve(profile, study.PARAMS, seed=seed, device=device, sizes=sizes,
+cfg = resolve(profile, study.PARAMS, seed=seed, device=device, sizes=sizes, corpus=corpus,
               checkpoints=checkpoints, train_steps=train_steps, batch_size=batch_size,
               seq_len=seq_len, lr=lr, warmup_steps=warmup_steps, vocab_size=vocab_size,
               schedule_arm=schedule_arm, arm_size=arm_size, bits=bits, method=method,
               group_size=group_size, sequential=sequential, calibration_windows=calibration_windows,
-              eval_tokens=eval_tokens, fit_bits=fit_bits, fit_min_step=fit_min_step,
+              eval_tokens=eval_tokens, fit_bits=fit_bits,
+              fit_min_tokens_per_param=fit_min_tokens_per_param,
               fully_trained_qid=fully_trained_qid, bootstrap=bootstrap, coverage_families=coverage_families)
 seed_everything(cfg.seed)
 torch_device = pick_device(cfg.device)
@@ -123,8 +126,9 @@ cfg.table()
 # order, with checkpoints at log-spaced steps early on and then every thousand steps. We build the
 # same thing in miniature: GPT-NeoX models (Pythia's architecture: parallel attention and MLP,
 # partial rotary embeddings, untied embeddings) of several widths and depths, all seeing the same
-# Austen windows in the same order, cosine learning-rate decay to a tenth of the peak (as Pythia),
-# and checkpoints spaced logarithmically early on and then evenly (`checkpoints`). One extra run
+# windows of text in the same order, cosine learning-rate decay to a tenth of the peak (as Pythia),
+# and checkpoints spaced logarithmically over {glue:text}`checkpoint_decades:.1f` decades of
+# training tokens (`checkpoints`; the final model is always one of them). One extra run
 # repeats one size with a warmup-stable-decay (WSD) schedule: the learning rate stays at its peak
 # until the last fifth of training and then falls linearly, so its checkpoints before that point
 # are those of a constant-learning-rate run.
@@ -138,6 +142,7 @@ glue("min_params", summary.n_params.min())
 glue("max_params", summary.n_params.max())
 glue("max_tokens_per_param", summary.tokens_per_param.max())
 glue("min_tokens_per_param", summary.tokens_per_param.min())
+glue("checkpoint_decades", np.log10(max(cfg.checkpoints) / min(cfg.checkpoints)))
 summary.round(3)
 
 # %% [markdown]
@@ -147,22 +152,41 @@ summary.round(3)
 # {glue:text}`pythia_max_tpp:,.0f` tokens per non-embedding parameter and the largest about
 # {glue:text}`pythia_min_tpp:,.0f` (table below). In this profile our models saw from
 # {glue:text}`min_tokens_per_param:,.0f` to {glue:text}`max_tokens_per_param:,.0f` tokens per
-# parameter: the family spans the undertrained end of Pythia, not Pythia-70M's extreme. Our
-# corpus has only {glue:text}`corpus_mtokens:.1f` M training tokens, so the longest run repeats it
-# about {glue:text}`corpus_epochs:.0f` times, where Pythia saw each document at most one and a
-# half times. That is a real difference in setting: on repeated data, the larger members may
-# start to memorise.
+# parameter: the family spans the undertrained end of Pythia, not Pythia-70M's extreme.
 
 # %%
 pythia = study.pythia_table()
 glue("pythia_btokens", 143_000 * PYTHIA_TOKENS_PER_STEP / 1e9)
 glue("pythia_max_tpp", pythia.tokens_per_param.max())
 glue("pythia_min_tpp", pythia.tokens_per_param.min())
+pythia.round(0)
+
+# %% [markdown]
+# Pythia saw each document of the Pile about once (one and a half times in its deduplicated
+# run), so "more tokens" there means more *distinct* text. The training text here is
+# `corpus` = {glue:text}`corpus_name`: {glue:text}`corpus_mtokens:.1f` M training tokens
+# (table below), cut into non-overlapping windows that every member reads in the same shuffled
+# order, each window once. The longest run reads {glue:text}`corpus_share_used:.0%` of them:
+# {glue:text}`token_reads`. The held-out split is the last
+# {glue:text}`held_out_fraction:.0%` of the token stream, {glue:text}`held_out_where`, never
+# trained on.
+
+# %%
+corpus_info = study.corpus_table(members[0].tiny.corpus) if members[0].tiny is not None else pd.DataFrame()
 if members[0].tiny is not None:
     train_tokens = len(members[0].tiny.corpus.splits(cfg.vocab_size)[0])
+    glue("corpus_name", members[0].tiny.corpus.name)
     glue("corpus_mtokens", train_tokens / 1e6)
-    glue("corpus_epochs", summary.tokens.max() / train_tokens)
-pythia.round(0)
+    glue("corpus_share_used", summary.tokens.max() / train_tokens)
+    reads = int(np.ceil(summary.tokens.max() / train_tokens))
+    glue("token_reads", "no member reads any token twice" if reads == 1 else
+         f"the longest run reads each token up to {reads} times")
+    glue("held_out_fraction", members[0].tiny.corpus.val_fraction)
+    glue("held_out_where",
+         f"which is about the last of the {ENGLISH_MIX_PIECES} rounds in which the sources are interleaved, "
+         "so it holds the last piece of every source" if members[0].tiny.corpus is ENGLISH_MIX else
+         "the end of the last novel")
+corpus_info
 
 # %% [markdown]
 # ## Quantizing every checkpoint
@@ -177,15 +201,36 @@ pythia.round(0)
 # (GPTQ's sequential recipe; `sequential=False` takes every layer's $H$ from one pass of the
 # full-precision model instead). Every linear layer except
 # the output head is quantized (the paper follows GPTQ's usual setting); the embeddings stay in
-# full precision. QiD is the difference of mean cross-entropy on the corpus' held-out tail (the
-# last twentieth, never trained on); GPTQ calibrates on windows of the training split.
+# full precision. GPTQ calibrates on windows of the training split. QiD is the difference of mean
+# cross-entropy on {glue:text}`eval_tokens:,` held-out tokens, in windows of
+# {glue:text}`eval_window` spread evenly over the held-out split, and every QiD carries a standard
+# error: the spread of the per-window loss differences over $\sqrt{n}$ windows (paired, since the
+# quantized and full models read the same windows; windows rather than tokens are the units,
+# because the tokens of a window are correlated). At the final checkpoints the median standard
+# error is {glue:text}`se_low_bits:.4f` nats at {glue:text}`low_bits_name` bits and
+# {glue:text}`se_high_bits:.4f` at {glue:text}`high_bits_name` bits; the whole held-out split
+# ({glue:text}`held_out_tokens:,` tokens) would cost every one of the
+# {glue:text}`n_evaluations:,` evaluations {glue:text}`eval_cost_ratio:.0f` times as long.
 
 # %%
 start = time.perf_counter()
 table = study.measure_family(members, cfg, device=torch_device)
 glue("measure_minutes", (time.perf_counter() - start) / 60)
 glue("n_checkpoints", table.groupby(["member", "arm", "step"]).ngroups)
-table.pivot_table(index=["member", "arm", "step"], columns="bits", values="qid").round(4).tail(8)
+glue("eval_tokens", int(table["eval_tokens"].iloc[0]))
+glue("eval_window", cfg.seq_len)
+glue("n_evaluations", table.groupby(["member", "arm", "step"]).ngroups * (len(cfg.bits) + 1))
+if members[0].tiny is not None:
+    held_out_tokens = len(members[0].tiny.corpus.splits(cfg.vocab_size)[1])
+    glue("held_out_tokens", held_out_tokens)
+    glue("eval_cost_ratio", held_out_tokens / table["eval_tokens"].iloc[0])
+last_steps = table[table["step"] == table.groupby(["member", "arm"])["step"].transform("max")]
+median_se = last_steps.groupby("bits")["qid_se"].median()
+glue("low_bits_name", int(median_se.index.min()))
+glue("high_bits_name", int(median_se.index.max()))
+glue("se_low_bits", median_se.iloc[0])
+glue("se_high_bits", median_se.iloc[-1])
+table.pivot_table(index=["member", "arm", "step"], columns="bits", values=["qid", "qid_se"]).round(4).tail(8)
 
 # %% [markdown]
 # The paper's main figure plots QiD against training tokens, one line per model size, one panel
@@ -214,9 +259,14 @@ plt.show()
 # ## Fitting the laws
 #
 # We fit $\log \mathrm{QiD} = \log k + \beta \log D - \alpha \log N - \gamma \log P$ by least squares
-# on checkpoints from step `fit_min_step` on (the earliest checkpoints are barely trained and their
-# QiD is dominated by noise) and bit widths `fit_bits`: at eight bits QiD is below the evaluation's
-# resolution, often negative, and a log of noise would drag $\gamma$ around. Each exponent comes
+# on checkpoints that have seen at least `fit_min_tokens_per_param` =
+# {glue:text}`fit_min_tpp:g` tokens per non-embedding parameter (the same point of training for
+# every size, rather than one step for all: a fixed step would be early for the large members and
+# late for the small ones), which leaves {glue:text}`fit_decades:.1f` decades of $D$ in the fit
+# ({glue:text}`fit_min_tokens:,` to {glue:text}`fit_max_tokens:,` tokens), and on bit widths
+# `fit_bits`: at eight bits QiD is below the evaluation's resolution, often negative, and a log of
+# noise would drag $\gamma$ around. Of the fitted points, {glue:text}`fit_within_2se` have a QiD
+# within two standard errors of zero. Each exponent comes
 # with a percentile-bootstrap interval (the central $95\%$ of `bootstrap` resamples). The points
 # are not independent: a member's checkpoints share one training run, and the bit widths of a
 # checkpoint share its weights. So each resample draws whole members with replacement and, within
@@ -230,6 +280,11 @@ plt.show()
 points = study.fit_points(table, cfg)
 fits = study.fit_all(points, n_boot=cfg.bootstrap, seed=cfg.seed)
 unified = fits["unified"]
+glue("fit_min_tpp", cfg.fit_min_tokens_per_param)
+glue("fit_min_tokens", int(points["tokens"].min()))
+glue("fit_max_tokens", int(points["tokens"].max()))
+glue("fit_decades", np.log10(points["tokens"].max() / points["tokens"].min()))
+glue("fit_within_2se", int((points["qid"].abs() < 2 * points["qid_se"]).sum()))
 glue("fit_points", unified.n_points)
 glue("fit_dropped", unified.n_dropped)
 glue("r2_log", unified.r2_log)
@@ -244,6 +299,26 @@ glue("beta_reading", "QiD rises faster with tokens in our family than in Pythia 
      "paper's value)" if beta_low > PAPER_UNIFIED["beta"] else
      "QiD rises more slowly with tokens in our family than in Pythia (the interval lies below the paper's value)"
      if beta_high < PAPER_UNIFIED["beta"] else "the interval includes the paper's value")
+earlier = study.AUSTEN_FAMILY_FIT
+late = points[points["step"] >= earlier["min_step"]]
+same_range = study.fit_unified(late, n_boot=cfg.bootstrap, seed=cfg.seed) if late["step"].nunique() >= 3 else None
+glue("earlier_beta", earlier["beta"])
+glue("earlier_reads", earlier["reads"])
+glue("earlier_min_step", earlier["min_step"])
+if same_range is None:
+    glue("same_range_beta", float("nan"))
+    glue("same_range_reading", "this profile has too few checkpoints past that step to refit on them")
+else:
+    same_low, same_high = same_range.intervals["beta"]
+    glue("same_range_beta", same_range.params["beta"])
+    glue("same_range_reading", f"[{same_low:.2f}, {same_high:.2f}]; " + (
+        "the interval includes the earlier value: reading every token once did not change the token exponent "
+        "measurably, so repetition does not explain why it is steeper than the paper's" if same_low <= earlier["beta"]
+        <= same_high else
+        "the interval lies below the earlier value: the earlier, repeated corpus gave a steeper token exponent"
+        if same_high < earlier["beta"] else
+        "the earlier value lies below this interval: reading every token once did not flatten the token exponent, "
+        "so repetition does not explain why it is steeper than the paper's"))
 glue("alpha_verdict", "brackets" if unified.intervals["alpha"][0] <= PAPER_UNIFIED["alpha"]
      <= unified.intervals["alpha"][1] else "misses")
 glue("gamma_verdict", "above" if unified.params["gamma"] > PAPER_UNIFIED["gamma"] else "below")
@@ -253,6 +328,29 @@ glue("direction_verdict",
      f"{len(signs)} of the three exponents ({', '.join(signs) or 'none'}) have the paper's sign with member-level "
      "intervals away from zero")
 study.exponent_table(fits)
+
+# %% [markdown]
+# QiD is not monotone in $D$ (figure above): at {glue:text}`dip_bits` bits it first falls, to
+# its lowest at step {glue:text}`dip_step_low` to {glue:text}`dip_step_high`, around the end of
+# the {glue:text}`warmup_steps`-step learning-rate warmup, and only then grows. Where the fit
+# starts therefore matters. Refitted from other starting points (table below), $\beta$ ranges from
+# {glue:text}`beta_sens_min:.2f` to {glue:text}`beta_sens_max:.2f`; {glue:text}`sensitivity_reading`.
+
+# %%
+sensitivity = study.fit_sensitivity(table, cfg, n_boot=cfg.bootstrap, seed=cfg.seed)
+low_bits_fit = min(cfg.fit_bits)
+lowest = cosine[cosine["bits"] == low_bits_fit].loc[lambda t: t.groupby("member")["qid"].idxmin()]
+glue("dip_bits", low_bits_fit)
+glue("dip_step_low", int(lowest["step"].min()))
+glue("dip_step_high", int(lowest["step"].max()))
+glue("warmup_steps", cfg.warmup_steps)
+glue("beta_sens_min", sensitivity["beta"].min())
+glue("beta_sens_max", sensitivity["beta"].max())
+above = (sensitivity["beta low"] > PAPER_UNIFIED["beta"]).sum()
+glue("sensitivity_reading",
+     "every one of these intervals lies above the paper's value" if above == len(sensitivity) else
+     f"{above} of the {len(sensitivity)} intervals lie above the paper's value")
+sensitivity.round(3)
 
 # %% [markdown]
 # Does the member bootstrap cover what it should? Both kinds of interval, computed on
@@ -389,7 +487,7 @@ cosine_sizes = summary[summary["schedule"] == "cosine"].set_index("member")["n_p
 smallest = min((m for m in members if m.arm == "cosine"), key=lambda m: cosine_sizes[m.name])
 variants = study.variant_qid(smallest, cfg, device=torch_device)
 low_bits = min(cfg.fit_bits)
-fitted = variants[(variants["bits"] == low_bits) & (variants["step"] >= cfg.fit_min_step)]
+fitted = variants[(variants["bits"] == low_bits) & study.fitted_range(variants, cfg)]
 slopes = {name: study.log_slope(rows) for name, rows in fitted.groupby("variant")}
 final = variants[(variants["bits"] == low_bits) & (variants["step"] == smallest.steps[-1])].set_index("variant").qid
 glue("variant_member", smallest.name)
@@ -435,11 +533,13 @@ setting = pd.DataFrame({
     "paper": {"models": "Pythia 70M-12B", "checkpoints": "1,500+",
               "tokens per parameter": f"{pythia.tokens_per_param.min():,.0f}"
                                       f"-{pythia.tokens_per_param.max():,.0f}",
-              "schedule": "cosine"},
+              "data": "the Pile, each document read about once", "schedule": "cosine"},
     "this run": {"models": f"GPT-NeoX {summary.n_params.min():,}-{summary.n_params.max():,} params",
                  "checkpoints": f"{table.groupby(['member', 'arm', 'step']).ngroups}",
                  "tokens per parameter": f"{summary.tokens_per_param.min():,.0f}"
                                          f"-{summary.tokens_per_param.max():,.0f}",
+                 "data": f"{cfg.corpus}, each token read at most {int(np.ceil(summary.tokens.max() / train_tokens))} time(s)"
+                 if members[0].tiny is not None else "the Pile",
                  "schedule": "cosine + " + cfg.schedule_arm}})
 comparison
 
@@ -460,11 +560,17 @@ setting
 # {glue:text}`run_beta_high:.2f`] is {glue:text}`beta_ratio:.1f` times the paper's
 # {glue:text}`paper_beta:.3f`: {glue:text}`beta_reading`. The per-bit fits
 # in the exponent table say whether one law serves every bit width; at the highest fitted bit
-# width QiD is small and noisy and its fit is loose. Several differences in setting could
-# steepen $\beta$, and we cannot separate them here: models orders of magnitude smaller, a
-# vocabulary of a few thousand tokens, a corpus repeated several times (the larger members'
-# held-out loss still falls, so this is not plain overfitting, but repeated data is not
-# Pythia's regime), and checkpoints that all sit inside one cosine cycle. The recomputed Table 1
+# width QiD is small and noisy and its fit is loose.
+# *Repetition?* This chapter's earlier family, trained on Austen's novels read up to
+# {glue:text}`earlier_reads:.1f` times,
+# fitted $\beta$ = {glue:text}`earlier_beta:.2f` on checkpoints from step
+# {glue:text}`earlier_min_step`. Refitted on the same steps, the family above (in which
+# {glue:text}`token_reads`) gives $\beta$ = {glue:text}`same_range_beta:.2f`
+# {glue:text}`same_range_reading`. The text
+# changed too (six sources instead of one novelist), so this compares two corpora, not repetition
+# alone. The differences in setting that remain could steepen $\beta$ and cannot be separated
+# here: models orders of magnitude smaller, a vocabulary of a few thousand tokens, and
+# checkpoints that all sit inside one cosine cycle. The recomputed Table 1
 # makes the consequence plain: with our $\beta$ and a constant fitted on tiny models, our law
 # would call a 7B model "fully trained" for 2-bit use after {glue:text}`run_7b_2bit_tokens:.1e`
 # tokens, an extrapolation over many orders of magnitude in $N$ that no one should act on; the
@@ -481,7 +587,7 @@ setting
 # {glue:text}`arm_ratio_max_bits` bits). A ratio near one means tokens alone explain the growth;
 # well above one, the decay adds to it. {glue:text}`arm_reading` {cite}`catalantatjer2025dynamics`
 # One size, one seed and one
-# repeated corpus cannot settle the question; sizes, budgets, seeds and the schedule arm are
+# corpus cannot settle the question; sizes, budgets, seeds and the schedule arm are
 # parameters of this chapter, and the `paper` profile runs the same analysis on Pythia.
 
 # %% [markdown]

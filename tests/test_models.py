@@ -308,3 +308,35 @@ def test_train_loop_trains_with_gradients_turned_off_globally():
         assert not torch.is_grad_enabled()  # the caller's mode is restored
     assert history[-1]["loss"] < 0.2 * history[0]["loss"]
     assert not torch.equal(model.weight, before)
+
+
+def test_disjoint_windows_read_every_window_once_before_any_repeats():
+    from support.models.corpora import disjoint_windows
+
+    ids = torch.arange(1000)
+    sample = disjoint_windows(ids, batch_size=4, seq_len=10)  # 100 windows: 25 batches make one pass
+    generator = torch.Generator().manual_seed(0)
+    first_pass = torch.cat([sample(generator) for _ in range(25)])
+    assert sorted(first_pass[:, 0].tolist()) == list(range(0, 1000, 10))  # each window exactly once
+    assert all(torch.equal(row, torch.arange(row[0], row[0] + 10)) for row in first_pass)
+    assert first_pass[:, 0].tolist() != list(range(0, 1000, 10))  # shuffled
+    second = torch.cat([sample(generator) for _ in range(25)])
+    assert sorted(second[:, 0].tolist()) == list(range(0, 1000, 10))
+    assert not torch.equal(first_pass, second)  # a new order for the second pass
+
+
+def test_windows_setting_keeps_earlier_cache_keys_and_is_validated():
+    assert "windows" not in models.TinyLMConfig().key()
+    disjoint = models.TinyLMConfig(windows="disjoint")
+    assert disjoint.key()["windows"] == "disjoint" and disjoint.folder != models.TinyLMConfig().folder
+    with pytest.raises(ValueError, match="windows"):
+        models.TinyLMConfig(windows="sequential")
+
+
+def test_interleave_takes_one_piece_of_every_text_per_round():
+    from support.models.corpora import interleave
+
+    a = "\n\n".join(f"a{i}" for i in range(4))
+    b = "\n\n".join(f"b{i}" for i in range(2))
+    assert interleave([a, b], 2).split("\n\n") == ["a0", "a1", "b0", "a2", "a3", "b1"]
+    assert sorted(interleave([a, b], 3).split("\n\n")) == sorted(["a0", "a1", "a2", "a3", "b0", "b1"])

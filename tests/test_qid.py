@@ -8,7 +8,7 @@ import torch
 from support import models
 from support.profiles import resolve
 from support.qid import study as qid
-from support.qid.quantization import QuantConfig
+from support.qid.quantization import QuantConfig, quantize_model
 from support.qid.scaling import PAPER_UNIFIED, qid_law, tokens_for_qid
 
 
@@ -78,11 +78,39 @@ def test_checkpoint_qid_is_near_zero_at_8_bits_and_grows_as_bits_fall():
     model = _tiny_model()
     ids = torch.randint(0, 64, (4096,), generator=torch.Generator().manual_seed(0))
     calibration = ids[:512].view(16, 32)
+    held_out = ids[512:512 + 96 * 32].view(96, 32)
     configs = [QuantConfig(b) for b in (2, 4, 8)]
-    full, deltas = qid.checkpoint_qid(model, configs, calibration, ids[512:], 32)
-    assert full == pytest.approx(models.eval_loss(model, ids[512:], 32))
+    table = qid.checkpoint_qid(model, configs, calibration, held_out).set_index("bits")
+    assert table["loss_full"].iloc[0] == pytest.approx(models.eval_loss(model, ids[512:512 + 96 * 32 + 1], 32))
+    deltas = table["qid"]
     assert abs(deltas[8]) < 1e-3
     assert deltas[2] > deltas[4] > deltas[8] - 1e-4
+    assert table["eval_tokens"].iloc[0] == 96 * 32
+
+
+def test_qid_standard_error_is_the_paired_spread_over_windows():
+    model = _tiny_model()
+    ids = torch.randint(0, 64, (2048,), generator=torch.Generator().manual_seed(1))
+    calibration, held_out = ids[:512].view(16, 32), ids[512:].view(-1, 32)
+    config = QuantConfig(3)
+    row = qid.checkpoint_qid(model, [config], calibration, held_out).iloc[0]
+    quantized = quantize_model(model, config, calibration)
+    diffs = []
+    for window in held_out:  # one window at a time, by hand
+        with torch.no_grad():
+            pair = [float(models.next_token_nll(m, window[None]).mean()) for m in (quantized, model)]
+        diffs.append(pair[0] - pair[1])
+    diffs = np.array(diffs)
+    assert row["qid"] == pytest.approx(diffs.mean(), abs=1e-6)
+    assert row["qid_se"] == pytest.approx(diffs.std(ddof=1) / np.sqrt(len(diffs)), rel=1e-4)
+
+
+def test_spread_windows_are_evenly_spaced_whole_windows():
+    ids = torch.arange(100)
+    windows = models.spread_windows(ids, 3, 10)
+    assert windows[:, 0].tolist() == [0, 40, 90]  # windows 0, 4.5 -> 4, 9 of ten
+    assert torch.equal(windows[1], torch.arange(40, 50))
+    assert models.spread_windows(ids, 50, 10).shape == (10, 10)
 
 
 def test_quantization_variants_of_a_one_block_member():
@@ -128,13 +156,17 @@ def _law_table(noise=0.0):
                              "bits": bits, "qid": value if bits < 8 else -1e-5})
     rows.append({"member": "arm", "arm": "wsd", "n_params": 8e4, "step": 3000, "tokens": 3000 * 2048, "bits": 2,
                  "qid": 10.0})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table.assign(tokens_per_param=table["tokens"] / table["n_params"])
 
 
 def test_fits_on_a_law_generated_table_recover_the_paper_exponents():
-    cfg = resolve("local", qid.PARAMS, fit_min_step=200)
-    points = qid.fit_points(_law_table(), cfg)
-    assert set(points["bits"]) == {2, 3, 4} and set(points["arm"]) == {"cosine"} and points["step"].min() == 300
+    cfg = resolve("local", qid.PARAMS, fit_min_tokens_per_param=2.0)
+    table = _law_table()
+    points = qid.fit_points(table, cfg)
+    assert set(points["bits"]) == {2, 3, 4} and set(points["arm"]) == {"cosine"}
+    # D/N >= 2 keeps steps >= 100 of N=2e4 and 8e4 but only steps >= 300 of N=3e5 (300 * 2048 / 3e5 = 2.05)
+    assert points.groupby("n_params")["step"].min().to_dict() == {2e4: 100, 8e4: 100, 3e5: 300}
     fits = qid.fit_all(points, n_boot=20)
     for name in ("alpha", "beta", "gamma"):
         assert fits["unified"].params[name] == pytest.approx(PAPER_UNIFIED[name], rel=1e-6)

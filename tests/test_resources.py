@@ -234,3 +234,95 @@ def test_vader_ratings_are_the_human_means_with_text():
     assert "&amp;" not in " ".join(r["text"] for r in resources.vader_ratings("tweets"))  # HTML entities decoded
     with pytest.raises(ValueError, match="must be one of"):
         resources.vader_ratings("imdb")
+
+
+# ----------------------------------------------------------------------------- chapter 5's English mix
+
+def _write_sword_module(folder, testament, entries, width):
+    """A SWORD zText/zCom4 testament: ``entries`` = texts (None = empty verse), two per compressed block."""
+    import struct
+    import zlib
+
+    blocks = [entries[i:i + 2] for i in range(0, len(entries), 2)]
+    data, block_index, verse_index = b"", b"", b""
+    for number, block in enumerate(blocks):
+        raw = b"".join((text or "").encode() for text in block)
+        packed = zlib.compress(raw)
+        block_index += struct.pack("<III", len(data), len(packed), len(raw))
+        data += packed
+        start = 0
+        for text in block:
+            size = len((text or "").encode())
+            verse_index += struct.pack("<IIH" if width == 10 else "<III", number, start, size)
+            start += size
+    for suffix, blob in (("s", block_index), ("z", data), ("v", verse_index)):
+        (folder / f"{testament}.bz{suffix}").write_bytes(blob)
+
+
+@pytest.mark.parametrize("width", [10, 12])
+def test_sword_entries_read_verses_in_order_with_both_index_widths(tmp_path, width):
+    _write_sword_module(tmp_path, "ot", ["In the <w lemma=\"x\">beginning</w>.", None, "And", "so"], width)
+    _write_sword_module(tmp_path, "nt", ["Grace", "be"], width)
+    texts = [raw.decode() for raw in resources._sword_entries(tmp_path)]
+    assert texts == ["In the <w lemma=\"x\">beginning</w>.", "And", "so", "Grace", "be"]
+
+
+def test_sword_commentary_entry_shared_by_verses_is_kept_once(tmp_path):
+    import struct
+    import zlib
+
+    raw = b"Shared note.Own note."
+    packed = zlib.compress(raw)
+    (tmp_path / "ot.bzs").write_bytes(struct.pack("<III", 0, len(packed), len(raw)))
+    (tmp_path / "ot.bzz").write_bytes(packed)
+    places = [(0, 0, 12), (0, 0, 12), (0, 12, 9)]  # verses 1 and 2 point at one text
+    (tmp_path / "ot.bzv").write_bytes(b"".join(struct.pack("<IIH", *p) for p in places))
+    for suffix in "szv":
+        (tmp_path / f"nt.bz{suffix}").write_bytes(b"")
+    assert [t.decode() for t in resources._sword_entries(tmp_path)] == ["Shared note.", "Own note."]
+
+
+def test_osis_plain_drops_notes_and_tags_and_breaks_lines():
+    markup = ('<title type="x-s">Psalm 1</title> <div sID="a" type="x-p"/><w lemma="strong:H1">Blessed</w> is '
+              'the man<note placement="foot">Or, <hi>happy</hi></note>, &amp; <transChange>that</transChange> '
+              'walketh<lb/>not.')
+    assert resources.osis_plain(markup) == "Psalm 1\nBlessed is the man, & that walketh\nnot."
+    glued = '<w lemma="a">God</w><note placement="foot">Hebrew: Elohim</note><w lemma="b">created</w>.'
+    assert resources.osis_plain(glued) == "God created."
+
+
+def test_gcide_reader_skips_headers_tags_and_pronunciations(tmp_path, monkeypatch):
+    import gzip
+
+    body = ("00-database-short\n   GCIDE\n\n"
+            "Abuse \\A*buse\"\\, v. t. To put to a wrong use.\n   [1913 Webster]\n\n"
+            "   2. To revile; as, to abuse {prisoners}.\n   [PJC]\n"
+            "Lascivient (l[a^]s*s[i^]v\"[i^]*ent), a. Lascivious.\n   [1913 Webster]\n")
+    head = len(body.split("Abuse")[0])
+    second = body.index("Lascivient")
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def b64(n):
+        return digits[n // 64] + digits[n % 64]
+
+    index = (f"00-database-short\t{b64(0)}\t{b64(head)}\nabuse\t{b64(head)}\t{b64(second - head)}\n"
+             f"Abuse\t{b64(head)}\t{b64(second - head)}\nlascivient\t{b64(second)}\t{b64(len(body) - second)}\n")
+    (tmp_path / "gcide.dict.dz").write_bytes(gzip.compress(body.encode()))
+    (tmp_path / "gcide.index").write_text(index)
+    monkeypatch.setattr(resources, "path", lambda name: tmp_path)
+    assert resources.gcide_text.__wrapped__().split("\n\n") == [
+        "Abuse , v. t. To put to a wrong use.", "2. To revile; as, to abuse prisoners.", "Lascivient , a. Lascivious."]
+    assert resources._base64_number("Kj") == 10 * 64 + 35
+
+
+def test_english_mix_sources_are_the_registered_texts():
+    kjv = resources.sword_text("kjv")
+    assert kjv.startswith("The First Book of Moses, called Genesis\n\nIn the beginning God created the heaven and the earth.")
+    assert "<" not in kjv and 780_000 < len(kjv.split()) < 810_000
+    web = resources.sword_text("web-bible")
+    assert "In the beginning, God created the heavens and the earth." in web and "<note" not in web
+    assert "Genesis is a name taken from the Greek" in resources.sword_text("mhcc")
+    assert "My Preface shall at least possess the virtue of brevity" in resources.sword_text("tdavid")
+    gcide = resources.gcide_text()
+    assert "00-database" not in gcide and "[1913 Webster]" not in gcide
+    assert 4_800_000 < len(gcide.split()) < 5_000_000

@@ -22,7 +22,7 @@ All of them hand out standard ``transformers`` models and tokenizers.
 from .anatomy import Anatomy, anatomy
 from .cached import CachedModel, ModelNotPrepared, ensure, load, training_allowed, training_record
 from .causal_lm import TinyLMConfig, build_causal_lm, next_token_loss, non_embedding_params, tiny_lm, training_log
-from .corpora import AUSTEN, TextCorpus, austen_paragraphs, sample_windows, train_bpe
+from .corpora import AUSTEN, ENGLISH_MIX, TextCorpus, austen_paragraphs, sample_windows, train_bpe
 from .denoiser import (
     TinyMDLMConfig,
     antithetic_times,
@@ -48,14 +48,17 @@ from .scoring import (
     perplexity,
     preference,
     sequence_nll,
+    spread_windows,
     text_loss,
     unigram_cross_entropy,
+    window_losses,
 )
 from .smollm2 import SMOLLM2, SmolLM2, language_model, smollm2
 from .training import Schedule, deterministic_training, train_loop
 
 __all__ = [
-    "AUSTEN", "Anatomy", "Batch", "CachedModel", "HubUnavailable", "ModelNotPrepared", "SMOLLM2", "Schedule", "SmolLM2",
+    "AUSTEN", "Anatomy", "Batch", "CachedModel", "ENGLISH_MIX", "HubUnavailable", "ModelNotPrepared", "SMOLLM2",
+    "Schedule", "SmolLM2",
     "TextCorpus", "TinyLMConfig", "TinyMDLMConfig", "anatomy", "antithetic_times", "austen_paragraphs",
     "build_causal_lm", "build_denoiser", "chat", "chat_many", "continuation_nll", "continue_text",
     "deterministic_training", "encode", "ensure", "eval_loss", "heldout_nelbo", "hub", "hub_reachable", "language_model",
@@ -63,6 +66,7 @@ __all__ = [
     "lettered_choice", "load_pretrained", "mask_tokens", "masked_diffusion_loss", "mdlm_training_log",
     "multiple_choice_accuracy", "multiple_choice_correct", "multiple_choice_nll", "next_token_loss", "next_token_nll",
     "non_embedding_params", "perplexity", "preference",
-    "require_hub", "sample_texts", "sample_windows", "sequence_nll", "smollm2", "text_loss", "tiny_lm", "tiny_mdlm",
-    "train_bpe", "train_loop", "training_allowed", "training_log", "training_record", "unigram_cross_entropy",
+    "require_hub", "sample_texts", "sample_windows", "sequence_nll", "smollm2", "spread_windows", "text_loss",
+    "tiny_lm", "tiny_mdlm",
+    "train_bpe", "train_loop", "training_allowed", "training_log", "training_record", "unigram_cross_entropy", "window_losses",
 ]

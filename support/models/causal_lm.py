@@ -45,6 +45,7 @@ class TinyLMConfig(TrainedOnCorpus):
     corpus: TextCorpus = AUSTEN
     checkpoint_steps: tuple[int, ...] = field(default_factory=tuple)
     log_every: int = 10
+    windows: str = "random"  # "random" offsets, or "disjoint": no token seen twice before the corpus is used up
 
     kind = "tiny-lm"
     version = 2  # 2: one training loop for every model (models.training); bump when results change
@@ -53,6 +54,8 @@ class TinyLMConfig(TrainedOnCorpus):
         self.check_fields()
         if self.arch not in ARCHES:
             raise ValueError(f"TinyLMConfig.arch={self.arch!r} must be one of {ARCHES}")
+        if self.windows not in ("random", "disjoint"):
+            raise ValueError(f"TinyLMConfig.windows={self.windows!r} must be 'random' or 'disjoint'")
         if not isinstance(self.corpus, TextCorpus):
             raise ValueError(f"TinyLMConfig.corpus must be a TextCorpus (e.g. models.AUSTEN), got {self.corpus!r}")
         if self.vocab_size < 300:
@@ -66,6 +69,13 @@ class TinyLMConfig(TrainedOnCorpus):
     def tokens(self) -> int:
         """Training tokens seen over the whole run."""
         return self.steps * self.batch_size * self.seq_len
+
+    def key(self) -> dict:
+        """As :meth:`TrainedOnCorpus.key`, leaving out ``windows`` at its default so earlier models keep their folders."""
+        key = super().key()
+        if self.windows == "random":
+            del key["windows"]
+        return key
 
     def label(self) -> str:
         """e.g. ``tiny llama d128x4 (austen, 3000 steps, lr 0.001)``, the schedule named when it is not cosine."""
@@ -84,18 +94,18 @@ class TinyLMConfig(TrainedOnCorpus):
                 model.save_pretrained(folder / f"step{done}")
                 tokenizer.save_pretrained(folder / f"step{done}")
 
-        history = train_loop(model, self.corpus.sampler(self.vocab_size, self.seq_len, self.batch_size),
+        history = train_loop(model, self.corpus.sampler(self.vocab_size, self.seq_len, self.batch_size, self.windows),
                              next_token_loss, self.lr_schedule(), data_seed=self.data_seed,
                              weight_decay=self.weight_decay, log_every=self.log_every, desc=f"train {self.label()}",
                              progress=progress, device=device, on_step=save_checkpoint)
         model.eval()
         for row in history:
             row["tokens"] = row["step"] * self.batch_size * self.seq_len
-        history[-1]["val_loss"] = eval_loss(model, self.corpus.splits(self.vocab_size)[1], self.seq_len,
-                                            max_tokens=200_000)
+        train_ids, held_out = self.corpus.splits(self.vocab_size)
+        history[-1]["val_loss"] = eval_loss(model, held_out, self.seq_len, max_tokens=200_000)
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-        return {"history": history}
+        return {"history": history, "corpus_train_tokens": len(train_ids)}
 
     def load_from(self, folder: Path, device: str, revision: str | None = None):
         """``(model, tokenizer)`` from the cache; ``revision="step64"`` reads an intermediate checkpoint."""

@@ -60,10 +60,20 @@ class TextCorpus:
         cut = int(len(ids) * (1 - self.val_fraction))
         return torch.from_numpy(ids[:cut]), torch.from_numpy(ids[cut:])
 
-    def sampler(self, vocab_size: int, seq_len: int, batch_size: int) -> Callable[[torch.Generator], torch.Tensor]:
-        """``generator -> [batch_size, seq_len]`` random windows of the training split."""
+    def sampler(self, vocab_size: int, seq_len: int, batch_size: int,
+                windows: str = "random") -> Callable[[torch.Generator], torch.Tensor]:
+        """``generator -> [batch_size, seq_len]`` windows of the training split, ``"random"`` or ``"disjoint"``.
+
+        ``random``: windows at random offsets, drawn with replacement (tokens recur long before the
+        split is used up). ``disjoint``: the split cut into non-overlapping windows, taken in one
+        shuffled order, so no token is seen twice until every window has been seen once.
+        """
         train, _ = self.splits(vocab_size)
-        return lambda generator: sample_windows(train, batch_size, seq_len, generator)
+        if windows == "random":
+            return lambda generator: sample_windows(train, batch_size, seq_len, generator)
+        if windows == "disjoint":
+            return disjoint_windows(train, batch_size, seq_len)
+        raise ValueError(f"windows={windows!r} must be 'random' or 'disjoint'")
 
 
 def train_bpe(text: str, vocab_size: int):
@@ -90,8 +100,63 @@ def sample_windows(ids: torch.Tensor, batch_size: int, seq_len: int, generator: 
     return ids[starts[:, None] + torch.arange(seq_len)]
 
 
+def disjoint_windows(ids: torch.Tensor, batch_size: int, seq_len: int) -> Callable[[torch.Generator], torch.Tensor]:
+    """A stateful sampler: the non-overlapping windows of ``ids`` in a shuffled order, reshuffled after each pass."""
+    windows = ids[: len(ids) // seq_len * seq_len].view(-1, seq_len)
+    if len(windows) < batch_size:
+        raise ValueError(f"{len(ids)} tokens make {len(windows)} windows of {seq_len}, fewer than a batch ({batch_size})")
+    state = {"order": torch.empty(0, dtype=torch.long), "next": 0}
+
+    def sample(generator: torch.Generator) -> torch.Tensor:
+        if state["next"] + batch_size > len(state["order"]):  # a new pass (only when the run outlasts the corpus)
+            state["order"], state["next"] = torch.randperm(len(windows), generator=generator), 0
+        start = state["next"]
+        state["next"] += batch_size
+        return windows[state["order"][start:start + batch_size]]
+
+    return sample
+
+
 #: Jane Austen's six novels (Debian's r-cran-janeaustenr), the English every tiny model here learns from.
 AUSTEN = TextCorpus("austen", resources.english_corpus, lambda: {"sha": resources.get("austen").sha256})
+
+
+def interleave(texts: list[str], pieces: int) -> str:
+    """Each text cut into ``pieces`` runs of whole paragraphs, joined round-robin (piece 0 of every text, then 1, ...).
+
+    Every stretch of the stream then mixes all sources in their proportions, so a held-out tail of
+    about ``1 / pieces`` holds the last piece of each source rather than the end of the last one.
+    """
+    split = [[p for p in text.split("\n\n") if p.strip()] for text in texts]
+    rounds = [para for k in range(pieces) for paras in split
+              for para in paras[k * len(paras) // pieces:(k + 1) * len(paras) // pieces]]
+    return "\n\n".join(rounds)
+
+
+#: Public-domain and free English that registry packages ship, for chapter 5's family (name -> text).
+ENGLISH_MIX_SOURCES: dict[str, Callable[[], str]] = {
+    "austen": resources.english_corpus,  # six novels, 1811-1817
+    "kjv": lambda: resources.sword_text("kjv"),  # King James Bible, 1769 text
+    "web-bible": lambda: resources.sword_text("web-bible"),  # World English Bible, modern
+    "mhcc": lambda: resources.sword_text("mhcc"),  # Matthew Henry's concise commentary, 1706-21
+    "tdavid": lambda: resources.sword_text("tdavid"),  # Spurgeon's Treasury of David, 1869-85
+    "gcide": resources.gcide_text,  # Webster's 1913 + WordNet definitions and quotations
+}
+ENGLISH_MIX_PIECES = 100
+
+
+def english_mix_text() -> str:
+    """The sources of :data:`ENGLISH_MIX_SOURCES` interleaved in 100 rounds (the held-out 1% is about the last round)."""
+    return interleave([text() for text in ENGLISH_MIX_SOURCES.values()], ENGLISH_MIX_PIECES)
+
+
+#: 10.2 M words of English from six registry packages (about 20.7 M training tokens with a 2,048-token BPE),
+#: for chapter 5's family, which reads 6.1 M of them once each. ``version`` names the text cleaning: bump it
+#: when a reader's output changes (the tokenizer and every model trained on the mix are then remade).
+ENGLISH_MIX = TextCorpus("english-mix", english_mix_text,
+                         lambda: {"sha": [resources.get(name).sha256 for name in ENGLISH_MIX_SOURCES if name != "austen"]
+                                  + [resources.get("austen").sha256], "pieces": ENGLISH_MIX_PIECES, "version": 2},
+                         val_fraction=1 / ENGLISH_MIX_PIECES)
 
 
 def austen_paragraphs(n_heldout: int = 200) -> tuple[list[str], list[str]]:

@@ -1,7 +1,8 @@
 """Scoring with a causal LM, one implementation for every chapter: token NLL and everything built on it.
 
 :func:`next_token_nll` is the one place logits become losses (float32 log-softmax, gathered at the
-next token). On top of it: the loss of a token stream in windows (:func:`eval_loss`), of padded
+next token). On top of it: the loss of a token stream in windows (:func:`eval_loss`; per window,
+:func:`window_losses`), of padded
 texts (:func:`text_loss`), of a continuation after its prompt (:func:`continuation_nll`, the
 CounterFact and multiple-choice primitive), of generated tokens after a prompt
 (:func:`sequence_nll`, :func:`perplexity`), multiple choice by option log-likelihood
@@ -50,6 +51,22 @@ def eval_loss(model, ids: torch.Tensor, seq_len: int, batch_size: int = 16, max_
         total += float(nll.sum())
         count += nll.numel()
     return total / count
+
+
+@torch.no_grad()
+def window_losses(model, windows: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
+    """[n]: mean next-token loss of each row of ``windows`` [n, seq_len] (float64, on the CPU)."""
+    means = [next_token_nll(model, chunk.to(_device(model))).double().mean(dim=1).cpu()
+             for chunk in windows.split(batch_size)]
+    return torch.cat(means)
+
+
+def spread_windows(ids: torch.Tensor, n_windows: int, seq_len: int) -> torch.Tensor:
+    """[n, seq_len]: ``n_windows`` non-overlapping windows evenly spread over the stream ``ids`` (all when it has fewer)."""
+    windows = ids[: len(ids) // seq_len * seq_len].view(-1, seq_len)
+    if n_windows >= len(windows):
+        return windows
+    return windows[torch.linspace(0, len(windows) - 1, n_windows).round().long()]
 
 
 @torch.no_grad()

@@ -8,8 +8,11 @@ precision) on a fixed held-out split, ready for the fits of :mod:`support.qid.sc
 function returns a tidy DataFrame or plain numbers; nothing is kept between calls.
 
 Where this differs from the paper: ``local`` trains GPT-NeoX models of 25k-790k non-embedding
-parameters on 1.1 M tokens of Austen (several epochs) instead of Pythia-70M..12B on 300 B tokens of
-the Pile; GPTQ is calibrated on training windows and QiD measured on the corpus' held-out tail.
+parameters on 6.1 M tokens of a 20.7 M-token English mix (:data:`~support.models.corpora.ENGLISH_MIX`:
+Austen, two Bibles, two commentaries, a dictionary; every window seen once, as Pythia saw its data
+about once) instead of Pythia-70M..12B on 300 B tokens of the Pile; GPTQ is calibrated on training
+windows and QiD measured on windows spread over the corpus' held-out hundredth, with standard
+errors over windows.
 The schedule arm follows Catalan-Tatjer et al.'s critique (arXiv 2510.06213) that QiD's growth tracks
 learning-rate decay rather than tokens. ``paper`` loads ``EleutherAI/pythia-*`` at revisions
 ``step{N}`` (2,097,152 tokens a step) and WikiText-2 through ``datasets``.
@@ -23,7 +26,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..models import HubUnavailable, TinyLMConfig, eval_loss, hub, non_embedding_params, sample_windows, tiny_lm
+from .. import resources
+from ..models import (HubUnavailable, TinyLMConfig, hub, non_embedding_params, sample_windows, spread_windows, tiny_lm,
+                      window_losses)
+from ..models.corpora import AUSTEN, ENGLISH_MIX, ENGLISH_MIX_SOURCES
 from ..profiles import Config, Param
 from ..progress import bar
 from .quantization import QuantConfig, collect_hessians, quantize_model
@@ -43,13 +49,17 @@ from .scaling import (
 
 PYTHIA_SUITE = ("EleutherAI/pythia-70m", "EleutherAI/pythia-160m", "EleutherAI/pythia-410m", "EleutherAI/pythia-1b")
 PYTHIA_STEPS = (1000, 2000, 4000, 8000, 16000, 32000, 64000, 100000, 143000)
-LOCAL_STEPS = (16, 32, 64, 128, 256, 512, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500, 2750, 3000)
+# log-spaced over 2.4 decades of D, as Pythia's early checkpoints (Pythia then saves every 1,000 steps)
+LOCAL_STEPS = (12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3000)
+CORPORA = {"austen": AUSTEN, "english-mix": ENGLISH_MIX}
 
 PARAMS = {
     "sizes": Param(str, many=True, smoke=("16x1", "32x1"), local=("32x2", "48x2", "64x2", "96x3", "128x4"),
                    paper=PYTHIA_SUITE, help="family members: 'WIDTHxLAYERS' tiny GPT-NeoX models trained here, or hub ids"),
     "checkpoints": Param(int, many=True, smoke=(10, 20, 40), local=LOCAL_STEPS, paper=PYTHIA_STEPS, low=1,
                          help="training steps whose checkpoints are quantized (the last is the final model)"),
+    "corpus": Param(str, smoke="austen", local="english-mix", paper="english-mix", choices=tuple(CORPORA),
+                    help="training text of the tiny members: 'english-mix' (20.7 M tokens, each seen once) or 'austen'"),
     "train_steps": Param(int, smoke=40, local=3000, paper=143000, low=1, help="steps of each tiny run"),
     "batch_size": Param(int, smoke=8, local=16, paper=1024, low=1, help="sequences per training step"),
     "seq_len": Param(int, smoke=64, local=128, paper=2048, low=8, help="tokens per training/eval window"),
@@ -67,18 +77,20 @@ PARAMS = {
     "sequential": Param(bool, smoke=True, local=True, paper=True,
                         help="GPTQ block by block on the quantized blocks' outputs (False: one full-precision pass)"),
     "calibration_windows": Param(int, smoke=4, local=32, paper=128, low=1, help="GPTQ calibration windows"),
-    "eval_tokens": Param(int, smoke=2048, local=16384, paper=262144, low=64, help="held-out tokens per loss"),
+    "eval_tokens": Param(int, smoke=2048, local=16384, paper=262144, low=64,
+                         help="held-out tokens per loss, in windows spread over the held-out split"),
     "fit_bits": Param(int, many=True, smoke=(2, 4), local=(2, 3, 4), paper=(2, 3, 4), low=2, high=8,
                       help="bit widths in the fits (8-bit QiD sits in the evaluation noise; logs of noise mislead)"),
-    "fit_min_step": Param(int, smoke=1, local=256, paper=1000, low=1,
-                          help="checkpoints before this step are shown but left out of the fits"),
+    "fit_min_tokens_per_param": Param(float, smoke=0.0, local=2.0, paper=0.0, low=0.0,
+                                      help="checkpoints with fewer training tokens per non-embedding parameter are "
+                                           "shown but left out of the fits"),
     "fully_trained_qid": Param(float, smoke=0.2, local=0.2, paper=0.2, low=1e-4,
                                help="2-bit QiD taken as 'fully trained' when inverting the law (Table 1)"),
     "bootstrap": Param(int, smoke=50, local=1000, paper=1000, low=10, help="bootstrap resamples per fit"),
     "coverage_families": Param(int, smoke=10, local=60, paper=60, low=1,
                                help="simulated families on which point and member bootstrap intervals are checked"),
 }
-RESOURCES = ("austen",)
+RESOURCES = ("austen", "kjv", "web-bible", "mhcc", "tdavid", "gcide")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -122,10 +134,11 @@ def tiny_config(cfg: Config, size: str, schedule: str = "cosine") -> TinyLMConfi
         raise ValueError(f"checkpoints {beyond} lie beyond train_steps={cfg.train_steps}: raise train_steps or drop them")
     steps = tuple(sorted(set(cfg.checkpoints) | {cfg.train_steps}))  # the final model is always measured
     return TinyLMConfig(arch="gpt_neox", vocab_size=cfg.vocab_size, d_model=width, n_layers=layers,
-                            n_heads=max(1, width // 16), d_ff=4 * width, seq_len=cfg.seq_len,
-                            batch_size=cfg.batch_size, steps=cfg.train_steps, lr=cfg.lr,
-                            warmup_steps=cfg.warmup_steps, schedule=schedule, seed=cfg.seed, data_seed=cfg.seed,
-                            checkpoint_steps=steps, log_every=max(1, cfg.train_steps // 100))
+                        n_heads=max(1, width // 16), d_ff=4 * width, seq_len=cfg.seq_len,
+                        batch_size=cfg.batch_size, steps=cfg.train_steps, lr=cfg.lr,
+                        warmup_steps=cfg.warmup_steps, schedule=schedule, seed=cfg.seed, data_seed=cfg.seed,
+                        checkpoint_steps=steps, log_every=max(1, cfg.train_steps // 100),
+                        corpus=CORPORA[cfg.corpus], windows="disjoint")
 
 
 def tiny_member(cfg: Config, size: str, schedule: str = "cosine") -> Member:
@@ -159,14 +172,15 @@ def models(cfg: Config) -> list[TinyLMConfig]:
 # --------------------------------------------------------------------------- measurement data
 
 def corpus_data(tiny: TinyLMConfig, n_windows: int, eval_tokens: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(calibration windows [n, seq_len] drawn from the training split, held-out token ids) of a tiny member's corpus."""
+    """(calibration windows drawn from the training split, held-out windows spread over the held-out split), [n, seq_len] each."""
     train, held_out = tiny.corpus.splits(tiny.vocab_size)
     generator = torch.Generator().manual_seed(seed + 1)  # not the training order's seed
-    return sample_windows(train, n_windows, tiny.seq_len, generator), held_out[: eval_tokens + 1]
+    return (sample_windows(train, n_windows, tiny.seq_len, generator),
+            spread_windows(held_out, max(1, eval_tokens // tiny.seq_len), tiny.seq_len))
 
 
 def wikitext_data(tokenizer, n_windows: int, seq_len: int, eval_tokens: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(calibration windows from WikiText-2 train, WikiText-2 test ids): the paper profile's data, from the hub."""
+    """(calibration windows from WikiText-2 train, WikiText-2 test windows): the paper profile's data, from the hub."""
     try:
         import datasets
     except ImportError:
@@ -178,11 +192,12 @@ def wikitext_data(tokenizer, n_windows: int, seq_len: int, eval_tokens: int, see
                                  "the Hugging Face Hub. Run the chapter with profile='local' instead.") from error
     ids = {split: torch.tensor(tokenizer("\n\n".join(wiki[split]["text"]))["input_ids"]) for split in ("train", "test")}
     generator = torch.Generator().manual_seed(seed + 1)
-    return sample_windows(ids["train"], n_windows, seq_len, generator), ids["test"][: eval_tokens + 1]
+    return (sample_windows(ids["train"], n_windows, seq_len, generator),
+            spread_windows(ids["test"], max(1, eval_tokens // seq_len), seq_len))
 
 
 def measurement_data(member: Member, tokenizer, cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
-    """Calibration windows and held-out ids for ``member``: its training corpus, or WikiText-2 for hub models."""
+    """Calibration and held-out windows for ``member``: its training corpus, or WikiText-2 for hub models."""
     if member.tiny is not None:
         return corpus_data(member.tiny, cfg.calibration_windows, cfg.eval_tokens, cfg.seed)
     return wikitext_data(tokenizer, cfg.calibration_windows, cfg.seq_len, cfg.eval_tokens, cfg.seed)
@@ -196,21 +211,31 @@ def quant_configs(cfg: Config) -> list[QuantConfig]:
     return [QuantConfig(bits, method=cfg.method, group_size=group, sequential=cfg.sequential) for bits in cfg.bits]
 
 
-@torch.no_grad()
-def checkpoint_qid(model, configs: list[QuantConfig], calibration: torch.Tensor, held_out: torch.Tensor,
-                   seq_len: int) -> tuple[float, dict[int, float]]:
-    """Full-precision held-out loss of ``model`` and QiD = loss(quantized) - loss(full) for each config.
+def mean_and_se(values: torch.Tensor) -> tuple[float, float]:
+    """Mean of per-window values and its standard error (windows as the independent units)."""
+    n = len(values)
+    return float(values.mean()), float(values.std(correction=1) / n ** 0.5) if n > 1 else float("nan")
 
+
+@torch.no_grad()
+def checkpoint_qid(model, configs: list[QuantConfig], calibration: torch.Tensor, held_out: torch.Tensor) -> pd.DataFrame:
+    """One row per config: full-precision held-out loss of ``model``, QiD = loss(quantized) - loss(full), and their SEs.
+
+    ``held_out`` holds windows [n, seq_len]; the standard errors treat windows as the units (tokens
+    of one window are correlated) and QiD's is paired: the SE of the per-window loss differences.
     One-pass GPTQ configs share one full-precision Hessian pass; sequential ones calibrate their own blocks.
     """
-    full = eval_loss(model, held_out, seq_len)
+    full = window_losses(model, held_out)
+    loss_full, loss_full_se = mean_and_se(full)
     one_pass = any(c.method == "gptq" and not c.sequential for c in configs)
     hessians = collect_hessians(model, calibration) if one_pass else None
-    qid = {}
+    rows = []
     for config in configs:
         quantized = quantize_model(model, config, calibration, hessians=hessians)
-        qid[config.bits] = eval_loss(quantized, held_out, seq_len) - full
-    return full, qid
+        qid, qid_se = mean_and_se(window_losses(quantized, held_out) - full)
+        rows.append({"bits": config.bits, "loss_full": loss_full, "loss_full_se": loss_full_se, "qid": qid,
+                     "qid_se": qid_se, "eval_tokens": held_out.numel()})
+    return pd.DataFrame(rows)
 
 
 #: The variants of quantization the chapter compares on one member: name -> changes to the QuantConfig.
@@ -227,15 +252,15 @@ def variant_qid(member: Member, cfg: Config, variants: dict[str, dict] = VARIANT
     for step in bar(member.steps, desc=f"{member.name}: quantization variants", disable=not progress):
         model, tokenizer = member.load(step, device)
         data = data or measurement_data(member, tokenizer, cfg)  # one corpus for every checkpoint of the member
-        calibration, held_out = data
-        seq_len = member.tiny.seq_len if member.tiny is not None else cfg.seq_len
         share = model.get_input_embeddings().weight.numel() / sum(p.numel() for p in model.parameters())
+        n_params = non_embedding_params(model)
         for name, changes in variants.items():
             configs = [replace(c, **changes) for c in quant_configs(cfg) if c.bits in cfg.fit_bits]
-            _, qid = checkpoint_qid(model, configs, calibration, held_out, seq_len)
-            rows += [{"member": member.name, "step": step, "tokens": member.tokens(step), "bits": bits,
-                      "variant": name, "embedding_share": share, "qid": value} for bits, value in qid.items()]
-    return pd.DataFrame(rows)
+            measured = checkpoint_qid(model, configs, *data)[["bits", "qid", "qid_se"]]
+            rows.append(measured.assign(member=member.name, step=step, tokens=member.tokens(step),
+                                        tokens_per_param=member.tokens(step) / n_params, variant=name,
+                                        embedding_share=share))
+    return pd.concat(rows, ignore_index=True)
 
 
 def member_table(members: list[Member], device: str = "cpu") -> pd.DataFrame:
@@ -257,6 +282,18 @@ def member_table(members: list[Member], device: str = "cpu") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def corpus_table(corpus) -> pd.DataFrame:
+    """One row per source of ``corpus`` (the English mix, or Austen alone): package, licence, words and share."""
+    sources = ENGLISH_MIX_SOURCES if corpus is ENGLISH_MIX else {"austen": AUSTEN.text}
+    rows = []
+    for name, text in sources.items():
+        res = resources.get(name)
+        rows.append({"source": name, "package": f"{res.client} {res.spec}", "what": res.description,
+                     "license": res.license, "words": len(text().split())})
+    table = pd.DataFrame(rows)
+    return table.assign(share=table["words"] / table["words"].sum())
+
+
 def pythia_table() -> pd.DataFrame:
     """Pythia's sizes and tokens per non-embedding parameter after its 300 B tokens (the paper's regime)."""
     tokens = 143_000 * PYTHIA_TOKENS_PER_STEP
@@ -265,7 +302,7 @@ def pythia_table() -> pd.DataFrame:
 
 
 def measure_family(members: list[Member], cfg: Config, device: str = "cpu", progress: bool = True):
-    """A DataFrame with one row per (member, checkpoint, bits): N, D, tokens/param, losses and QiD."""
+    """A DataFrame with one row per (member, checkpoint, bits): N, D, tokens/param, losses and QiD with their SEs."""
     configs = quant_configs(cfg)
     rows, data = [], {}
     jobs = [(member, step) for member in members for step in member.steps]
@@ -274,24 +311,71 @@ def measure_family(members: list[Member], cfg: Config, device: str = "cpu", prog
         key = member.tiny.corpus.name if member.tiny is not None else "wikitext"
         if key not in data:
             data[key] = measurement_data(member, tokenizer, cfg)
-        calibration, held_out = data[key]
-        seq_len = member.tiny.seq_len if member.tiny is not None else cfg.seq_len
-        full, qid = checkpoint_qid(model, configs, calibration, held_out, seq_len)
+        measured = checkpoint_qid(model, configs, *data[key])
         n_params = non_embedding_params(model)
-        for bits, value in qid.items():
-            rows.append({"member": member.name, "arm": member.arm, "n_params": n_params, "step": step,
-                         "tokens": member.tokens(step), "tokens_per_param": member.tokens(step) / n_params,
-                         "bits": bits, "loss_full": full, "loss_quantized": full + value, "qid": value})
-    return pd.DataFrame(rows)
+        rows.append(measured.assign(member=member.name, arm=member.arm, n_params=n_params, step=step,
+                                    tokens=member.tokens(step), tokens_per_param=member.tokens(step) / n_params,
+                                    loss_quantized=measured["loss_full"] + measured["qid"]))
+    columns = ["member", "arm", "n_params", "step", "tokens", "tokens_per_param", "bits", "loss_full", "loss_full_se",
+               "loss_quantized", "qid", "qid_se", "eval_tokens"]
+    return pd.concat(rows, ignore_index=True)[columns]
 
 
 # --------------------------------------------------------------------------- fits and tables
 
+def fitted_range(table: pd.DataFrame, cfg: Config) -> pd.Series:
+    """Whether each row's checkpoint has seen at least ``fit_min_tokens_per_param`` tokens per parameter."""
+    return table["tokens_per_param"] >= cfg.fit_min_tokens_per_param
+
+
 def fit_points(table, cfg: Config):
-    """The rows the laws are fitted on: the cosine family, bit widths in ``fit_bits``, steps >= ``fit_min_step``."""
-    bits = list(cfg.fit_bits)
-    keep = (table["arm"] == "cosine") & table["bits"].isin(bits) & (table["step"] >= cfg.fit_min_step)
+    """The rows the laws are fitted on: the cosine family, bit widths in ``fit_bits``, D/N >= ``fit_min_tokens_per_param``."""
+    keep = (table["arm"] == "cosine") & table["bits"].isin(list(cfg.fit_bits)) & fitted_range(table, cfg)
     return table[keep]
+
+
+#: The unified fit of this chapter's earlier family (Austen's 1.14 M training tokens read up to 5.4 times,
+#: random windows, checkpoints from step 256 to 3,000), as issue 22's review recorded it.
+AUSTEN_FAMILY_FIT = {"alpha": 0.27, "beta": 1.31, "gamma": 5.10, "min_step": 256, "reads": 5.4}
+
+
+def _fit_inputs(points, by_member: bool) -> tuple[tuple, dict]:
+    """(N, D, P, QiD) columns of ``points`` and the bootstrap's grouping (members, then checkpoints)."""
+    columns = (points["n_params"].to_numpy(), points["tokens"].to_numpy(), points["bits"].to_numpy(),
+               points["qid"].to_numpy())
+    grouping = ({"groups": (points["member"] + "/" + points["arm"]).to_numpy(), "subgroups": points["step"].to_numpy()}
+                if by_member else {})
+    return columns, grouping
+
+
+def fit_unified(points, n_boot: int, seed: int = 0, by_member: bool = True) -> Fit:
+    """The unified law alone, fitted on ``points`` (intervals as in :func:`fit_all`)."""
+    columns, grouping = _fit_inputs(points, by_member)
+    return fit_qid(*columns, n_boot=n_boot, seed=seed, **grouping)
+
+
+def fit_sensitivity(table: pd.DataFrame, cfg: Config, ratios=(1.0, 2.0, 5.0), n_boot: int = 1000,
+                    seed: int = 0) -> pd.DataFrame:
+    """The unified law fitted from other starting points: D/N >= each of ``ratios``, and the chapter's D/N after warmup.
+
+    One row per starting point: points, decades of D, the exponents and beta's member-level interval.
+    """
+    base = table[(table["arm"] == "cosine") & table["bits"].isin(list(cfg.fit_bits))]
+    chosen = cfg.fit_min_tokens_per_param
+    cases = [(f"D/N >= {r:g}", base[base["tokens_per_param"] >= r]) for r in ratios]
+    cases.append((f"D/N >= {chosen:g}, after the {cfg.warmup_steps} warmup steps",
+                  base[(base["tokens_per_param"] >= chosen) & (base["step"] > cfg.warmup_steps)]))
+    rows = []
+    for name, points in cases:
+        if points["step"].nunique() < 3:
+            continue
+        fit = fit_unified(points, n_boot=n_boot, seed=seed)
+        low, high = fit.intervals["beta"]
+        rows.append({"fit from": name, "points": fit.n_points,
+                     "decades of D": float(np.log10(points["tokens"].max() / points["tokens"].min())),
+                     "alpha": fit.params["alpha"], "beta": fit.params["beta"], "beta low": low, "beta high": high,
+                     "gamma": fit.params["gamma"], "R2 (log)": fit.r2_log})
+    return pd.DataFrame(rows)
 
 
 def fit_all(points, n_boot: int, seed: int = 0, by_member: bool = True) -> dict[str, Fit]:
@@ -299,10 +383,7 @@ def fit_all(points, n_boot: int, seed: int = 0, by_member: bool = True) -> dict[
 
     Intervals resample whole members and, within them, whole checkpoints (``by_member``), or points.
     """
-    columns = (points["n_params"].to_numpy(), points["tokens"].to_numpy(), points["bits"].to_numpy(),
-               points["qid"].to_numpy())
-    grouping = ({"groups": (points["member"] + "/" + points["arm"]).to_numpy(), "subgroups": points["step"].to_numpy()}
-                if by_member else {})
+    columns, grouping = _fit_inputs(points, by_member)
     fits = {"unified": fit_qid(*columns, n_boot=n_boot, seed=seed, **grouping)}
     for factor in ("beta", "alpha", "gamma"):
         try:
@@ -378,9 +459,9 @@ def schedule_arm_summary(table: pd.DataFrame, members: list[Member], cfg: Config
     both = table[table["member"] == arm.name]
     rows = []
     for bits in cfg.fit_bits:
-        window = both[(both["bits"] == bits) & (both["step"] >= cfg.fit_min_step)]
+        window = both[(both["bits"] == bits) & fitted_range(both, cfg)]
         stable = window[window["step"] < decay_step]
-        if stable.empty:  # fit_min_step at or past the decay: no stable phase to compare
+        if stable.empty:  # the fitted range starts at or past the decay: no stable phase to compare
             continue
         before, last = int(stable["step"].max()), int(window["step"].max())
         value = {a: window[window["arm"] == a].set_index("step")["qid"] for a in ("cosine", arm.arm)}
