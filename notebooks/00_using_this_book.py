@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -212,8 +212,11 @@ print(models.continue_text(tiny_model, tiny_tokenizer, "It is a truth universall
 # ## Batch runs over a parameter grid
 #
 # `python -m support batch NOTEBOOK --grid name=v1,v2 ... --out DIR` runs a chapter with papermill
-# once per point of the grid, keeps each run's executed notebook and results JSON, skips runs that
-# already finished, records failures without stopping, and writes one table. Here we run this very
+# once per point of the grid, keeps each run's executed notebook and results JSON, reuses a
+# finished run only when the notebook, every parameter and the `support` package are the same,
+# records failures without stopping, and writes one table (CSV and Parquet). `--jobs N` runs
+# points in parallel on this machine and `--scheduler` / `--dask-local N` on a Dask cluster
+# (README, "Batch runs"). Here we run this very
 # chapter (in `smoke` size, without its own batch demo) over a two-by-two grid of learning rate
 # and width; the command-line equivalent is
 #

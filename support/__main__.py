@@ -1,4 +1,4 @@
-"""Command line: ``python -m support fetch|list|prepare|book|batch``."""
+"""Command line: ``python -m support fetch|list|prepare|book|batch|report``."""
 
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     book = sub.add_parser("book", help="build the book (every chapter, or only the named ones) with progress lines")
     book.add_argument("chapters", nargs="*", help="chapters to execute (default: all, with warnings as errors)")
 
-    from .batch import add_batch_arguments
+    from .batch import add_batch_arguments, add_report_arguments
 
-    add_batch_arguments(sub.add_parser("batch", help="run a notebook over a parameter grid with papermill"))
+    add_batch_arguments(sub.add_parser("batch", help="run a notebook over a parameter grid with papermill "
+                                                     "(here, --jobs N in parallel, or on a Dask cluster)"))
+    add_report_arguments(sub.add_parser("report", help="draw one figure (a metric against a parameter) from a batch"))
 
     args = parser.parse_args(argv)
     if args.command == "fetch":
@@ -72,6 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         from .book import build
 
         return build(args.chapters or None)
+    if args.command == "report":
+        from .batch import report
+
+        try:
+            print(report(args.out, args.x, args.y, args.hue))
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
     from .batch import run_batch_from_args
 
     return run_batch_from_args(args)
