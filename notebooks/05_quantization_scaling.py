@@ -179,8 +179,9 @@ if members[0].tiny is not None:
     glue("corpus_mtokens", train_tokens / 1e6)
     glue("corpus_share_used", summary.tokens.max() / train_tokens)
     reads = int(np.ceil(summary.tokens.max() / train_tokens))
-    glue("token_reads", "no member reads any token twice" if reads == 1 else
-         f"the longest run reads each token up to {reads} times")
+    reads_text = ("no member reads any token twice" if reads == 1 else
+                  f"the longest run reads each token up to {reads} times")
+    glue("token_reads", reads_text)
     glue("held_out_fraction", members[0].tiny.corpus.val_fraction)
     glue("held_out_where",
          f"which is about the last of the {ENGLISH_MIX_PIECES} rounds in which the sources are interleaved, "
@@ -538,8 +539,7 @@ setting = pd.DataFrame({
                  "checkpoints": f"{table.groupby(['member', 'arm', 'step']).ngroups}",
                  "tokens per parameter": f"{summary.tokens_per_param.min():,.0f}"
                                          f"-{summary.tokens_per_param.max():,.0f}",
-                 "data": f"{cfg.corpus}, each token read at most {int(np.ceil(summary.tokens.max() / train_tokens))} time(s)"
-                 if members[0].tiny is not None else "the Pile",
+                 "data": f"{cfg.corpus}: {reads_text}" if members[0].tiny is not None else "the Pile",
                  "schedule": "cosine + " + cfg.schedule_arm}})
 comparison
 

@@ -141,6 +141,10 @@ def expand_grid(fixed: dict[str, Any], grid: dict[str, list]) -> list[dict[str, 
     clash = sorted(set(fixed) & set(grid))
     if clash:
         raise ValueError(f"parameters {clash} are given both as fixed and swept values")
+    repeated = {name: values for name, values in grid.items()
+                if len({json.dumps(v, sort_keys=True) for v in values}) < len(values)}
+    if repeated:
+        raise ValueError(f"grid values repeat: {repeated}; each point of a grid runs once")
     names = list(grid)
     return [{**fixed, **dict(zip(names, combo))} for combo in itertools.product(*(grid[n] for n in names))]
 

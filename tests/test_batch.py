@@ -64,6 +64,8 @@ def test_values_are_json_literals_not_yaml_1_1():
                       {"p": "smoke", "a": 2, "b": 3}, {"p": "smoke", "a": 2, "b": 4}]
     with pytest.raises(ValueError, match=r"\['a'\] are given both"):
         expand_grid({"a": 1}, {"a": [2]})
+    with pytest.raises(ValueError, match="grid values repeat"):
+        expand_grid({}, {"a": [1, 1]})
 
 
 def test_grid_files_in_yaml_and_toml_sweep_list_valued_parameters(tmp_path):
