@@ -11,7 +11,8 @@ Where the runs execute: one after another (default); ``--jobs N`` processes on t
 kernel given ``cores / N`` threads; or a Dask ``distributed`` cluster, ``--scheduler ADDRESS`` (any
 cluster: ``dask-jobqueue`` on Slurm/PBS, ``dask-kubernetes``, ``dask scheduler`` + ``dask worker``)
 or ``--dask-local N`` (a ``LocalCluster`` of N single-threaded worker processes). Workers run
-papermill and send the row back; only this process writes the table. A worker that dies mid-run
+papermill and send the row back; only this process writes the table. Runs on this machine (``--jobs``,
+``--dask-local``) divide its cores between them. A worker that dies mid-run
 leaves no results file (each attempt writes its own file, renamed into place when complete); Dask
 retries the run on another worker, and a run that cannot finish is recorded as failed.
 
@@ -378,7 +379,9 @@ def run_batch(notebook: str | Path, fixed: dict[str, Any], grid: dict[str, list]
     points = expand_grid(fixed, grid)
     check_points(notebook, load_notebook(notebook), points)
     package = support_fingerprint()
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    # runs sharing this machine share its cores (a remote cluster's workers keep their own settings)
+    sharing = dask_local if dask_local and not scheduler else jobs
+    threads = max(1, (os.cpu_count() or 1) // sharing) if sharing > 1 else None
     rows, tasks = {}, []
     for index, point in enumerate(points):
         identity = run_identity(source, point, package)

@@ -107,6 +107,23 @@ _FASHION_DATA = "usr/share/datasets/fashion-mnist/"
 _SWORD_DATA = "usr/share/sword/modules/"
 _MOSES_DATA = "moses/dataset/data/"
 
+def _debian(name: str, package: str, version: str, sha256: str, size_mb: float, description: str, license: str,
+            keep: KeepRule) -> Resource:
+    """A Debian ``all`` package fetched with apt-get, or from deb.debian.org's pool when apt is missing."""
+    filename = f"{package}_{version}_all.deb"
+    return Resource(name=name, client="apt", package=package, version=version, filename=filename, sha256=sha256,
+                    size_mb=size_mb, description=description, license=license, keep=keep,
+                    fallback_url=f"http://deb.debian.org/debian/pool/main/{package[0]}/{package}/{filename}")
+
+
+def _sword(name: str, package: str, version: str, sha256: str, size_mb: float, description: str, module: str,
+           compressed: str = "b") -> Resource:
+    """A public-domain SWORD module package: its zVerse files (``ot``/``nt`` .?zs, .?zv, .?zz) under ``module``."""
+    suffixes = tuple(f".{compressed}z{kind}" for kind in "svz")
+    return _debian(name, package, version, sha256, size_mb, description, "Public Domain",
+                   keep_prefix(_SWORD_DATA + module, suffixes))
+
+
 REGISTRY: dict[str, Resource] = {
     r.name: r
     for r in [
@@ -188,47 +205,22 @@ REGISTRY: dict[str, Resource] = {
             keep=keep_prefix(_AUSTEN_DATA, ("Rdata.rdb", "Rdata.rdx")),
             fallback_url="http://deb.debian.org/debian/pool/main/r/r-cran-janeaustenr/r-cran-janeaustenr_1.0.0-1_all.deb",
         ),
-        Resource(
-            name="kjv", client="apt", package="sword-text-kjv", version="14.3-1",
-            filename="sword-text-kjv_14.3-1_all.deb",
-            sha256="9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57", size_mb=2.8,
-            description="the King James Bible (1769 text) as a SWORD zText module (OSIS markup, Strong's tags)",
-            license="Public Domain", keep=keep_prefix(_SWORD_DATA + "texts/ztext/engKJV2006eb/", (".bzs", ".bzv", ".bzz")),
-            fallback_url="http://deb.debian.org/debian/pool/main/s/sword-text-kjv/sword-text-kjv_14.3-1_all.deb",
-        ),
-        Resource(
-            name="web-bible", client="apt", package="sword-text-web", version="426.0-1",
-            filename="sword-text-web_426.0-1_all.deb",
-            sha256="930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1", size_mb=4.0,
-            description="the World English Bible (2020 modern-English translation) as a SWORD zText module",
-            license="Public Domain", keep=keep_prefix(_SWORD_DATA + "texts/ztext/engWEB2015eb/", (".bzs", ".bzv", ".bzz")),
-            fallback_url="http://deb.debian.org/debian/pool/main/s/sword-text-web/sword-text-web_426.0-1_all.deb",
-        ),
-        Resource(
-            name="mhcc", client="apt", package="sword-comm-mhcc", version="2.0-1",
-            filename="sword-comm-mhcc_2.0-1_all.deb",
-            sha256="06f748215de78ff48fdfdee93e3ffc5af6318b976485f7aedf22309236967e35", size_mb=1.8,
-            description="Matthew Henry's Concise Commentary on the Whole Bible (1706-21 prose) as a SWORD zCom module",
-            license="Public Domain", keep=keep_prefix(_SWORD_DATA + "comments/zcom/mhcc/", (".bzs", ".bzv", ".bzz")),
-            fallback_url="http://deb.debian.org/debian/pool/main/s/sword-comm-mhcc/sword-comm-mhcc_2.0-1_all.deb",
-        ),
-        Resource(
-            name="tdavid", client="apt", package="sword-comm-tdavid", version="2.1-1",
-            filename="sword-comm-tdavid_2.1-1_all.deb",
-            sha256="bcbfad701c5c4a061475b58309cebc42755a59e87478c8355227c5e046412b3f", size_mb=5.1,
-            description="Spurgeon's The Treasury of David (1869-85 commentary on the Psalms) as a SWORD zCom4 module",
-            license="Public Domain", keep=keep_prefix(_SWORD_DATA + "comments/zcom/tdavid/", (".czs", ".czv", ".czz")),
-            fallback_url="http://deb.debian.org/debian/pool/main/s/sword-comm-tdavid/sword-comm-tdavid_2.1-1_all.deb",
-        ),
-        Resource(
-            name="gcide", client="apt", package="dict-gcide", version="0.48.5+nmu2",
-            filename="dict-gcide_0.48.5+nmu2_all.deb",
-            sha256="7b0af5cfde3cbdef5e9d6e78f92ec335ced7c2790f37a40f49bebc6f7347ac0f", size_mb=15,
-            description="GCIDE, the Collaborative International Dictionary of English (Webster's 1913 + WordNet), "
-                        "in dictd format",
-            license="GPL-2+", keep=keep_prefix("usr/share/dictd/", ("gcide.dict.dz", "gcide.index")),
-            fallback_url="http://deb.debian.org/debian/pool/main/d/dict-gcide/dict-gcide_0.48.5+nmu2_all.deb",
-        ),
+        _sword("kjv", "sword-text-kjv", "14.3-1", "9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57",
+               2.8, "the King James Bible (1769 text) as a SWORD zText module (OSIS markup, Strong's tags)",
+               "texts/ztext/engKJV2006eb/"),
+        _sword("web-bible", "sword-text-web", "426.0-1",
+               "930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1", 4.0,
+               "the World English Bible (2020 modern-English translation) as a SWORD zText module",
+               "texts/ztext/engWEB2015eb/"),
+        _sword("mhcc", "sword-comm-mhcc", "2.0-1", "06f748215de78ff48fdfdee93e3ffc5af6318b976485f7aedf22309236967e35",
+               1.8, "Matthew Henry's Concise Commentary on the Whole Bible (1706-21 prose) as a SWORD zCom module",
+               "comments/zcom/mhcc/"),
+        _sword("tdavid", "sword-comm-tdavid", "2.1-1", "bcbfad701c5c4a061475b58309cebc42755a59e87478c8355227c5e046412b3f",
+               5.1, "Spurgeon's The Treasury of David (1869-85 commentary on the Psalms) as a SWORD zCom4 module",
+               "comments/zcom/tdavid/", compressed="c"),
+        _debian("gcide", "dict-gcide", "0.48.5+nmu2", "7b0af5cfde3cbdef5e9d6e78f92ec335ced7c2790f37a40f49bebc6f7347ac0f",
+                15, "GCIDE, the Collaborative International Dictionary of English (Webster's 1913 + WordNet), in "
+                "dictd format", "GPL-2+", keep_prefix("usr/share/dictd/", ("gcide.dict.dz", "gcide.index"))),
         Resource(
             name="fashion-mnist", client="apt", package="dataset-fashion-mnist", version="0.0~git20200523.55506a9-1",
             filename="dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
