@@ -109,7 +109,7 @@ _MOSES_DATA = "moses/dataset/data/"
 
 def _debian(name: str, package: str, version: str, sha256: str, size_mb: float, description: str, license: str,
             keep: KeepRule) -> Resource:
-    """A Debian ``all`` package fetched with apt-get, or from deb.debian.org's pool when apt is missing."""
+    """A Debian ``all`` package fetched with apt-get, or from deb.debian.org's pool (derived URL) when apt fails."""
     filename = f"{package}_{version}_all.deb"
     return Resource(name=name, client="apt", package=package, version=version, filename=filename, sha256=sha256,
                     size_mb=size_mb, description=description, license=license, keep=keep,
@@ -196,15 +196,10 @@ REGISTRY: dict[str, Resource] = {
             keep=keep_prefix("multivalue/resources/", ("unittests.json", "ewave.csv",
                                                        "feature_id_to_function_name.json")),
         ),
-        Resource(
-            name="austen", client="apt", package="r-cran-janeaustenr", version="1.0.0-1",
-            filename="r-cran-janeaustenr_1.0.0-1_all.deb",
-            sha256="df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95", size_mb=1.6,
-            description="Jane Austen's six completed novels (3.95 M characters), from Debian's janeaustenr",
-            license="MIT (package); texts public domain",
-            keep=keep_prefix(_AUSTEN_DATA, ("Rdata.rdb", "Rdata.rdx")),
-            fallback_url="http://deb.debian.org/debian/pool/main/r/r-cran-janeaustenr/r-cran-janeaustenr_1.0.0-1_all.deb",
-        ),
+        _debian("austen", "r-cran-janeaustenr", "1.0.0-1",
+                "df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95", 1.6,
+                "Jane Austen's six completed novels (3.95 M characters), from Debian's janeaustenr",
+                "MIT (package); texts public domain", keep_prefix(_AUSTEN_DATA, ("Rdata.rdb", "Rdata.rdx"))),
         _sword("kjv", "sword-text-kjv", "14.3-1", "9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57",
                2.8, "the King James Bible (1769 text) as a SWORD zText module (OSIS markup, Strong's tags)",
                "texts/ztext/engKJV2006eb/"),
@@ -221,15 +216,10 @@ REGISTRY: dict[str, Resource] = {
         _debian("gcide", "dict-gcide", "0.48.5+nmu2", "7b0af5cfde3cbdef5e9d6e78f92ec335ced7c2790f37a40f49bebc6f7347ac0f",
                 15, "GCIDE, the Collaborative International Dictionary of English (Webster's 1913 + WordNet), in "
                 "dictd format", "GPL-2+", keep_prefix("usr/share/dictd/", ("gcide.dict.dz", "gcide.index"))),
-        Resource(
-            name="fashion-mnist", client="apt", package="dataset-fashion-mnist", version="0.0~git20200523.55506a9-1",
-            filename="dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
-            sha256="39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0", size_mb=31,
-            description="Fashion-MNIST: 60,000 + 10,000 grey 28x28 images of clothing in 10 classes (IDX files)",
-            license="MIT", keep=keep_prefix(_FASHION_DATA, ("-ubyte.gz",)),
-            fallback_url="http://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/"
-                         "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
-        ),
+        _debian("fashion-mnist", "dataset-fashion-mnist", "0.0~git20200523.55506a9-1",
+                "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0", 31,
+                "Fashion-MNIST: 60,000 + 10,000 grey 28x28 images of clothing in 10 classes (IDX files)", "MIT",
+                keep_prefix(_FASHION_DATA, ("-ubyte.gz",))),
         Resource(
             name="moses", client="pip", package="molsets", version="0.3.1",
             filename="molsets-0.3.1-py3-none-any.whl",

@@ -100,9 +100,14 @@ def sample_windows(ids: torch.Tensor, batch_size: int, seq_len: int, generator: 
     return ids[starts[:, None] + torch.arange(seq_len)]
 
 
+def split_windows(ids: torch.Tensor, seq_len: int) -> torch.Tensor:
+    """[n, seq_len]: the stream ``ids`` cut into its whole non-overlapping windows (a shorter tail dropped)."""
+    return ids[: len(ids) // seq_len * seq_len].view(-1, seq_len)
+
+
 def disjoint_windows(ids: torch.Tensor, batch_size: int, seq_len: int) -> Callable[[torch.Generator], torch.Tensor]:
     """A stateful sampler: the non-overlapping windows of ``ids`` in a shuffled order, reshuffled after each pass."""
-    windows = ids[: len(ids) // seq_len * seq_len].view(-1, seq_len)
+    windows = split_windows(ids, seq_len)
     if len(windows) < batch_size:
         raise ValueError(f"{len(ids)} tokens make {len(windows)} windows of {seq_len}, fewer than a batch ({batch_size})")
     state = {"order": torch.empty(0, dtype=torch.long), "next": 0}

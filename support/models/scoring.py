@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .corpora import split_windows
+
 
 def _device(model) -> torch.device:
     return next(model.parameters()).device
@@ -63,7 +65,7 @@ def window_losses(model, windows: torch.Tensor, batch_size: int = 16) -> torch.T
 
 def spread_windows(ids: torch.Tensor, n_windows: int, seq_len: int) -> torch.Tensor:
     """[n, seq_len]: ``n_windows`` non-overlapping windows evenly spread over the stream ``ids`` (all when it has fewer)."""
-    windows = ids[: len(ids) // seq_len * seq_len].view(-1, seq_len)
+    windows = split_windows(ids, seq_len)
     if n_windows >= len(windows):
         return windows
     return windows[torch.linspace(0, len(windows) - 1, n_windows).round().long()]

@@ -328,10 +328,15 @@ def fitted_range(table: pd.DataFrame, cfg: Config) -> pd.Series:
     return table["tokens_per_param"] >= cfg.fit_min_tokens_per_param
 
 
+def _fit_candidates(table: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """The cosine family's rows at the bit widths in ``fit_bits`` (every checkpoint)."""
+    return table[(table["arm"] == "cosine") & table["bits"].isin(list(cfg.fit_bits))]
+
+
 def fit_points(table, cfg: Config):
     """The rows the laws are fitted on: the cosine family, bit widths in ``fit_bits``, D/N >= ``fit_min_tokens_per_param``."""
-    keep = (table["arm"] == "cosine") & table["bits"].isin(list(cfg.fit_bits)) & fitted_range(table, cfg)
-    return table[keep]
+    candidates = _fit_candidates(table, cfg)
+    return candidates[fitted_range(candidates, cfg)]
 
 
 #: The unified fit of this chapter's earlier family (Austen's 1.14 M training tokens read up to 5.4 times,
@@ -360,7 +365,7 @@ def fit_sensitivity(table: pd.DataFrame, cfg: Config, ratios=(1.0, 2.0, 5.0), n_
 
     One row per starting point: points, decades of D, the exponents and beta's member-level interval.
     """
-    base = table[(table["arm"] == "cosine") & table["bits"].isin(list(cfg.fit_bits))]
+    base = _fit_candidates(table, cfg)
     chosen = cfg.fit_min_tokens_per_param
     cases = [(f"D/N >= {r:g}", base[base["tokens_per_param"] >= r]) for r in ratios]
     cases.append((f"D/N >= {chosen:g}, after the {cfg.warmup_steps} warmup steps",
