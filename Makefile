@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 # `make book CHAPTERS="05 10"` executes only those chapters (the others are listed without outputs).
 CHAPTERS ?=
 
-.PHONY: setup fetch prepare book test clean-book
+.PHONY: setup fetch prepare book browser test clean-book
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
@@ -40,9 +40,20 @@ book: prepare
 	@touch $(SUPPORT_STAMP)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-# Unit tests, every notebook in the `smoke` profile, and a smoke build of the book.
+# Debian's headless chromium and its driver, for the browser tests of the built book (tests/test_published_book.py).
+# Installed with apt-get where this runs as root (the project's machines and CI); elsewhere it says what to run.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium and chromium-driver (Debian) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver >/dev/null; \
+	else echo "The browser tests need Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver" >&2; \
+		exit 1; fi
+
+# Unit tests, every notebook in the `smoke` profile (nbval), a smoke build of the book and its browser checks.
 # pytest's exit code 5 (no tests collected) is a failure here.
-test: fetch
+test: fetch browser
 	$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 

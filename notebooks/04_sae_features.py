@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -27,8 +27,6 @@
 # with middle layers, summation over tokens and binarized features working best, and features that
 # transfer across models and languages.
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/04_sae_features.ipynb)
-#
 # **What runs where.** `local`: SmolLM2-135M {cite}`allal2025smollm2`, SAEs trained here on its
 # activations over Austen's novels (`python -m support prepare 04`, once, on two CPU cores:
 # extraction {glue:text}`prepare_extract_minutes:.1f` minutes, SAEs
@@ -39,13 +37,17 @@
 
 # %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
+# Only what is missing is installed: Colab's own torch and numpy are kept.
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("support") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "trustml-book-support[paper] @ git+https://github.com/trustml-book/trustml-book"])
+    source = os.environ.get("TRUSTML_SUPPORT_SOURCE", "git+https://github.com/trustml-book/trustml-book@main")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
+    importlib.invalidate_caches()
 
 # %% tags=["parameters", "hide-cell"]
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + downloads)
@@ -79,6 +81,7 @@ batch_size = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
 # %% tags=["hide-cell"]
+# NBVAL_CHECK_OUTPUT
 import time
 
 import matplotlib.pyplot as plt

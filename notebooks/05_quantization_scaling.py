@@ -33,8 +33,6 @@
 # trains its own Pythia-style family, quantizes every checkpoint, fits the laws, and tests the
 # learning-rate confound with an extra arm.
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/05_quantization_scaling.ipynb)
-#
 # **What runs where.** `local`: `python -m support prepare 05` trains the family
 # ({glue:text}`n_members` GPT-NeoX runs of {glue:text}`train_steps:,` steps) once, in
 # {glue:text}`family_train_minutes:.0f` minutes on two CPU cores; the chapter itself (GPTQ at
@@ -45,13 +43,17 @@
 
 # %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
+# Only what is missing is installed: Colab's own torch and numpy are kept.
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("support") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "trustml-book-support[paper] @ git+https://github.com/trustml-book/trustml-book"])
+    source = os.environ.get("TRUSTML_SUPPORT_SOURCE", "git+https://github.com/trustml-book/trustml-book@main")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
+    importlib.invalidate_caches()
 
 # %% tags=["parameters", "hide-cell"]
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + hub)
@@ -82,6 +84,7 @@ coverage_families = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
 # %% tags=["hide-cell"]
+# NBVAL_CHECK_OUTPUT
 import time
 
 import matplotlib.pyplot as plt

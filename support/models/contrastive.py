@@ -148,13 +148,20 @@ def load_image_text(name_or_path: str | os.PathLike, device: str = "cpu", dtype:
                          f"image-text model {str(name_or_path)!r}")
 
 
+def _pil_backend() -> dict:
+    """The keyword that asks for the PIL image processor: ``backend`` from transformers 5 (``use_fast`` warns)."""
+    import transformers
+
+    return {"backend": "pil"} if int(transformers.__version__.split(".")[0]) >= 5 else {"use_fast": False}
+
+
 def _load_image_text(name_or_path, device: str, dtype: torch.dtype, **kwargs):
     """Model, tokenizer and image processor (the PIL one: no torchvision needed) of one folder or id."""
     from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
     model = AutoModel.from_pretrained(name_or_path, dtype=dtype, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
-    processor = AutoImageProcessor.from_pretrained(name_or_path, use_fast=False, **kwargs)
+    processor = AutoImageProcessor.from_pretrained(name_or_path, **_pil_backend(), **kwargs)
     return model.to(device).eval(), tokenizer, processor
 
 

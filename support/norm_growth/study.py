@@ -25,6 +25,7 @@ from ..editing.diagnostics import (
 )
 from ..editing.sequential import Editor, Method, edit_batch, restore, snapshot
 from ..editing.settings import SETTING_PARAMS, Setting, downstream, setting_models, weight_norm_rows
+from ..headlines import Headline
 from ..profiles import Param
 from ..progress import bar
 
@@ -150,3 +151,9 @@ def activation_change(growth: pd.DataFrame | Growth) -> pd.DataFrame:
     return pd.DataFrame({"resid_ratio": after.resid_norm / before.resid_norm,
                          "mlp_share_change": after.mlp_share - before.mlp_share,
                          "cka": after.cka, "subspace_cos": after.subspace_cos}).reset_index()
+
+#: the results page's rows for this chapter (support.headlines)
+HEADLINES = [
+    Headline("Every kind of update grows the edited matrix's norm", "grows under every editor and fine-tuning",
+             "kinds_grown", ">=", "n_kinds", "{:.0f}", "kinds of update (of n_kinds) whose last matrix grew"),
+]

@@ -30,6 +30,7 @@ from .. import resources
 from ..models import (HubUnavailable, TinyLMConfig, hub, non_embedding_params, sample_windows, spread_windows, tiny_lm,
                       window_losses)
 from ..models.corpora import AUSTEN, ENGLISH_MIX, ENGLISH_MIX_SOURCES
+from ..headlines import Headline
 from ..profiles import Config, Param
 from ..progress import bar
 from .quantization import QuantConfig, collect_hessians, quantize_model
@@ -501,3 +502,9 @@ def bootstrap_coverage(law: dict[str, float], members: int = 5, checkpoints: int
                 hits[kind, name] += low <= law[name] <= high
     return pd.DataFrame([{"bootstrap": kind, "exponent": name, "coverage": count / reps, "families": reps}
                          for (kind, name), count in hits.items()])
+
+#: the results page's rows for this chapter (support.headlines)
+HEADLINES = [
+    Headline("Quantization damage grows with training tokens (beta > 0)", "beta = 0.525 (Pythia)",
+             "run_beta_low", ">", 0.0, "{:.2f}", "lower end of beta's 95% interval, tiny LM family"),
+]

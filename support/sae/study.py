@@ -26,6 +26,7 @@ from ..models.scoring import multiple_choice_prompt
 from ..models.activations import (TokenActivations, loss_recovered, mean_replacement, replaced_loss,
                                   residual_activations)
 from ..models.sae import ActivationSet, SAEConfig, TrainedSAE
+from ..headlines import Headline
 from ..profiles import Param
 from ..stats import mean_interval
 from . import classify, features, tasks
@@ -448,3 +449,9 @@ def explain_best(labelled: dict, activations: dict, sets: dict, saes: dict, best
     return top_features(labelled[task], activations[task], saes[(row.layer, row.width, row.kind)], row.layer,
                         sets[task][key], tokenizer, cfg).assign(task=task, features=f"block {row.layer}, "
                                                                f"x{row.width} {row.kind}, {row.variant}")
+
+#: the results page's rows for this chapter (support.headlines)
+HEADLINES = [
+    Headline("SAE features classify as well as the model's hidden states", "SAE features above hidden-state baselines",
+             "logistic_sae_mean", ">=", "logistic_hidden_mean", "{:.3f}", "mean macro-F1 of logistic probes"),
+]

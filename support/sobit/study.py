@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..models import SMOLLM2
 from ..models.contrastive import TrainedImageText
+from ..headlines import Headline
 from ..profiles import Config, Param
 from ..vlm import audit, cooccurrence, people, planted, taxonomy
 
@@ -372,3 +373,9 @@ def text_numbers(text_table: pd.DataFrame, neutral: pd.DataFrame, cfg: Config, k
                 f"{encoder}_{example}_reading": ("matches" if len(word) and word.top_group_name.iloc[0] ==
                                                   PAPER_TERRORIST_GROUP else "differs from")}
     return out
+
+#: the results page's rows for this chapter (support.headlines)
+HEADLINES = [
+    Headline("The retrieval audit keeps its false discovery rate", "(the paper reports no error rate)",
+             "fdr_control", "<=", "fdr", "{:.2f}", "planted-bias control: share of flagged words that are false"),
+]

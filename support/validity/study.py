@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from ..models import SMOLLM2, language_model
+from ..headlines import Headline
 from ..profiles import Param
 from ..stats import bootstrap_interval, rate_interval
 from . import content, criterion, factor, published, reliability, responses, simulate
@@ -500,3 +501,9 @@ def content_numbers(mix: pd.DataFrame, checks: pd.DataFrame, typed: pd.DataFrame
         out[f"{key}_tvd"] = float(row.tvd)
         out[f"{key}_chi2_p"] = float(row.p)
     return out
+
+#: the results page's rows for this chapter (support.headlines)
+HEADLINES = [
+    Headline("MedQA asks about diagnosis more than treatment", "diagnosis over-represented (qualitative)",
+             "medqa_diag_vs_treat", ">", 1.0, "{:.2f}", "ratio of diagnosis to treatment items"),
+]

@@ -1,0 +1,136 @@
+"""Sphinx extension of the book (``sphinx.extra_extensions`` in ``_config.yml``): pages that work offline.
+
+- MathJax 3 is served from the build (``_static/mathjax``), copied from the ``django-static-mathjax``
+  wheel on PyPI, so equations render with no network.
+- Every chapter page gets an "Open in Colab" badge under its title, a local SVG whose link is derived
+  from ``repository.url`` and ``repository.branch`` in ``_config.yml`` (the launch buttons use the same two).
+- ``book/_static/book.css`` wraps long code lines and outputs to the page width.
+- ``{chapter-results}`` (the results page) is filled after every chapter has executed, from the
+  chapters' results JSON files and each study module's ``HEADLINES`` (see ``support.headlines``).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+
+STATIC = Path(__file__).resolve().parent.parent / "book" / "_static"
+MATHJAX_SCRIPT = "mathjax/tex-chtml.js"
+#: what of MathJax's es5 build the pages load: the TeX input + CHTML output component, its fonts, and the
+#: TeX extensions it autoloads on first use (``\require``, ``\boldsymbol``, ...)
+MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions")
+BADGE = "colab-badge.svg"
+
+
+def mathjax_source() -> Path:
+    """The es5 folder of the installed MathJax 3 (package ``django-static-mathjax``)."""
+    try:
+        import mathjax
+    except ImportError as err:  # the book extra brings it; say so rather than render raw TeX
+        raise RuntimeError("MathJax for offline equations is missing: pip install -e '.[book]' "
+                           "(it installs django-static-mathjax)") from err
+    return Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
+
+
+def copy_mathjax(static_out: Path) -> Path:
+    """Copy the MathJax parts the pages load into ``static_out/mathjax``; return the script's path."""
+    source, target = mathjax_source(), static_out / "mathjax"
+    for part in MATHJAX_PARTS:
+        src, dst = source / part, target / part
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    return target / "tex-chtml.js"
+
+
+def colab_url(repository_url: str, branch: str, notebook_path: str) -> str:
+    """The Colab address of a notebook of a GitHub repository."""
+    owner_repo = repository_url.rstrip("/").removesuffix(".git").split("github.com/")[-1]
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook_path}"
+
+
+def relative_static(docname: str) -> str:
+    """The path from a page to ``_static`` (pages sit at the depth of their docname)."""
+    return "../" * docname.count("/") + "_static"
+
+
+def _theme_repository(app) -> tuple[str, str]:
+    """Repository URL and branch as Jupyter Book passed them to the theme (from ``_config.yml``)."""
+    options = app.config.html_theme_options or {}
+    return options.get("repository_url", ""), options.get("repository_branch", "main") or "main"
+
+
+def add_colab_badge(app, doctree) -> None:
+    """Put a local "Open in Colab" badge, linked to the paired ``.ipynb``, under a chapter's title."""
+    docname = app.env.docname
+    if not docname.startswith("notebooks/"):
+        return
+    url, branch = _theme_repository(app)
+    if "github.com/" not in url:
+        return
+    link = colab_url(url, branch, f"{docname}.ipynb")
+    badge = (f'<p class="colab-badge"><a href="{html.escape(link)}">'
+             f'<img src="{relative_static(docname)}/{BADGE}" alt="Open In Colab" width="117" height="20"></a></p>')
+    section = next(iter(doctree.findall(nodes.section)), None)
+    title = next(iter(section.findall(nodes.title)), None) if section is not None else None
+    if title is not None:
+        title.parent.insert(title.parent.index(title) + 1, nodes.raw("", badge, format="html"))
+
+
+class chapter_results(nodes.General, nodes.Element):
+    """Placeholder for the results table, filled once every chapter has run."""
+
+
+class ChapterResultsDirective(Directive):
+    """``{chapter-results}``: the table of every chapter's headline numbers."""
+
+    def run(self):
+        return [chapter_results()]
+
+
+def results_dir(app) -> Path:
+    """Where this build's chapters wrote their results JSON (``support.results.RESULTS_ENV`` or notebooks/results)."""
+    from .results import RESULTS_ENV
+
+    folder = os.environ.get(RESULTS_ENV)
+    return Path(folder) if folder else Path(app.srcdir) / "notebooks" / "results"
+
+
+def fill_results(app, doctree, docname) -> None:
+    """Replace the placeholder with the headline table, built now that the chapters have executed."""
+    from .headlines import headline_table, table_html
+
+    for node in list(doctree.findall(chapter_results)):
+        table = headline_table(results_dir(app))
+        node.replace_self(nodes.raw("", table_html(table, relative_to=docname), format="html"))
+
+
+def configure(app, config) -> None:
+    """Point MathJax at the local copy and add the book's static folder and stylesheet."""
+    config.mathjax_path = MATHJAX_SCRIPT
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+
+
+def finish(app, exception) -> None:
+    """Copy MathJax into the built site."""
+    if exception is None and app.builder.format == "html":
+        copy_mathjax(Path(app.outdir) / "_static")
+
+
+def setup(app):
+    """Register the extension's hooks."""
+    app.connect("config-inited", configure)
+    app.connect("doctree-read", add_colab_badge)
+    app.connect("doctree-resolved", fill_results)
+    app.connect("build-finished", finish)
+    app.add_node(chapter_results)
+    app.add_directive("chapter-results", ChapterResultsDirective)
+    app.add_css_file("book.css")
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

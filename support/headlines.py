@@ -1,0 +1,116 @@
+"""The results page: one row per chapter headline, the paper's number beside this build's, and the verdict.
+
+Each study module declares ``HEADLINES``: a list of :class:`Headline` (the claim, the paper's number as
+text, the metric of the chapter's results JSON that measures it here, and the target it must meet).
+:func:`headline_table` reads the results JSON every chapter wrote in this build and judges each row;
+a chapter that has not run in this build says so instead of showing a stale number.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import operator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .chapters import CHAPTERS, study_module
+
+RULES = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A claim of the paper, the metric that measures it in this book, and the target it is judged by."""
+
+    claim: str
+    paper: str  # the paper's number, as the paper reports it
+    metric: str | tuple[str, ...]  # key(s) of the results JSON's ``metrics``; of several, the smallest is judged
+    rule: str  # one of RULES: metric <rule> target
+    target: float | str | tuple[str, ...]  # a number, or metric key(s) of the same run (of several, the largest)
+    fmt: str = "{:.3g}"
+    note: str = ""  # what differs in setting, one short phrase
+
+    def __post_init__(self):
+        if self.rule not in RULES:
+            raise ValueError(f"rule {self.rule!r} is not one of {sorted(RULES)}")
+
+    def measured(self, metrics: dict) -> float | None:
+        """This run's number: the metric (the smallest of several); None when any is null or absent."""
+        values = [metrics.get(key) for key in _keys(self.metric)]
+        return None if any(v is None for v in values) else min(values)
+
+    def threshold(self, metrics: dict) -> float | None:
+        """The number the metric is compared with (the largest of several target metrics)."""
+        if isinstance(self.target, (int, float)):
+            return float(self.target)
+        values = [metrics.get(key) for key in _keys(self.target)]
+        return None if any(v is None for v in values) else max(values)
+
+    def judge(self, metrics: dict) -> str:
+        """'met', 'missed', or 'not measured' (a metric is null or absent in this run)."""
+        value, threshold = self.measured(metrics), self.threshold(metrics)
+        if value is None or threshold is None:
+            return "not measured"
+        return "met" if RULES[self.rule](value, threshold) else "missed"
+
+    def target_text(self, metrics: dict) -> str:
+        """The target as a reader reads it, e.g. '<= 2' or '> 51.8 (memit_S)'."""
+        if isinstance(self.target, (int, float)):
+            return f"{self.rule} {self.fmt.format(self.target)}"
+        threshold = self.threshold(metrics)
+        number = "?" if threshold is None else self.fmt.format(threshold)
+        return f"{self.rule} {number} ({', '.join(_keys(self.target))})"
+
+
+def _keys(spec: str | tuple[str, ...]) -> tuple[str, ...]:
+    """One metric key or several, as a tuple."""
+    return (spec,) if isinstance(spec, str) else tuple(spec)
+
+
+def chapter_headlines(chapter: str) -> list[Headline]:
+    """The headlines a chapter's study module declares (none for the tour)."""
+    return list(getattr(study_module(chapter), "HEADLINES", []))
+
+
+def read_results(folder: Path, chapter: str) -> dict | None:
+    """A chapter's results JSON in ``folder`` (None when the chapter has not written one)."""
+    path = Path(folder) / f"{chapter}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def headline_table(folder: Path, chapters: list[str] | None = None) -> pd.DataFrame:
+    """One row per headline of every chapter: claim, paper, this build, target, verdict, profile."""
+    rows = []
+    for chapter in chapters or list(CHAPTERS):
+        results = read_results(folder, chapter)
+        metrics = {} if results is None else results["metrics"]
+        for headline in chapter_headlines(chapter):
+            value = headline.measured(metrics)
+            rows.append({"chapter": chapter, "claim": headline.claim, "paper": headline.paper,
+                         "metric": ", ".join(_keys(headline.metric)), "value": value,
+                         "this_build": "" if value is None else headline.fmt.format(value),
+                         "target": headline.target_text(metrics),
+                         "verdict": "not run" if results is None else headline.judge(metrics),
+                         "profile": "" if results is None else results["profile"], "note": headline.note})
+    return pd.DataFrame(rows, columns=["chapter", "claim", "paper", "metric", "value", "this_build", "target",
+                                       "verdict", "profile", "note"])
+
+
+def table_html(table: pd.DataFrame, relative_to: str) -> str:
+    """The table as HTML for the page ``relative_to`` (a docname), chapters linked to their pages."""
+    up = "../" * relative_to.count("/")
+    head = ("<table class=\"table chapter-results\"><thead><tr><th>Chapter</th><th>Claim</th><th>Paper</th>"
+            "<th>This build</th><th>Target</th><th>Verdict</th><th>Profile</th></tr></thead><tbody>")
+    body = []
+    for row in table.itertuples():
+        number = int(row.chapter.split("_")[0])
+        link = f'<a href="{up}notebooks/{row.chapter}.html">{number}</a>'
+        verdict_class = {"met": "met", "missed": "missed"}.get(row.verdict, "absent")
+        note = f"<br><small>{html.escape(row.note)}</small>" if row.note else ""
+        body.append(f"<tr><td>{link}</td><td>{html.escape(row.claim)}{note}</td><td>{html.escape(row.paper)}</td>"
+                    f"<td>{html.escape(row.this_build)}</td><td>{html.escape(row.target)}</td>"
+                    f"<td class=\"{verdict_class}\">{row.verdict}</td><td>{html.escape(row.profile)}</td></tr>")
+    return head + "".join(body) + "</tbody></table>"
