@@ -30,7 +30,7 @@
 # steps with the unquantized SmolLM2 from the Hugging Face Hub and a larger tiny LM; needs
 # network, a GPU helps.
 
-# %% tags=["hide-cell"]
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show the setup cell (installs the support package where it is missing)", "code_prompt_hide": "Hide the setup cell"}
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
 # Only what is missing is installed: Colab's own torch and numpy are kept.
 import importlib
@@ -44,7 +44,7 @@ if importlib.util.find_spec("support") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
     importlib.invalidate_caches()
 
-# %% tags=["parameters", "hide-cell"]
+# %% tags=["parameters", "hide-cell"] mystnb={"code_prompt_show": "Show the parameters cell (profile and overrides)", "code_prompt_hide": "Hide the parameters cell"}
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + hub)
 seed = None  # None keeps the profile's default
 device = None
@@ -69,7 +69,7 @@ results_path = None  # where the results JSON goes (batch runs set it)
 # default". `resolve` turns the profile name and the overrides into one frozen config and refuses
 # anything out of type or range with an error that names the parameter.
 
-# %% tags=["hide-cell"]
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show the imports and the resolved configuration", "code_prompt_hide": "Hide the imports and the configuration"}
 # NBVAL_CHECK_OUTPUT
 import tempfile
 import time

@@ -41,7 +41,7 @@
 # `pythia-1b` at revisions `step1000` ... `step143000` with WikiText-2 (needs the Hugging Face
 # Hub, the `datasets` package and a GPU).
 
-# %% tags=["hide-cell"]
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show the setup cell (installs the support package where it is missing)", "code_prompt_hide": "Hide the setup cell"}
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
 # Only what is missing is installed: Colab's own torch and numpy are kept.
 import importlib
@@ -55,7 +55,7 @@ if importlib.util.find_spec("support") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
     importlib.invalidate_caches()
 
-# %% tags=["parameters", "hide-cell"]
+# %% tags=["parameters", "hide-cell"] mystnb={"code_prompt_show": "Show the parameters cell (profile and overrides)", "code_prompt_hide": "Hide the parameters cell"}
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + hub)
 seed = None  # None keeps the profile's default
 device = None
@@ -83,7 +83,7 @@ bootstrap = None
 coverage_families = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
-# %% tags=["hide-cell"]
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show the imports and the resolved configuration", "code_prompt_hide": "Hide the imports and the configuration"}
 # NBVAL_CHECK_OUTPUT
 import time
 

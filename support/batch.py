@@ -44,6 +44,9 @@ from .progress import bar as progress_bar
 from .results import load_results
 
 RESULTS_PARAM = "results_path"  # every chapter's parameters cell has it
+#: ipykernel's own start-up warnings (e.g. "Kernel is running over TCP without encryption") go to the kernel's
+#: standard error, which inside a chapter (chapter 0's batch demo) lands on the built page; errors still show
+KERNEL_ARGUMENTS = ["--log-level=ERROR"]
 IDENTITY_FILE = "run.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -256,7 +259,7 @@ def execute(notebook: Path, parameters: dict[str, Any], run_dir: Path, kernel_na
             load_notebook(notebook), str(run_dir / "notebook.ipynb"),
             parameters={**parameters, RESULTS_PARAM: str(attempt.resolve())},
             kernel_name=kernel_name, cwd=str(notebook.parent), progress_bar=False,
-            execution_timeout=cell_timeout,
+            execution_timeout=cell_timeout, extra_arguments=KERNEL_ARGUMENTS,
         )
         if not attempt.is_file():
             raise RuntimeError(f"{notebook.name} finished without writing its results (is its results cell "

@@ -36,7 +36,6 @@ from .models.cached import NO_TRAINING_ENV
 from .results import RESULTS_ENV
 
 HEARTBEAT = 60.0  # seconds of silence before the wrapper prints a progress line
-_EXECUTING = re.compile(r"(notebooks/\d\d_\w+)")
 _DOC = re.compile(r"(?:^|/)((?:notebooks|book)/[\w.-]+?)(?:\.py|\.md|\.ipynb)?:\s?(.*)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ERROR_LINE = re.compile(r"^(\w*(?:Error|Exception|Interrupt|Exit)\w*): (.*)$")
@@ -71,11 +70,16 @@ class ChapterLog:
             seconds = float(message.split()[3])
             self.rows.setdefault(doc, {"chapter": doc, "error": ""}).update(status="executed", seconds=seconds)
             return f"[book {time.strftime('%H:%M:%S')}] {doc}: executed in {seconds / 60:.1f} min"
-        if message.startswith("Executing notebook failed"):
+        if re.match(r"(WARNING: )?Executing notebook failed", message):  # 'WARNING: ' unless -W made it an error
             row = self.rows.setdefault(doc, {"chapter": doc, "error": ""})
             row.update(status="failed", seconds=time.perf_counter() - row.get("started", time.perf_counter()))
             self._failing, self._failure_lines = doc, []
         return None
+
+    def current(self) -> str | None:
+        """The chapter executing now (None between chapters)."""
+        running = [row["chapter"] for row in self.rows.values() if row["status"] == "executing"]
+        return f"notebooks/{running[-1]}" if running else None
 
     def _read_failure(self, text: str) -> str | None:
         """Collect a failed chapter's traceback until its cell's error line; then name the cell and error."""
@@ -96,6 +100,8 @@ class ChapterLog:
             minutes = "-" if row.get("seconds") is None else f"{row['seconds'] / 60:.1f}"
             lines.append(f"{row['chapter']:34s} {row['status']:9s} {minutes:>7s}  {row.get('error', '')}".rstrip())
         executed = sum(r["seconds"] or 0 for r in self.rows.values() if r["status"] in ("executed", "failed"))
+        if not self.rows:
+            lines.append("no notebook was read: every page was up to date")
         lines.append(f"{len(self.rows)} notebooks, {executed / 60:.1f} min of execution")
         return "\n".join(lines)
 
@@ -119,15 +125,16 @@ class _Links(HTMLParser):
 
 
 def _parse_page(path: Path) -> _Links:
+    """The links and ids of one page."""
     parser = _Links()
     parser.feed(path.read_text(encoding="utf-8", errors="replace"))
     return parser
 
 
-def broken_internal_links(html: str | Path) -> list[str]:
+def broken_internal_links(site: str | Path) -> list[str]:
     """Every link of the built site to a page, file or anchor of the site that does not exist ('page -> target')."""
-    html = Path(html).resolve()
-    pages = {path: _parse_page(path) for path in html.rglob("*.html") if "_static" not in path.parts}
+    site = Path(site).resolve()
+    pages = {path: _parse_page(path) for path in site.rglob("*.html") if "_static" not in path.parts}
     broken = []
     for page, links in sorted(pages.items()):
         for target in links.targets:
@@ -139,11 +146,11 @@ def broken_internal_links(html: str | Path) -> list[str]:
             if destination.is_dir():
                 destination = destination / "index.html"
             if not destination.exists():
-                broken.append(f"{page.relative_to(html)} -> {target}")
+                broken.append(f"{page.relative_to(site)} -> {target}")
             elif fragment and destination.suffix == ".html":
                 ids = (pages.get(destination) or _parse_page(destination)).ids
                 if unquote(fragment) not in ids:
-                    broken.append(f"{page.relative_to(html)} -> {target} (no such anchor)")
+                    broken.append(f"{page.relative_to(site)} -> {target} (no such anchor)")
     return broken
 
 
@@ -181,7 +188,7 @@ def build(chapters: list[str] | None = None, root: str | Path = ".", heartbeat: 
         print(f"[book] executing {', '.join(names)}; the other chapters are listed without outputs", flush=True)
     else:
         command.append("-W")
-    results = Path(out if out is not None else root) / "_build" / "results"
+    results = (Path(out) if out is not None else root).resolve() / "_build" / "results"
     env = {RESULTS_ENV: str(results), **os.environ, NO_TRAINING_ENV: "1", STRICT_ENV: "1",
            "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
     started = time.perf_counter()
@@ -209,9 +216,8 @@ def build(chapters: list[str] | None = None, root: str | Path = ".", heartbeat: 
                 print(announcement)
             sys.stdout.flush()
             last_output = time.perf_counter()
-            match = _EXECUTING.search(line)
-            if match and "xecut" in line:
-                current, current_since = match.group(1), time.perf_counter()
+            if (log.current() or "the book") != current:  # a chapter started, or the build went on past it
+                current, current_since = log.current() or "the book", time.perf_counter()
         status = process.wait()
         print(f"[book] chapters of this build ({(time.perf_counter() - started) / 60:.1f} min in all):")
         print(log.summary(), flush=True)

@@ -6,7 +6,8 @@
   from ``repository.url`` and ``repository.branch`` in ``_config.yml`` (the launch buttons use the same two).
 - ``book/_static/book.css`` wraps long code lines and outputs to the page width.
 - ``{chapter-results}`` (the results page) is filled after every chapter has executed, from the
-  chapters' results JSON files and each study module's ``HEADLINES`` (see ``support.headlines``).
+  chapters' results JSON files and each study module's ``HEADLINES`` (see ``support.headlines``), and
+  rewritten in every build (its source never changes, its numbers do).
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from pathlib import Path
 from docutils import nodes
 from docutils.parsers.rst import Directive
 
+from .colab import colab_url
+
 STATIC = Path(__file__).resolve().parent.parent / "book" / "_static"
 MATHJAX_SCRIPT = "mathjax/tex-chtml.js"
 #: what of MathJax's es5 build the pages load: the TeX input + CHTML output component, its fonts, and the
 #: TeX extensions it autoloads on first use (``\require``, ``\boldsymbol``, ...)
 MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions")
 BADGE = "colab-badge.svg"
+RESULTS_PAGE = "book/results"
 
 
 def mathjax_source() -> Path:
@@ -50,15 +54,9 @@ def copy_mathjax(static_out: Path) -> Path:
     return target / "tex-chtml.js"
 
 
-def colab_url(repository_url: str, branch: str, notebook_path: str) -> str:
-    """The Colab address of a notebook of a GitHub repository."""
-    owner_repo = repository_url.rstrip("/").removesuffix(".git").split("github.com/")[-1]
-    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook_path}"
-
-
-def relative_static(docname: str) -> str:
-    """The path from a page to ``_static`` (pages sit at the depth of their docname)."""
-    return "../" * docname.count("/") + "_static"
+def to_root(docname: str) -> str:
+    """The relative path from a page to the site's root ('' or '../', ...: pages sit at their docname's depth)."""
+    return "../" * docname.count("/")
 
 
 def _theme_repository(app) -> tuple[str, str]:
@@ -77,7 +75,7 @@ def add_colab_badge(app, doctree) -> None:
         return
     link = colab_url(url, branch, f"{docname}.ipynb")
     badge = (f'<p class="colab-badge"><a href="{html.escape(link)}">'
-             f'<img src="{relative_static(docname)}/{BADGE}" alt="Open In Colab" width="117" height="20"></a></p>')
+             f'<img src="{to_root(docname)}_static/{BADGE}" alt="Open In Colab" width="117" height="20"></a></p>')
     section = next(iter(doctree.findall(nodes.section)), None)
     title = next(iter(section.findall(nodes.title)), None) if section is not None else None
     if title is not None:
@@ -92,11 +90,14 @@ class ChapterResultsDirective(Directive):
     """``{chapter-results}``: the table of every chapter's headline numbers."""
 
     def run(self):
+        """The placeholder node."""
         return [chapter_results()]
 
 
 def results_dir(app) -> Path:
-    """Where this build's chapters wrote their results JSON (``support.results.RESULTS_ENV`` or notebooks/results)."""
+    """Where the chapters wrote their results JSON: ``SUPPORT_RESULTS_DIR`` (set by ``python -m support book``),
+    else ``notebooks/results``, where a kernel started by a bare ``jupyter-book build`` (working folder
+    ``notebooks/``) writes them by ``support.results.default_path``."""
     from .results import RESULTS_ENV
 
     folder = os.environ.get(RESULTS_ENV)
@@ -109,7 +110,12 @@ def fill_results(app, doctree, docname) -> None:
 
     for node in list(doctree.findall(chapter_results)):
         table = headline_table(results_dir(app))
-        node.replace_self(nodes.raw("", table_html(table, relative_to=docname), format="html"))
+        node.replace_self(nodes.raw("", table_html(table, root=to_root(docname)), format="html"))
+
+
+def always_rewrite_results(app, env, added, changed, removed) -> list[str]:
+    """The results page, re-read and re-written in every build: its table comes from files, not from its source."""
+    return [RESULTS_PAGE] if RESULTS_PAGE in env.found_docs else []
 
 
 def configure(app, config) -> None:
@@ -129,6 +135,7 @@ def setup(app):
     app.connect("config-inited", configure)
     app.connect("doctree-read", add_colab_badge)
     app.connect("doctree-resolved", fill_results)
+    app.connect("env-get-outdated", always_rewrite_results)
     app.connect("build-finished", finish)
     app.add_node(chapter_results)
     app.add_directive("chapter-results", ChapterResultsDirective)

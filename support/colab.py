@@ -29,6 +29,12 @@ def repository(root: Path = ROOT) -> tuple[str, str]:
     return config["url"].rstrip("/"), config.get("branch") or "main"
 
 
+def colab_url(repository_url: str, branch: str, notebook_path: str) -> str:
+    """The Colab address of a notebook of a GitHub repository."""
+    owner_repo = repository_url.rstrip("/").removesuffix(".git").split("github.com/")[-1]
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook_path}"
+
+
 def setup_cell(url: str, branch: str) -> str:
     """The source of every chapter's setup cell for a repository at ``url`` on ``branch``."""
     return f'''{SETUP_MARKER} when it is missing (e.g. in Colab).
@@ -45,7 +51,7 @@ if importlib.util.find_spec("support") is None:
     importlib.invalidate_caches()'''
 
 
-_CELL = re.compile(r"(# %% tags=\[\"hide-cell\"\]\n)(" + re.escape(SETUP_MARKER) + r".*?)(?=\n\n# %%)", re.S)
+_CELL = re.compile(r"(# %% tags=\[\"hide-cell\"\][^\n]*\n)(" + re.escape(SETUP_MARKER) + r".*?)(?=\n\n# %%)", re.S)
 
 
 def setup_cell_of(text: str) -> str | None:

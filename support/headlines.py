@@ -2,14 +2,14 @@
 
 Each study module declares ``HEADLINES``: a list of :class:`Headline` (the claim, the paper's number as
 text, the metric of the chapter's results JSON that measures it here, and the target it must meet).
-:func:`headline_table` reads the results JSON every chapter wrote in this build and judges each row;
-a chapter that has not run in this build says so instead of showing a stale number.
+:func:`headline_table` reads the latest results JSON of every chapter (written when its page executed,
+in this build or, for a page served from the execution cache, an earlier one; each row gives its date)
+and judges each row; a chapter with no results file reads "not run".
 """
 
 from __future__ import annotations
 
 import html
-import json
 import operator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .chapters import CHAPTERS, study_module
+from .results import load_results
 
 RULES = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 
@@ -36,17 +37,19 @@ class Headline:
     def __post_init__(self):
         if self.rule not in RULES:
             raise ValueError(f"rule {self.rule!r} is not one of {sorted(RULES)}")
+        if not isinstance(self.metric, str) and self.rule in ("<", "<="):
+            raise ValueError("several metrics are judged by their smallest: give them a >= or > rule")
 
     def measured(self, metrics: dict) -> float | None:
         """This run's number: the metric (the smallest of several); None when any is null or absent."""
-        values = [metrics.get(key) for key in _keys(self.metric)]
+        values = [metrics.get(key) for key in keys_of(self.metric)]
         return None if any(v is None for v in values) else min(values)
 
     def threshold(self, metrics: dict) -> float | None:
         """The number the metric is compared with (the largest of several target metrics)."""
         if isinstance(self.target, (int, float)):
             return float(self.target)
-        values = [metrics.get(key) for key in _keys(self.target)]
+        values = [metrics.get(key) for key in keys_of(self.target)]
         return None if any(v is None for v in values) else max(values)
 
     def judge(self, metrics: dict) -> str:
@@ -62,10 +65,10 @@ class Headline:
             return f"{self.rule} {self.fmt.format(self.target)}"
         threshold = self.threshold(metrics)
         number = "?" if threshold is None else self.fmt.format(threshold)
-        return f"{self.rule} {number} ({', '.join(_keys(self.target))})"
+        return f"{self.rule} {number} ({', '.join(keys_of(self.target))})"
 
 
-def _keys(spec: str | tuple[str, ...]) -> tuple[str, ...]:
+def keys_of(spec: str | tuple[str, ...]) -> tuple[str, ...]:
     """One metric key or several, as a tuple."""
     return (spec,) if isinstance(spec, str) else tuple(spec)
 
@@ -76,9 +79,9 @@ def chapter_headlines(chapter: str) -> list[Headline]:
 
 
 def read_results(folder: Path, chapter: str) -> dict | None:
-    """A chapter's results JSON in ``folder`` (None when the chapter has not written one)."""
+    """A chapter's results JSON in ``folder``, validated (None when the chapter has not written one)."""
     path = Path(folder) / f"{chapter}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return load_results(path) if path.is_file() else None
 
 
 def headline_table(folder: Path, chapters: list[str] | None = None) -> pd.DataFrame:
@@ -90,27 +93,28 @@ def headline_table(folder: Path, chapters: list[str] | None = None) -> pd.DataFr
         for headline in chapter_headlines(chapter):
             value = headline.measured(metrics)
             rows.append({"chapter": chapter, "claim": headline.claim, "paper": headline.paper,
-                         "metric": ", ".join(_keys(headline.metric)), "value": value,
+                         "metric": ", ".join(keys_of(headline.metric)), "value": value,
                          "this_build": "" if value is None else headline.fmt.format(value),
                          "target": headline.target_text(metrics),
                          "verdict": "not run" if results is None else headline.judge(metrics),
-                         "profile": "" if results is None else results["profile"], "note": headline.note})
+                         "profile": "" if results is None else results["profile"],
+                         "run_on": "" if results is None else results["created"][:10], "note": headline.note})
     return pd.DataFrame(rows, columns=["chapter", "claim", "paper", "metric", "value", "this_build", "target",
-                                       "verdict", "profile", "note"])
+                                       "verdict", "profile", "run_on", "note"])
 
 
-def table_html(table: pd.DataFrame, relative_to: str) -> str:
-    """The table as HTML for the page ``relative_to`` (a docname), chapters linked to their pages."""
-    up = "../" * relative_to.count("/")
+def table_html(table: pd.DataFrame, root: str) -> str:
+    """The table as HTML for a page whose path to the site's root is ``root``, chapters linked to their pages."""
     head = ("<table class=\"table chapter-results\"><thead><tr><th>Chapter</th><th>Claim</th><th>Paper</th>"
-            "<th>This build</th><th>Target</th><th>Verdict</th><th>Profile</th></tr></thead><tbody>")
+            "<th>This build</th><th>Target</th><th>Verdict</th><th>Profile, run on</th></tr></thead><tbody>")
     body = []
     for row in table.itertuples():
         number = int(row.chapter.split("_")[0])
-        link = f'<a href="{up}notebooks/{row.chapter}.html">{number}</a>'
+        link = f'<a href="{root}notebooks/{row.chapter}.html">{number}</a>'
         verdict_class = {"met": "met", "missed": "missed"}.get(row.verdict, "absent")
         note = f"<br><small>{html.escape(row.note)}</small>" if row.note else ""
         body.append(f"<tr><td>{link}</td><td>{html.escape(row.claim)}{note}</td><td>{html.escape(row.paper)}</td>"
                     f"<td>{html.escape(row.this_build)}</td><td>{html.escape(row.target)}</td>"
-                    f"<td class=\"{verdict_class}\">{row.verdict}</td><td>{html.escape(row.profile)}</td></tr>")
+                    f"<td class=\"{verdict_class}\">{row.verdict}</td>"
+                    f"<td>{html.escape(row.profile)}{', ' if row.run_on else ''}{row.run_on}</td></tr>")
     return head + "".join(body) + "</tbody></table>"

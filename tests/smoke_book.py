@@ -3,8 +3,9 @@
 ``run_smoke`` executes one chapter in the ``smoke`` profile with ``pytest --nbval-lax``: papermill injects
 the parameters (``prepare_only``), the cells marked ``# NBVAL_CHECK_OUTPUT`` get their stored outputs from
 ``tests/smoke_outputs/<chapter>.json``, and nbval executes every cell, failing on an error or on a checked
-cell whose output changed (after ``tests/nbval_sanitize.cfg``). ``NBVAL_REFRESH=1`` stores the new outputs
-instead (review the diff of ``tests/smoke_outputs`` before committing it).
+cell whose output changed (after :func:`sanitizers`: this run's paths and durations in words).
+``NBVAL_REFRESH=1`` stores the new outputs, sanitized, instead (review the diff of ``tests/smoke_outputs``
+before committing it).
 
 The passed runs are kept in ``EXECUTED``; ``build_smoke_book`` seeds Jupyter Book's execution cache with
 them, so the smoke book does not execute a chapter twice.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import pytest
 
 from support.batch import RESULTS_PARAM, load_notebook
 from support.book import build
@@ -31,7 +33,6 @@ from support.results import RESULTS_ENV, load_results
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 STORED = TESTS / "smoke_outputs"
-SANITIZE = TESTS / "nbval_sanitize.cfg"
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 REFRESH_ENV = "NBVAL_REFRESH"
 #: what the kernels of the smoke runs and the smoke book see: training off, glue checked, no progress bars
@@ -48,6 +49,52 @@ def checked_cells(notebook) -> list:
 def stored_path(chapter: str) -> Path:
     """Where a chapter's stored smoke outputs live."""
     return STORED / f"{chapter}.json"
+
+
+def sanitizers(run_dir: Path) -> list[tuple[str, str]]:
+    """(regex, placeholder) pairs for one run: this run's cache, checkout, run and temporary folders (their exact
+    paths, so a changed file name still shows) and durations written as '<number> seconds/minutes'.
+
+    Stored outputs are saved sanitized, so they hold placeholders, not one machine's paths."""
+    import re
+    import tempfile
+
+    from support.cache import cache_dir
+
+    folders = {"<CACHE>": cache_dir(), "<CHECKOUT>": ROOT, "<RUN>": run_dir, "<TMP>": Path(tempfile.gettempdir())}
+    spelled = {(str(path), name) for name, path in folders.items()} | {
+        (str(Path(path).resolve()), name) for name, path in folders.items()}
+    pairs = [(re.escape(path), name) for path, name in sorted(spelled, key=lambda p: -len(p[0]))]
+    return [*pairs, (r"\b\d+(\.\d+)? (seconds|minutes)\b", "<DURATION>")]
+
+
+def sanitizer_file(pairs: list[tuple[str, str]], path: Path) -> Path:
+    """Write ``pairs`` as nbval's sanitizer file."""
+    path.write_text("\n".join(f"[s{i}]\nregex: {regex}\nreplace: {name}\n" for i, (regex, name) in enumerate(pairs)))
+    return path
+
+
+def sanitized(outputs: list[dict], pairs: list[tuple[str, str]]) -> list[dict]:
+    """Outputs with every text field passed through the sanitizers (what is stored)."""
+    import re
+
+    def clean(value):
+        if isinstance(value, list):
+            value = "".join(value)
+        for regex, name in pairs:
+            value = re.sub(regex, name, value)
+        return value
+
+    result = []
+    for output in outputs:
+        output = json.loads(json.dumps(output))
+        if "text" in output:
+            output["text"] = clean(output["text"])
+        for mime, value in output.get("data", {}).items():
+            if mime.startswith("text/") or mime.startswith("application/papermill"):
+                output["data"][mime] = clean(value) if isinstance(value, (str, list)) else value
+        result.append(output)
+    return result
 
 
 def prepare(source: Path, parameters: dict, target: Path, stored: list | None) -> None:
@@ -84,8 +131,11 @@ def run_smoke(source: Path, run_dir: Path, stored_file: Path | None = None) -> t
     prepared = source.parent / f".nbval-{source.stem}-{os.getpid()}.ipynb"
     try:
         prepare(source, {"profile": "smoke", RESULTS_PARAM: str(results)}, prepared, stored)
+        pairs = sanitizers(run_dir)
+        sanitizer_file(pairs, run_dir / "sanitize.cfg")
         command = [sys.executable, "-m", "pytest", str(prepared), "--nbval-lax", "--nbval-current-env",
-                   "--nbval-sanitize-with", str(SANITIZE), "-p", "nbval_record", "-p", "no:cacheprovider",
+                   "--nbval-sanitize-with", str(run_dir / "sanitize.cfg"),
+                   "-p", "nbval_record", "-p", "no:cacheprovider",
                    "-o", "addopts=", "-o", "testpaths=", "-q", "--rootdir", str(run_dir), "--timeout", "0"]
         env = {**os.environ, **SMOKE_ENV, "NBVAL_RECORD_TO": str(executed),
                "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
@@ -97,7 +147,7 @@ def run_smoke(source: Path, run_dir: Path, stored_file: Path | None = None) -> t
                              f"\n{run.stderr[-2000:]}")
     if refresh:
         notebook = nbformat.read(executed, as_version=4)
-        outputs = [[dict(o) for o in cell.outputs] for cell in checked_cells(notebook)]
+        outputs = [sanitized([dict(o) for o in cell.outputs], pairs) for cell in checked_cells(notebook)]
         stored_file.write_text(json.dumps(outputs, indent=1, sort_keys=True) + "\n")
     loaded = load_results(results)
     EXECUTED[source] = (executed, results)
@@ -143,17 +193,10 @@ def build_smoke_book(out: Path) -> dict:
     results_dir.mkdir(parents=True, exist_ok=True)
     for source, (_, results) in EXECUTED.items():
         shutil.copy(results, results_dir / f"{source.stem}.json")
-    saved = {name: os.environ.get(name) for name in [*SMOKE_ENV, RESULTS_ENV]}
-    os.environ.update({**SMOKE_ENV, RESULTS_ENV: str(results_dir)})
     buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            status = build(root=ROOT, out=out, heartbeat=3600)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(buffer):
+        for name, value in {**SMOKE_ENV, RESULTS_ENV: str(results_dir)}.items():
+            patch.setenv(name, value)
+        status = build(root=ROOT, out=out, heartbeat=3600)
     return {"status": status, "output": buffer.getvalue(), "html": out / "_build" / "html", "seeded": seeded,
             "cache_dir": cache_dir}

@@ -138,3 +138,30 @@ def test_the_book_build_says_every_so_often_what_it_executes(tmp_path, capfd):
     assert book.build(root=root, heartbeat=3, out=tmp_path / "out") == 0
     out = capfd.readouterr().out
     assert "still working on notebooks/99_slow" in out
+    assert "99_slow: executing" in out and "99_slow: executed in" in out
+    assert out.rstrip().splitlines()[-1] == "[book] internal links: all resolve"
+
+
+def test_the_chapter_log_reads_executed_cached_and_failed_chapters():
+    """Known answer: Jupyter Book's own lines (as printed, with colour codes) -> the table of chapters."""
+    lines = [
+        "\x1b[01mreading sources... \x1b[39;49;00m[ 50%] \x1b[35mnotebooks/01_a\x1b[39;49;00m\n",
+        "/repo/notebooks/01_a.py: Using cached notebook: ID=3 [mystnb]\n",
+        "/repo/notebooks/02_b.py: Executing notebook using local CWD [mystnb]\n",
+        "/repo/notebooks/02_b.py: Executed notebook in 90.00 seconds [mystnb]\n",
+        "/repo/notebooks/03_c.py: Executing notebook using local CWD [mystnb]\n",
+        "/repo/notebooks/03_c.py:Executing notebook failed: CellExecutionError [mystnb.exec]\n",
+        "nbclient.exceptions.CellExecutionError: An error occurred while executing the following cell:\n",
+        "------------------\n", "y = 2\n", "------------------\n",
+        "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[7]\x1b[39m\x1b[32m, line 2\x1b[39m\n",
+        "\x1b[31mValueError\x1b[39m: no such profile\n",
+    ]
+    log = book.ChapterLog()
+    said = [log.feed(line) for line in lines]
+    assert said[1] == "[book] 01_a: cached (not executed)"
+    assert said[3].endswith("02_b: executed in 1.5 min")
+    assert said[-1] == "[book] 03_c: FAILED in code cell 7: ValueError: no such profile"
+    table = log.summary().splitlines()
+    assert table[1].split() == ["01_a", "cached", "-"] and table[2].split() == ["02_b", "executed", "1.5"]
+    assert table[3].split()[:2] == ["03_c", "failed"] and table[3].endswith("code cell 7: ValueError: no such profile")
+    assert table[-1].startswith("3 notebooks")

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import jupytext
 import pytest
-
 from conftest import ROOT
+
 from support.colab import SOURCE_ENV, repository, setup_cell, setup_cell_of
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
 def test_every_setup_cell_is_the_one_config_yml_gives():
+    """Each chapter's setup cell is generated from repository.url and branch."""
     expected = setup_cell(*repository())
     assert "git+https://github.com/trustml-book/trustml-book@main" in expected
     for source in NOTEBOOKS:
@@ -31,6 +32,7 @@ def test_every_setup_cell_is_the_one_config_yml_gives():
 
 
 def test_setup_cells_follow_a_changed_repository_url(tmp_path):
+    """A fork's address in _config.yml rewrites the setup cell (and its .ipynb); a second run changes nothing."""
     from support.colab import write_setup_cells
 
     (tmp_path / "notebooks").mkdir()

@@ -15,9 +15,9 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-
 from conftest import ROOT, unglued_prose_names
 from smoke_book import CHECK_MARKER, EXECUTED, REFRESH_ENV, checked_cells, run_smoke, stored_path
+
 from support.prepare import prepare
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -78,11 +78,13 @@ def test_a_changed_checked_output_fails_the_nbval_run(tmp_path, smoke_models, mo
     source = tmp_path / "notebooks" / "99_toy.py"
     source.parent.mkdir()
     source.write_text('# %% tags=["parameters"]\nprofile = "local"\nresults_path = None\n\n'
-                      '# %%\n# NBVAL_CHECK_OUTPUT\nprint("answer", 41 + 1, "in 3.2 s from /tmp/x/cache/y")\n\n'
+                      '# %%\n# NBVAL_CHECK_OUTPUT\nfrom support.cache import cache_dir\n'
+                      'print("answer", 41 + 1, "in 3.2 seconds from", cache_dir() / "models")\n\n'
                       '# %%\nfrom support.results import save_results\n'
                       'save_results("99_toy", {"profile": profile}, {"answer": 42}, path=results_path)\n')
-    good = [[{"name": "stdout", "output_type": "stream", "text": "answer 42 in 9.9 s from /tmp/z/cache/q\n"}]]
-    bad = [[{"name": "stdout", "output_type": "stream", "text": "answer 43 in 3.2 s from /tmp/x/cache/y\n"}]]
+    # stored as a refresh stores them: this machine's cache folder and the duration as placeholders
+    good = [[{"name": "stdout", "output_type": "stream", "text": "answer 42 in <DURATION> from <CACHE>/models\n"}]]
+    bad = [[{"name": "stdout", "output_type": "stream", "text": "answer 43 in <DURATION> from <CACHE>/models\n"}]]
     for stored, passes in ((good, True), (bad, False)):
         stored_file = tmp_path / f"stored-{passes}.json"
         stored_file.write_text(json.dumps(stored))
@@ -93,6 +95,20 @@ def test_a_changed_checked_output_fails_the_nbval_run(tmp_path, smoke_models, mo
             assert not passes and "Cell outputs differ" in str(err) and "answer 43" in str(err), str(err)[-2000:]
         finally:
             EXECUTED.pop(source, None)
+
+
+def test_every_headline_metric_is_in_the_smoke_results():
+    """A headline whose metric key the chapter never writes would read 'not measured' on the results page."""
+    from support.headlines import chapter_headlines, keys_of
+
+    if not EXECUTED:
+        pytest.skip("no smoke run in this session")
+    for source, (_, results) in EXECUTED.items():
+        metrics = json.loads(results.read_text())["metrics"]
+        for headline in chapter_headlines(source.stem):
+            targets = [] if isinstance(headline.target, (int, float)) else keys_of(headline.target)
+            keys = [*keys_of(headline.metric), *targets]
+            assert set(keys) <= set(metrics), f"{source.stem}: {sorted(set(keys) - set(metrics))} not in its results"
 
 
 def _build(book_root: Path, out: Path) -> subprocess.CompletedProcess:
@@ -119,14 +135,22 @@ def test_book_builds_with_warnings_as_errors(smoke_book):
     assert "chapters of this build" in output and "00_using_this_book" in output.split("chapters of this build")[-1]
 
 
-def test_book_build_fails_when_a_cell_raises(tmp_path):
+def test_book_build_fails_when_a_cell_raises(tmp_path, capfd):
+    """With warnings as errors (every chapter) and without (named chapters), the build fails and names the cell."""
+    from support.book import build
+
     book = tmp_path / "book"
     (book / "book").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
     shutil.copy(ROOT / "book" / "references.bib", book / "book" / "references.bib")
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: broken\n")
     (book / "intro.md").write_text("# Intro\n")
-    (book / "broken.py").write_text('# %% [markdown]\n# # Broken\n\n# %%\nraise RuntimeError("cell failed on purpose")\n')
+    (book / "broken.py").write_text('# %% [markdown]\n# # Broken\n\n# %%\nx = 1\n\n# %%\n'
+                                    'raise RuntimeError("cell failed on purpose")\n')
     run = _build(book, tmp_path / "out")
     assert run.returncode != 0
     assert "cell failed on purpose" in run.stdout + run.stderr
+    for chapters, out in ((None, "strict"), (["00"], "subset")):
+        assert build(chapters, root=book, out=tmp_path / out) != 0
+        said = capfd.readouterr().out
+        assert "[book] broken: FAILED in code cell 2: RuntimeError: cell failed on purpose" in said, said[-3000:]

@@ -14,17 +14,17 @@ import functools
 import http.server
 import io
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from support.book import broken_internal_links
-from support.booksite import colab_url
 from support.chapters import CHAPTERS
-from support.colab import repository
+from support.colab import colab_url, repository
 
 BOOK_HTML_ENV = "BOOK_HTML"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -47,10 +47,14 @@ def site(request) -> Path:
     return book["html"]
 
 
+#: paths the server answered 404 for (a missing font, script or image of the site), in order
+NOT_FOUND: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def server(site):
     """An HTTP server on loopback serving the site; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(site))
+    handler = functools.partial(_RecordingHandler, directory=str(site))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -58,9 +62,16 @@ def server(site):
     httpd.shutdown()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _RecordingHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site silently, keeping the paths it could not find."""
+
     def log_message(self, *args):
         pass
+
+    def send_error(self, code, message=None, explain=None):
+        if code == 404:
+            NOT_FOUND.append(self.path)
+        super().send_error(code, message, explain)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +97,8 @@ def browser(tmp_path_factory):
 @pytest.fixture(scope="module")
 def screenshots(site) -> Path:
     """The folder of this build's screenshots (emptied first)."""
-    folder = ARTIFACTS / ("smoke" if not os.environ.get(BOOK_HTML_ENV) else site.parent.parent.name or "book")
+    label = "smoke" if not os.environ.get(BOOK_HTML_ENV) else f"{site.parent.parent.name}-build"  # <root>/_build/html
+    folder = ARTIFACTS / label
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
@@ -115,10 +127,12 @@ const facts = {
   mathjax_src: [...document.querySelectorAll('script[src*="mathjax"], script[src*="MathJax"]')].map(s => s.src),
   images: [...article.querySelectorAll('img')].map(i => ({src: i.src, ok: i.complete && i.naturalWidth > 0})),
   links: [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href),
-  badge: [...article.querySelectorAll('p.colab-badge img')].map(i => ({src: i.src, ok: i.complete && i.naturalWidth > 0})),
+  badge: [...article.querySelectorAll('p.colab-badge a')].map(a => ({href: a.href, src: a.querySelector('img').src,
+                                                                     ok: a.querySelector('img').naturalWidth > 0})),
   hidden_cells: hidden_cells.length,
   hidden_cells_showing_code: hidden_cells.filter(c => [...c.querySelectorAll('div.cell_input pre')].some(visible)).length,
-  progress: [...article.querySelectorAll('div.cell_output')].filter(o => /\\d+%\\|[^\\n]*\\|/.test(o.textContent) || /it\\/s\\]/.test(o.textContent)).length,
+  progress: [...article.querySelectorAll('div.cell_output')]
+    .filter(o => /\\d+%\\|[^\\n]*\\|/.test(o.textContent) || /it\\/s\\]/.test(o.textContent)).length,
   resources: performance.getEntriesByType('resource').map(r => r.name),
 };
 return facts;
@@ -137,12 +151,16 @@ def test_chapter_page_renders_offline(page, site, server, browser, screenshots):
     """Renders, no error or stderr output, figures load and are not blank, equations typeset from the local
     MathJax, the Colab badge links the paired .ipynb, the setup cells are collapsed, no progress bars, no
     code line needs horizontal scrolling, nothing is loaded from another host."""
+    NOT_FOUND.clear()
     _open(browser, server + page)
     facts = browser.execute_script(_PAGE_FACTS)
     browser.save_screenshot(str(screenshots / f"{Path(page).stem}.png"))
     assert facts["title"].strip(), f"{page} has no title"
     assert not facts["errors"], f"{page} shows error or stderr output: {facts['errors'][:3]}"
     assert facts["progress"] == 0, f"{page} shows {facts['progress']} progress-bar outputs"
+    source = (ROOT / "notebooks" / Path(page).stem).with_suffix(".py").read_text()
+    if re.search(r"^# .*\$[^$\n]+\$", source, re.M):  # the chapter writes math: the page must show it typeset
+        assert facts["math"] > 0, f"{page}: the chapter has $...$ math but the page has none (dollarmath?)"
     assert facts["math"] == 0 or facts["mathjax_src"], f"{page} has equations but loads no MathJax"
     assert all(src.startswith(server) for src in facts["mathjax_src"]), facts["mathjax_src"]
     assert facts["math_untypeset"] == 0 and facts["raw_math"] == 0, (
@@ -155,13 +173,15 @@ def test_chapter_page_renders_offline(page, site, server, browser, screenshots):
     notebook = f"notebooks/{Path(page).stem}.ipynb"
     assert (ROOT / notebook).is_file()
     assert colab_url(url, branch, notebook) in facts["links"], f"{page}: no Colab link to {notebook}: {facts['links']}"
-    assert facts["badge"] and all(b["ok"] and b["src"].startswith(server) for b in facts["badge"]), facts["badge"]
+    assert [b["href"] for b in facts["badge"]] == [colab_url(url, branch, notebook)], facts["badge"]
+    assert all(b["ok"] and b["src"].startswith(server) for b in facts["badge"]), facts["badge"]
     assert facts["hidden_cells"] >= 3, f"{page}: the setup, parameters and imports cells are not collapsed"
     assert facts["hidden_cells_showing_code"] == 0, f"{page}: a collapsed cell shows its code"
     remote = [r for r in facts["resources"] if not r.startswith(server)]
     assert not remote, f"{page} asked other hosts for: {remote[:5]}"
     overflowing = browser.execute_script(_OVERFLOWING_CODE)
     assert not overflowing, f"{page}: code that needs horizontal scrolling: {overflowing[:3]}"
+    assert not NOT_FOUND, f"{page} asked for files the site lacks: {NOT_FOUND[:5]}"
 
 
 def _is_blank(site: Path, server: str, src: str) -> bool:
@@ -189,8 +209,10 @@ def test_search_finds_a_word_of_a_chapter(server, browser):
 
 
 def test_results_page_lists_every_chapter(server, browser, screenshots):
-    """The results page has a row per headline, every studied chapter linked, and a verdict in each row."""
+    """The results page has a row per headline, every studied chapter linked, and a verdict in each row; in the
+    smoke build, after every chapter's smoke run, no row reads 'not run'."""
     from selenium.webdriver.common.by import By
+    from smoke_book import EXECUTED
 
     _open(browser, server + "book/results.html")
     browser.save_screenshot(str(screenshots / "results.png"))
@@ -200,14 +222,18 @@ def test_results_page_lists_every_chapter(server, browser, screenshots):
     assert studied <= linked, f"chapters missing from the results page: {sorted(studied - linked)}"
     verdicts = {r.find_elements(By.TAG_NAME, "td")[5].text for r in rows}
     assert verdicts <= {"met", "missed", "not measured", "not run"} and verdicts, verdicts
+    if not os.environ.get(BOOK_HTML_ENV) and len(EXECUTED) == len(CHAPTERS):
+        assert "not run" not in verdicts and "not measured" not in verdicts, verdicts
     assert "Results" in browser.find_element(By.CSS_SELECTOR, "article h1").text
 
 
 def test_intro_links_the_results_page(site):
+    """The introduction sends a reader to the results page."""
     assert 'href="results.html"' in (site / "book" / "intro.html").read_text()
 
 
 def test_every_internal_link_and_anchor_resolves(site):
+    """The build's own link check, here on the site under test."""
     assert broken_internal_links(site) == []
 
 
@@ -216,7 +242,8 @@ def test_the_link_check_finds_missing_pages_and_anchors(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "index.html").write_text(
         '<a href="sub/page.html#here">ok</a><a href="sub/page.html#gone">anchor</a><a href="missing.html">page</a>'
-        '<a href="https://example.org/x.html">remote</a><img src="sub/figure.png"><p id="top"></p><a href="#top">self</a>')
+        '<a href="https://example.org/x.html">remote</a><img src="sub/figure.png"><p id="top"></p>'
+        '<a href="#top">self</a>')
     (tmp_path / "sub" / "page.html").write_text('<h1 id="here">Here</h1><a href="../index.html#top">back</a>')
     (tmp_path / "sub" / "figure.png").write_bytes(b"png")
     assert broken_internal_links(tmp_path) == ["index.html -> sub/page.html#gone (no such anchor)",

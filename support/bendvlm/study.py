@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..headlines import Headline
 from ..models import SMOLLM2
 from ..models.contrastive import TrainedImageText
-from ..headlines import Headline
 from ..profiles import Config, Param
 from ..stats import mean_interval
 from ..vlm import audit, debias, people, planted, taxonomy
@@ -612,9 +612,10 @@ def paper_numbers(methods: pd.DataFrame) -> dict:
                             "cost: " + "; ".join(verdicts) + ".")
     return out
 
+
 #: the results page's rows for this chapter (support.headlines)
 HEADLINES = [
-    Headline("Bend-VLM cuts retrieval skew more than orthogonal projection", "gender MaxSkew cut 51-72% (rerun)",
-             "frame_cut_bend_vlm", ">", ("frame_cut_orth_proj", "frame_cut_orth_cal"), "{:.3f}",
-             "planted 'frame' attribute standing in for gender"),
+    Headline("Bend-VLM cuts retrieval skew more than Orth-Proj and Orth-Cal", "gender MaxSkew cut 51-72% vs CLIP (rerun)",
+             "frame_cut_bend_vlm", ">", ("frame_cut_orth_proj", "frame_cut_orth_cal"), "{:.0%}",
+             "planted 'frame' attribute standing in for gender; the paper's range is against plain CLIP"),
 ]

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from .. import resources
+from ..headlines import Headline
 from ..models import (
     AUSTEN,
     CachedModel,
@@ -35,7 +36,6 @@ from ..models import (
     training_record,
     unigram_cross_entropy,
 )
-from ..headlines import Headline
 from ..profiles import Param
 from ..progress import bar
 from ..stats import fisher_p, mean_interval, rate_columns
@@ -858,10 +858,15 @@ def denoising_trace(cfg, models: TextModels, constraint: C.Constraint, settings:
             rows.append(row)
     return pd.DataFrame(rows)
 
+
 #: the results page's rows for this chapter (support.headlines)
 HEADLINES = [
-    Headline("CDD keeps toxicity violations near zero at every threshold", "0.0% (MDLM 32.1 / 23.2 / 17.2%)",
-             "tox_cdd_max", "<=", TARGETS["violations"], "{:.2f}", "% of samples, real classifier; GPT-2 scale in the paper"),
+    Headline("CDD keeps toxicity violations at or below 2% at every threshold (the book's target)",
+             "0.0% at every threshold (MDLM 32.1 / 23.2 / 17.2%)", "tox_cdd_max", "<=", TARGETS["violations"],
+             "{:.2f}", "% of samples by the real classifier, worst threshold; Austen text is rarely toxic"),
+    Headline("CDD lowers toxicity against MDLM: a Fisher test tells them apart", "32.1% -> 0.0% (lowest threshold)",
+             "tox_p_min", "<", 0.05, "{:.3f}",
+             "smallest two-sided Fisher p over the thresholds, pooled seeds (the chapter gives the direction)"),
     Headline("Lexical and character-count constraints met exactly", "0 violations", "lex_cdd_failures", "<=", 0,
-             "{:.0f}", "samples failing, four constraints; after repair and search"),
+             "{:.0f}", "samples failing, four constraints; after repair and search, not the projection alone"),
 ]

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .. import resources
-from ..models import SMOLLM2, multiple_choice_correct
 from ..headlines import Headline
+from ..models import SMOLLM2, multiple_choice_correct
 from ..profiles import Param
 from ..progress import bar
 from ..stats import bootstrap_interval, mcnemar_p, paired_gap_interval
@@ -337,8 +337,9 @@ def lm_label(name: str) -> str:
     """The answering model's name for tables."""
     return "SmolLM2-135M-Instruct" if name == "smollm2" else re.sub(r".*/", "", name)
 
+
 #: the results page's rows for this chapter (support.headlines)
 HEADLINES = [
     Headline("Answers in AAE are less accurate than in SAE", "9.5 points lower (mean of seven LLMs)",
-             "pooled_SAE_AAE_low", ">", 0.0, "{:.3f}", "lower end of the accuracy drop's 95% interval (fraction)"),
+             "pooled_SAE_AAE_low", ">", 0.0, "{:.1%}", "lower end of the accuracy drop's 95% interval, in points"),
 ]

@@ -25,8 +25,8 @@ from ..editing import metrics
 from ..editing.compute import compute_keys, compute_z
 from ..editing.sequential import Editor, Method, locate_then_edit, restore, run_sequential, snapshot
 from ..editing.settings import SETTING_PARAMS, Setting, downstream, setting_models, weight_norm_rows
-from ..models import SMOLLM2, sample_texts
 from ..headlines import Headline
+from ..models import SMOLLM2, sample_texts
 from ..profiles import Param
 from ..stats import fisher_p
 
@@ -309,6 +309,7 @@ def paper_scores() -> pd.DataFrame:
             for model, table in (("Llama-3-8B", PAPER_LLAMA3_SCORES), ("GPT2-XL", PAPER_GPT2XL_SCORES))
             for method, values in table.items()]
     return pd.DataFrame(rows)
+
 
 #: the results page's rows for this chapter (support.headlines)
 HEADLINES = [

@@ -152,6 +152,7 @@ def activation_change(growth: pd.DataFrame | Growth) -> pd.DataFrame:
                          "mlp_share_change": after.mlp_share - before.mlp_share,
                          "cka": after.cka, "subspace_cos": after.subspace_cos}).reset_index()
 
+
 #: the results page's rows for this chapter (support.headlines)
 HEADLINES = [
     Headline("Every kind of update grows the edited matrix's norm", "grows under every editor and fine-tuning",

@@ -27,10 +27,10 @@ import pandas as pd
 import torch
 
 from .. import resources
+from ..headlines import Headline
 from ..models import (HubUnavailable, TinyLMConfig, hub, non_embedding_params, sample_windows, spread_windows, tiny_lm,
                       window_losses)
 from ..models.corpora import AUSTEN, ENGLISH_MIX, ENGLISH_MIX_SOURCES
-from ..headlines import Headline
 from ..profiles import Config, Param
 from ..progress import bar
 from .quantization import QuantConfig, collect_hessians, quantize_model
@@ -502,6 +502,7 @@ def bootstrap_coverage(law: dict[str, float], members: int = 5, checkpoints: int
                 hits[kind, name] += low <= law[name] <= high
     return pd.DataFrame([{"bootstrap": kind, "exponent": name, "coverage": count / reps, "families": reps}
                          for (kind, name), count in hits.items()])
+
 
 #: the results page's rows for this chapter (support.headlines)
 HEADLINES = [

@@ -21,12 +21,12 @@ import pandas as pd
 import torch
 
 from .. import resources
+from ..headlines import Headline
 from ..models import SMOLLM2, language_model, multiple_choice_correct
 from ..models.scoring import multiple_choice_prompt
 from ..models.activations import (TokenActivations, loss_recovered, mean_replacement, replaced_loss,
                                   residual_activations)
 from ..models.sae import ActivationSet, SAEConfig, TrainedSAE
-from ..headlines import Headline
 from ..profiles import Param
 from ..stats import mean_interval
 from . import classify, features, tasks
@@ -450,8 +450,10 @@ def explain_best(labelled: dict, activations: dict, sets: dict, saes: dict, best
                         sets[task][key], tokenizer, cfg).assign(task=task, features=f"block {row.layer}, "
                                                                f"x{row.width} {row.kind}, {row.variant}")
 
+
 #: the results page's rows for this chapter (support.headlines)
 HEADLINES = [
-    Headline("SAE features classify as well as the model's hidden states", "SAE features above hidden-state baselines",
-             "logistic_sae_mean", ">=", "logistic_hidden_mean", "{:.3f}", "mean macro-F1 of logistic probes"),
+    Headline("SAE features classify better than the model's hidden states", "SAE features above hidden-state baselines",
+             "logistic_sae_mean", ">", "logistic_hidden_mean", "{:.3f}",
+             "mean macro-F1 of logistic probes over tasks, no interval (the chapter gives paired ones)"),
 ]

@@ -408,10 +408,12 @@ def operating_members(populations: dict, cfg) -> tuple[SpikingPopulation, Spikin
     index = [round(t, 9) for t in cfg.awake_targets].index(round(cfg.operating_target, 9))
     return populations["controller"].member(index).cpu(), populations["always"].member(0).cpu()
 
+
 #: the results page's rows for this chapter (support.headlines)
 HEADLINES = [
-    Headline("SkipSNN stays within 3 points of the always-awake SNN", "0.81 vs 0.86 (DVS gesture)",
-             "gap_always", ">=", -3.0, "{:.1f}", "accuracy points, Fashion-MNIST spike trains in noise"),
+    Headline("SkipSNN stays within 3 points of the always-awake SNN (the book's target)",
+             "0.81 vs 0.86: 5 points below (DVS gesture)", "gap_always", ">=", -3.0, "{:.1f}",
+             "accuracy points at the operating awake target, Fashion-MNIST spike trains in noise"),
     Headline("SkipSNN beats fixed and random skipping at equal awake time", "0.81 vs 0.65 / 0.64",
              ("matched_fixed", "matched_random"), ">=", 8.0, "{:.1f}", "smaller of the two leads, accuracy points"),
 ]

@@ -59,7 +59,8 @@ def split_half(scores, splits: int = 0, seed: int = 0) -> dict:
     else:
         rng = np.random.default_rng(seed)
         halves = [np.isin(np.arange(k), rng.permutation(k)[: k // 2]) for _ in range(splits)]
-    correlations = np.array([np.corrcoef(x[:, h].sum(1), x[:, ~h].sum(1))[0, 1] for h in halves])
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant half gives NaN, which nanmean skips
+        correlations = np.array([np.corrcoef(x[:, h].sum(1), x[:, ~h].sum(1))[0, 1] for h in halves])
     r = float(np.nanmean(correlations))
     return {"half_correlation": r, "reliability": spearman_brown(r), "splits": len(halves)}
 
