@@ -69,7 +69,7 @@ class _RecordingHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def send_error(self, code, message=None, explain=None):
-        if code == 404:
+        if code == 404 and self.path != "/favicon.ico":  # the browser's own guess, not a file the pages ask for
             NOT_FOUND.append(self.path)
         super().send_error(code, message, explain)
 
