@@ -438,3 +438,16 @@ def test_every_leaderboard_and_obsscaling_score_is_in_the_evidence_file():
         assert np.allclose(np.array(quoted, dtype=float), rows.score.to_numpy(), atol=0.01), source
         checked += len(rows)
     assert checked >= 300  # all but the one set-aside model card's numbers
+
+
+def test_split_half_skips_constant_halves_without_warnings():
+    """A split with a constant half has no correlation: skipped, and NaN when every split is such, silently."""
+    import warnings
+
+    x = np.zeros((6, 4))
+    x[:, 1], x[:, 3] = [0, 1, 0, 1, 1, 0], [1, 0, 1, 0, 0, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(reliability.split_half(x)["reliability"])  # odd/even: the even half is all zeros
+        mixed = reliability.split_half(x, splits=5, seed=0)
+    assert mixed["half_correlation"] == pytest.approx(-1.0)  # the splits that pair a varying item on each side

@@ -59,9 +59,10 @@ def split_half(scores, splits: int = 0, seed: int = 0) -> dict:
     else:
         rng = np.random.default_rng(seed)
         halves = [np.isin(np.arange(k), rng.permutation(k)[: k // 2]) for _ in range(splits)]
-    with np.errstate(divide="ignore", invalid="ignore"):  # a constant half gives NaN, which nanmean skips
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant half gives NaN, skipped below
         correlations = np.array([np.corrcoef(x[:, h].sum(1), x[:, ~h].sum(1))[0, 1] for h in halves])
-    r = float(np.nanmean(correlations))
+    finite = correlations[np.isfinite(correlations)]  # a split with a constant half has no correlation
+    r = float(finite.mean()) if finite.size else float("nan")
     return {"half_correlation": r, "reliability": spearman_brown(r), "splits": len(halves)}
 
 
