@@ -188,8 +188,8 @@ def build(chapters: list[str] | None = None, root: str | Path = ".", heartbeat: 
         print(f"[book] executing {', '.join(names)}; the other chapters are listed without outputs", flush=True)
     else:
         command.append("-W")
-    results = (Path(out) if out is not None else root).resolve() / "_build" / "results"
-    env = {RESULTS_ENV: str(results), **os.environ, NO_TRAINING_ENV: "1", STRICT_ENV: "1",
+    build_dir = (Path(out) if out is not None else root).resolve() / "_build"
+    env = {RESULTS_ENV: str(build_dir / "results"), **os.environ, NO_TRAINING_ENV: "1", STRICT_ENV: "1",
            "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -221,7 +221,7 @@ def build(chapters: list[str] | None = None, root: str | Path = ".", heartbeat: 
         status = process.wait()
         print(f"[book] chapters of this build ({(time.perf_counter() - started) / 60:.1f} min in all):")
         print(log.summary(), flush=True)
-        site = Path(out if out is not None else root) / "_build" / "html"
+        site = build_dir / "html"
         if status == 0 and site.is_dir():
             broken = broken_internal_links(site)
             for link in broken:

@@ -20,9 +20,9 @@ from pathlib import Path
 from docutils import nodes
 from docutils.parsers.rst import Directive
 
-from .colab import colab_url
+from .colab import ROOT, colab_url
 
-STATIC = Path(__file__).resolve().parent.parent / "book" / "_static"
+STATIC = ROOT / "book" / "_static"
 MATHJAX_SCRIPT = "mathjax/tex-chtml.js"
 #: what of MathJax's es5 build the pages load: the TeX input + CHTML output component, its fonts, and the
 #: TeX extensions it autoloads on first use (``\require``, ``\boldsymbol``, ...)

@@ -45,11 +45,15 @@ class Headline:
         values = [metrics.get(key) for key in keys_of(self.metric)]
         return None if any(v is None for v in values) else min(values)
 
+    def target_keys(self) -> tuple[str, ...]:
+        """The metric keys the target is read from (none for a fixed number)."""
+        return () if isinstance(self.target, (int, float)) else keys_of(self.target)
+
     def threshold(self, metrics: dict) -> float | None:
         """The number the metric is compared with (the largest of several target metrics)."""
-        if isinstance(self.target, (int, float)):
+        if not self.target_keys():
             return float(self.target)
-        values = [metrics.get(key) for key in keys_of(self.target)]
+        values = [metrics.get(key) for key in self.target_keys()]
         return None if any(v is None for v in values) else max(values)
 
     def judge(self, metrics: dict) -> str:
@@ -61,11 +65,11 @@ class Headline:
 
     def target_text(self, metrics: dict) -> str:
         """The target as a reader reads it, e.g. '<= 2' or '> 51.8 (memit_S)'."""
-        if isinstance(self.target, (int, float)):
+        if not self.target_keys():
             return f"{self.rule} {self.fmt.format(self.target)}"
         threshold = self.threshold(metrics)
         number = "?" if threshold is None else self.fmt.format(threshold)
-        return f"{self.rule} {number} ({', '.join(keys_of(self.target))})"
+        return f"{self.rule} {number} ({', '.join(self.target_keys())})"
 
 
 def keys_of(spec: str | tuple[str, ...]) -> tuple[str, ...]:
