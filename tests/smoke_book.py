@@ -101,9 +101,8 @@ def prepare(source: Path, parameters: dict, target: Path, stored: list | None) -
     """Write ``source`` with ``parameters`` injected (papermill) and the checked cells' stored outputs."""
     import papermill
 
-    papermill.execute_notebook(load_notebook(source), str(target), parameters=parameters, prepare_only=True,
-                               progress_bar=False)
-    notebook = nbformat.read(target, as_version=4)
+    notebook = papermill.execute_notebook(load_notebook(source), None, parameters=parameters, prepare_only=True,
+                                          progress_bar=False)
     cells = checked_cells(notebook)
     if stored is not None:
         if len(stored) != len(cells):
