@@ -97,7 +97,12 @@ def browser(tmp_path_factory):
 @pytest.fixture(scope="module")
 def screenshots(site) -> Path:
     """The folder of this build's screenshots (emptied first)."""
-    label = "smoke" if not os.environ.get(BOOK_HTML_ENV) else f"{site.parent.parent.name}-build"  # <root>/_build/html
+    if not os.environ.get(BOOK_HTML_ENV):
+        label = "smoke"
+    elif site.parent.name == "_build":  # <root>/_build/html: named after the checkout
+        label = f"{site.parent.parent.name}-build"
+    else:  # a copied site, e.g. /tmp/site-local
+        label = site.name
     folder = ARTIFACTS / label
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
