@@ -119,8 +119,11 @@ def always_rewrite_results(app, env, added, changed, removed) -> list[str]:
 
 
 def configure(app, config) -> None:
-    """Point MathJax at the local copy and add the book's static folder and stylesheet."""
+    """Point MathJax at the local copy, add the book's static folder, and keep the theme's header bar empty."""
     config.mathjax_path = MATHJAX_SCRIPT
+    # pydata-sphinx-theme 0.17 fills an unset navbar_persistent with a search field, which sphinx-book-theme
+    # (>= 1.2) then shows as a second search bar over the sidebar's title (executablebooks/sphinx-book-theme#999)
+    config.html_theme_options.setdefault("navbar_persistent", [])
     config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 

@@ -134,6 +134,7 @@ const facts = {
   links: [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href),
   badge: [...article.querySelectorAll('p.colab-badge a')].map(a => ({href: a.href, src: a.querySelector('img').src,
                                                                      ok: a.querySelector('img').naturalWidth > 0})),
+  header_search: [...document.querySelectorAll('.bd-header .search-button-field')].filter(visible).length,
   hidden_cells: hidden_cells.length,
   hidden_cells_showing_code: hidden_cells.filter(c => [...c.querySelectorAll('div.cell_input pre')].some(visible)).length,
   progress: [...article.querySelectorAll('div.cell_output')]
@@ -154,8 +155,8 @@ return [...document.querySelectorAll('article pre')]
 @pytest.mark.parametrize("page", CHAPTER_PAGES, ids=lambda p: Path(p).stem)
 def test_chapter_page_renders_offline(page, site, server, browser, screenshots):
     """Renders, no error or stderr output, figures load and are not blank, equations typeset from the local
-    MathJax, the Colab badge links the paired .ipynb, the setup cells are collapsed, no progress bars, no
-    code line needs horizontal scrolling, nothing is loaded from another host."""
+    MathJax, the Colab badge links the paired .ipynb, the setup cells are collapsed, no progress bars, one search
+    field (the sidebar's), no code line needs horizontal scrolling, nothing is loaded from another host."""
     NOT_FOUND.clear()
     _open(browser, server + page)
     facts = browser.execute_script(_PAGE_FACTS)
@@ -163,6 +164,7 @@ def test_chapter_page_renders_offline(page, site, server, browser, screenshots):
     assert facts["title"].strip(), f"{page} has no title"
     assert not facts["errors"], f"{page} shows error or stderr output: {facts['errors'][:3]}"
     assert facts["progress"] == 0, f"{page} shows {facts['progress']} progress-bar outputs"
+    assert facts["header_search"] == 0, f"{page}: a second search bar in the header covers the sidebar's title"
     source = (ROOT / "notebooks" / Path(page).stem).with_suffix(".py").read_text()
     if re.search(r"^# .*\$[^$\n]+\$", source, re.M):  # the chapter writes math: the page must show it typeset
         assert facts["math"] > 0, f"{page}: the chapter has $...$ math but the page has none (dollarmath?)"
