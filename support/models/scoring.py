@@ -6,7 +6,8 @@ next token). On top of it: the loss of a token stream in windows (:func:`eval_lo
 texts (:func:`text_loss`), of a continuation after its prompt (:func:`continuation_nll`, the
 CounterFact and multiple-choice primitive), of generated tokens after a prompt
 (:func:`sequence_nll`, :func:`perplexity`), multiple choice by option log-likelihood
-(:func:`multiple_choice_nll`) and by the next letter after lettered options (:func:`lettered_choice`).
+(:func:`multiple_choice_nll`, whose options share one copy of their prompt in a packed row:
+:func:`shared_prompt_nll`) and by the next letter after lettered options (:func:`lettered_choice`).
 :func:`encode` tokenises ``prompt + continuation`` once and reads positions from character offsets,
 so a BPE merge across the prompt/continuation boundary cannot shift them.
 """
@@ -14,6 +15,8 @@ so a BPE merge across the prompt/continuation boundary cannot shift them.
 from __future__ import annotations
 
 import math
+import warnings
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,6 +177,112 @@ def continuation_nll(model, tokenizer, prompts: list[str], continuations: list[s
     return out
 
 
+@dataclass
+class _Packed:
+    """One prompt's options packed into a row: the shared prompt tokens, then each option's own tokens."""
+
+    ids: list[int]  # shared tokens, then every option's segment
+    positions: list[int]  # position ids: each segment restarts after the shared tokens
+    segment: list[int]  # -1 on shared tokens, else the option's index
+    scored: list[tuple[int, int, int]]  # (option, predicting position, token id) per continuation token
+
+
+def pack_options(tokenizer, prompt: str, continuations: list[str]) -> _Packed:
+    """Tokenise ``prompt + c`` for each continuation as :func:`encode` does; the tokens before the first
+    continuation token that all rows share are kept once, the rest of each row becomes its own segment."""
+    rows = encode(tokenizer, [prompt] * len(continuations), continuations)
+    ids = [rows.input_ids[r, :rows.lengths[r]].tolist() for r in range(len(continuations))]
+    first = [int(rows.target_mask[r, :rows.lengths[r]].int().argmax()) if rows.target_mask[r].any()
+             else int(rows.lengths[r]) for r in range(len(continuations))]
+    shared = min(first)
+    while shared and any(row[:shared] != ids[0][:shared] for row in ids):
+        shared -= 1
+    packed = _Packed(ids[0][:shared], list(range(shared)), [-1] * shared, [])
+    for option, (row, start) in enumerate(zip(ids, first)):
+        for t in range(shared, len(row)):
+            if t >= start and t > 0:  # predicted from the token before: shared, or this option's own previous one
+                before = shared - 1 if t == shared else len(packed.ids) - 1
+                packed.scored.append((option, before, row[t]))
+            packed.ids.append(row[t])
+            packed.positions.append(t)
+            packed.segment.append(option)
+    return packed
+
+
+def _packed_mask(segments: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, 1, L, L] additive mask: causal, and a segment's tokens see the shared tokens and their own segment
+    (-2 marks padding, which sees only itself so that no softmax row is empty)."""
+    length = segments.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=segments.device).tril()
+    query, key = segments[:, :, None], segments[:, None, :]
+    allowed = causal & ((key == -1) | (key == query)) & (key != -2)
+    allowed |= torch.eye(length, dtype=torch.bool, device=segments.device)
+    return torch.zeros(allowed.shape, dtype=dtype, device=segments.device).masked_fill(
+        ~allowed, torch.finfo(dtype).min)[:, None]
+
+
+@torch.no_grad()
+def _packed_nll(model, packs: list[_Packed], counts: list[int], max_tokens: int) -> list[np.ndarray]:
+    """Mean per-token NLL of every option of every packed prompt, rows batched up to ``max_tokens``."""
+    device, dtype = _device(model), next(model.parameters()).dtype
+    out = [np.zeros(n) for n in counts]
+    order = np.argsort([len(p.ids) for p in packs], kind="stable")
+    start = 0
+    while start < len(order):
+        length = len(packs[order[start]].ids)
+        stop = start + 1
+        while stop < len(order) and (stop - start + 1) * len(packs[order[stop]].ids) <= max(max_tokens, length):
+            stop += 1
+        rows = [packs[i] for i in order[start:stop]]
+        width = max(len(p.ids) for p in rows)
+        ids = torch.zeros(len(rows), width, dtype=torch.long)
+        positions = torch.zeros(len(rows), width, dtype=torch.long)
+        segments = torch.full((len(rows), width), -2, dtype=torch.long)
+        for r, p in enumerate(rows):
+            ids[r, :len(p.ids)], positions[r, :len(p.ids)] = torch.tensor(p.ids), torch.tensor(p.positions)
+            segments[r, :len(p.ids)] = torch.tensor(p.segment)
+        logits = model(input_ids=ids.to(device), position_ids=positions.to(device),
+                       attention_mask=_packed_mask(segments.to(device), dtype)).logits
+        for r, (i, p) in enumerate(zip(order[start:stop], rows)):
+            if not p.scored:
+                continue
+            option, before, token = (torch.tensor(c) for c in zip(*p.scored))
+            nll = -logits[r, before.to(device)].float().log_softmax(-1)[torch.arange(len(token)), token.to(device)]
+            sums = torch.zeros(counts[i]).index_add_(0, option, nll.cpu())
+            out[i] = (sums / torch.bincount(option, minlength=counts[i]).clamp_min(1)).numpy()
+        start = stop
+    return out
+
+
+#: models on which packed scoring was checked against :func:`continuation_nll` (True: it agrees)
+_PACKING_AGREES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+@torch.no_grad()
+def shared_prompt_nll(model, tokenizer, prompts: list[str], continuations: list[list[str]],
+                      max_tokens: int = 2048) -> list[np.ndarray]:
+    """Per prompt, the mean per-token NLL of each of its continuations, equal to :func:`continuation_nll` on
+    every ``(prompt, continuation)`` pair but with the prompt encoded once: the prompt's tokens and every
+    continuation's go in one row, each continuation attending to the prompt and to itself (a 4-D attention
+    mask, position ids restarting after the prompt). The first call on a model checks one prompt against
+    :func:`continuation_nll` and falls back to it where the model ignores custom masks."""
+    if model not in _PACKING_AGREES and prompts:
+        packed = _packed_nll(model, [pack_options(tokenizer, prompts[0], continuations[0])],
+                             [len(continuations[0])], max_tokens)[0]
+        plain = continuation_nll(model, tokenizer, [prompts[0]] * len(continuations[0]), continuations[0])
+        _PACKING_AGREES[model] = bool(np.allclose(packed, plain, atol=2e-3, rtol=1e-3))
+        if not _PACKING_AGREES[model]:
+            warnings.warn(f"{type(model).__name__} ignores the packed attention mask (NLL {packed} vs {plain}): "
+                          "scoring each option in its own row instead", stacklevel=2)
+    if not _PACKING_AGREES.get(model, True):
+        flat = continuation_nll(model, tokenizer, [p for p, cs in zip(prompts, continuations) for _ in cs],
+                                [c for cs in continuations for c in cs])
+        bounds = np.cumsum([0, *map(len, continuations)])
+        return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    packs = [pack_options(tokenizer, p, cs) for p, cs in zip(prompts, continuations)]
+    return _packed_nll(model, packs, [len(cs) for cs in continuations], max_tokens)
+
+
 def preference(model, tokenizer, prompts: list[str], first: list[str], second: list[str]) -> np.ndarray:
     """Boolean per prompt: does the model prefer ``first`` over ``second`` (lower per-token NLL)?"""
     nll = continuation_nll(model, tokenizer, prompts + prompts, first + second)
@@ -207,15 +316,8 @@ def multiple_choice_nll(model, tokenizer, examples: list[dict], shots: list[dict
                         template: str = MC_TEMPLATE) -> list[np.ndarray]:
     """Per example, the per-token NLL of each option (in ``target_scores`` order) after the prompt and any shots."""
     context = "".join(f"{multiple_choice_prompt(s, template)} {_key(s)}\n\n" for s in shots)
-    prompts, options, owner = [], [], []
-    for i, example in enumerate(examples):
-        for option in example["target_scores"]:
-            prompts.append(context + multiple_choice_prompt(example, template))
-            options.append(" " + option)
-            owner.append(i)
-    nll = continuation_nll(model, tokenizer, prompts, options, batch_size=16)
-    owner = np.array(owner)
-    return [nll[owner == i] for i in range(len(examples))]
+    prompts = [context + multiple_choice_prompt(example, template) for example in examples]
+    return shared_prompt_nll(model, tokenizer, prompts, [[" " + o for o in e["target_scores"]] for e in examples])
 
 
 def multiple_choice_correct(model, tokenizer, examples: list[dict], shots: list[dict] = (),
