@@ -316,8 +316,8 @@ def test_shared_prompt_nll_equals_continuation_nll_row_by_row():
 
 
 def test_shared_prompt_nll_falls_back_where_the_model_ignores_the_mask():
-    """A model that drops the 4-D mask and position ids would let options see each other: caught by the first-call
-    check, with a warning, and the scores are then each option's own row."""
+    """A model that drops the 4-D mask and position ids would let options see each other, and one may refuse the mask:
+    both caught by the first-call check, with a warning, and the scores are then each option's own row."""
     inner = _tiny("llama")
 
     class NoMask(torch.nn.Module):
@@ -328,12 +328,19 @@ def test_shared_prompt_nll_falls_back_where_the_model_ignores_the_mask():
         def forward(self, input_ids, **ignored):
             return self.inner(input_ids=input_ids)
 
-    model, tokenizer = NoMask(), _Chars()
+    class Refuses(NoMask):
+        def forward(self, input_ids, attention_mask=None, **ignored):
+            if attention_mask is not None and attention_mask.dim() == 4:
+                raise ValueError("this attention kernel takes no 4-D mask")
+            return self.inner(input_ids=input_ids)
+
+    tokenizer = _Chars()
     prompts, options = ["abc", "hello"], [["de", "x", "rstu"], ["a", "bcd"]]
-    with pytest.warns(UserWarning, match="ignores the packed attention mask"):
-        packed = models.scoring.shared_prompt_nll(model, tokenizer, prompts, options)
     plain = models.continuation_nll(inner, tokenizer, ["abc"] * 3 + ["hello"] * 2, ["de", "x", "rstu", "a", "bcd"])
-    np.testing.assert_allclose(np.concatenate(packed), plain, rtol=1e-5)
+    for model in (NoMask(), Refuses()):
+        with pytest.warns(UserWarning, match="ignores the packed attention mask"):
+            packed = models.scoring.shared_prompt_nll(model, tokenizer, prompts, options)
+        np.testing.assert_allclose(np.concatenate(packed), plain, rtol=1e-5)
 
 
 def test_multiple_choice_accuracy_picks_the_likelier_option(monkeypatch):
