@@ -338,7 +338,7 @@ def test_shared_prompt_nll_falls_back_where_the_model_ignores_the_mask():
     prompts, options = ["abc", "hello"], [["de", "x", "rstu"], ["a", "bcd"]]
     plain = models.continuation_nll(inner, tokenizer, ["abc"] * 3 + ["hello"] * 2, ["de", "x", "rstu", "a", "bcd"])
     for model in (NoMask(), Refuses()):
-        with pytest.warns(UserWarning, match="ignores the packed attention mask"):
+        with pytest.warns(UserWarning, match="does not honour the packed attention mask"):
             packed = models.scoring.shared_prompt_nll(model, tokenizer, prompts, options)
         np.testing.assert_allclose(np.concatenate(packed), plain, rtol=1e-5)
 
@@ -347,7 +347,7 @@ def test_multiple_choice_accuracy_picks_the_likelier_option(monkeypatch):
     examples = [{"input": "a", "target_scores": {"x": 1, "y": 0}}, {"input": "b", "target_scores": {"x": 0, "y": 1}}]
     # an NLL that always prefers option "x": accuracy 1/2
     monkeypatch.setattr(models.scoring, "shared_prompt_nll",
-                        lambda model, tok, prompts, options: [__import__("numpy").array(
+                        lambda model, tok, prompts, options: [np.array(
                             [0.1 if o == " x" else 0.9 for o in os]) for os in options])
     assert models.multiple_choice_accuracy(None, None, examples) == 0.5
     assert models.multiple_choice_correct(None, None, examples).tolist() == [True, False]

@@ -276,8 +276,8 @@ def shared_prompt_nll(model, tokenizer, prompts: list[str], continuations: list[
         _PACKING_AGREES[model] = not isinstance(packed, str) and bool(np.allclose(packed, plain, atol=2e-3,
                                                                                   rtol=1e-3))
         if not _PACKING_AGREES[model]:
-            warnings.warn(f"{type(model).__name__} ignores the packed attention mask (NLL {packed} vs {plain}): "
-                          "scoring each option in its own row instead", stacklevel=2)
+            warnings.warn(f"{type(model).__name__} does not honour the packed attention mask (NLL {packed} vs "
+                          f"{plain}): scoring each option in its own row instead", stacklevel=2)
     if not _PACKING_AGREES.get(model, True):
         flat = continuation_nll(model, tokenizer, [p for p, cs in zip(prompts, continuations) for _ in cs],
                                 [c for cs in continuations for c in cs])
