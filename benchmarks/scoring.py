@@ -34,15 +34,13 @@ def input_order_nll(model, tokenizer, prompts, continuations, batch_size: int = 
 
 
 def per_option_correct(model, tokenizer, items, nll_of) -> np.ndarray:
-    """The answers with one row per (question, option), NLLs from ``nll_of(model, tokenizer, prompts, options)``."""
-    prompts = [scoring.multiple_choice_prompt(e) for e in items for _ in e["target_scores"]]
-    options = [" " + o for e in items for o in e["target_scores"]]
-    nll, right, at = nll_of(model, tokenizer, prompts, options), [], 0
-    for e in items:
-        scores = list(e["target_scores"].values())
-        right.append(scores[int(np.argmin(nll[at:at + len(scores)]))] == max(scores))
-        at += len(scores)
-    return np.array(right)
+    """``multiple_choice_correct`` with one row per (question, option), NLLs from ``nll_of``."""
+    packed = scoring.shared_prompt_nll
+    scoring.shared_prompt_nll = lambda *args: scoring.per_row_nll(*args, nll_of=nll_of)
+    try:
+        return multiple_choice_correct(model, tokenizer, items)
+    finally:
+        scoring.shared_prompt_nll = packed
 
 
 def main() -> None:
@@ -57,9 +55,8 @@ def main() -> None:
     items = resources.multiple_choice_examples(args.task, args.items, seed=0)
     ways = {"packed options (the book's)": lambda: multiple_choice_correct(model, tokenizer, items),
             "one row per option, length-sorted": lambda: per_option_correct(
-                model, tokenizer, items, lambda *a: scoring.continuation_nll(*a, batch_size=16)),
-            "one row per option, input order": lambda: per_option_correct(
-                model, tokenizer, items, lambda *a: input_order_nll(*a, batch_size=16))}
+                model, tokenizer, items, scoring.continuation_nll),
+            "one row per option, input order": lambda: per_option_correct(model, tokenizer, items, input_order_nll)}
     answers = {name: way() for name, way in ways.items()}  # also warms up (and runs the packing check once)
     seconds = {name: best_seconds(way, repeats=1, warmup=False) for name, way in ways.items()}
     packed = next(iter(ways))

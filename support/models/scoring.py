@@ -254,6 +254,17 @@ def _packed_nll(model, packs: list[_Packed], counts: list[int], max_tokens: int)
     return out
 
 
+def per_row_nll(model, tokenizer, prompts: list[str], continuations: list[list[str]], nll_of=None,
+                batch_size: int = 16) -> list[np.ndarray]:
+    """Per prompt, its continuations' NLL with one row per (prompt, continuation), by ``nll_of`` (default
+    :func:`continuation_nll`): what packing must equal, and its fallback."""
+    nll_of = nll_of or continuation_nll
+    flat = nll_of(model, tokenizer, [p for p, cs in zip(prompts, continuations) for _ in cs],
+                  [c for cs in continuations for c in cs], batch_size=batch_size)
+    bounds = np.cumsum([0, *map(len, continuations)])
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 #: models on which packed scoring was checked against :func:`continuation_nll` (True: it agrees)
 _PACKING_AGREES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -279,10 +290,7 @@ def shared_prompt_nll(model, tokenizer, prompts: list[str], continuations: list[
             warnings.warn(f"{type(model).__name__} does not honour the packed attention mask (NLL {packed} vs "
                           f"{plain}): scoring each option in its own row instead", stacklevel=2)
     if not _PACKING_AGREES.get(model, True):
-        flat = continuation_nll(model, tokenizer, [p for p, cs in zip(prompts, continuations) for _ in cs],
-                                [c for cs in continuations for c in cs])
-        bounds = np.cumsum([0, *map(len, continuations)])
-        return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        return per_row_nll(model, tokenizer, prompts, continuations)
     packs = [pack_options(tokenizer, p, cs) for p, cs in zip(prompts, continuations)]
     return _packed_nll(model, packs, [len(cs) for cs in continuations], max_tokens)
 
