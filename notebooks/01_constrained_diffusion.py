@@ -32,7 +32,8 @@
 # **What runs where.** `local`: two tiny masked-diffusion models trained here (one on Jane
 # Austen's novels, one on MOSES molecules {cite}`polykovskiy2020moses`), a four-layer Austen Llama
 # trained here as the perplexity judge, alt-profanity-check as the toxicity judge and RDKit as the
-# chemistry judge. `python -m support prepare 01` trains the three models once
+# chemistry judge. `python -m support prepare 01` trains the three models, and the small
+# property surrogate the molecule constraints read (see Molecules), once
 # ({glue:text}`prepare_minutes:.0f` minutes on two CPU cores); this page then took
 # {glue:text}`chapter_minutes:.1f` minutes. `paper`: `kuleshov-group/mdlm-owt` with GPT-2-XL as
 # the judge on a GPU with the Hugging Face Hub (the molecule model of the paper, a uniform-noise
