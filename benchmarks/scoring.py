@@ -35,12 +35,8 @@ def input_order_nll(model, tokenizer, prompts, continuations, batch_size: int = 
 
 def per_option_correct(model, tokenizer, items, nll_of) -> np.ndarray:
     """``multiple_choice_correct`` with one row per (question, option), NLLs from ``nll_of``."""
-    packed = scoring.shared_prompt_nll
-    scoring.shared_prompt_nll = lambda *args: scoring.per_row_nll(*args, nll_of=nll_of)
-    try:
-        return multiple_choice_correct(model, tokenizer, items)
-    finally:
-        scoring.shared_prompt_nll = packed
+    return multiple_choice_correct(model, tokenizer, items,
+                                   nll_of=lambda *args: scoring.per_row_nll(*args, nll_of=nll_of))
 
 
 def main() -> None:

@@ -311,6 +311,9 @@ def test_shared_prompt_nll_equals_continuation_nll_row_by_row():
         assert [len(n) for n in packed] == [len(os) for os in options]
         np.testing.assert_allclose(np.concatenate(packed), plain, rtol=1e-4, atol=1e-5)
     assert models.scoring._PACKING_AGREES[model] is True
+    per_row = models.scoring.per_row_nll(model, tokenizer, prompts, options)  # the fallback, split back per prompt
+    assert [len(n) for n in per_row] == [len(os) for os in options]
+    np.testing.assert_allclose(np.concatenate(per_row), plain, rtol=1e-6)
     packed = models.scoring.pack_options(tokenizer, "zzx", ["y", "k"])
     assert packed.ids[:2] == [26, 26] and packed.segment == [-1, -1, 0, 1, 1]  # 'xy' is option 0's own token
 

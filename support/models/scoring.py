@@ -325,18 +325,22 @@ def _key(example: dict) -> str:
 
 @torch.no_grad()
 def multiple_choice_nll(model, tokenizer, examples: list[dict], shots: list[dict] = (),
-                        template: str = MC_TEMPLATE) -> list[np.ndarray]:
-    """Per example, the per-token NLL of each option (in ``target_scores`` order) after the prompt and any shots."""
+                        template: str = MC_TEMPLATE, nll_of=None) -> list[np.ndarray]:
+    """Per example, the per-token NLL of each option (in ``target_scores`` order) after the prompt and any shots.
+
+    ``nll_of(model, tokenizer, prompts, options_per_prompt)`` scores them (default :func:`shared_prompt_nll`).
+    """
     context = "".join(f"{multiple_choice_prompt(s, template)} {_key(s)}\n\n" for s in shots)
     prompts = [context + multiple_choice_prompt(example, template) for example in examples]
-    return shared_prompt_nll(model, tokenizer, prompts, [[" " + o for o in e["target_scores"]] for e in examples])
+    return (nll_of or shared_prompt_nll)(model, tokenizer, prompts,
+                                         [[" " + o for o in e["target_scores"]] for e in examples])
 
 
 def multiple_choice_correct(model, tokenizer, examples: list[dict], shots: list[dict] = (),
-                            template: str = MC_TEMPLATE) -> np.ndarray:
-    """Per example [n] bool: whether the option of lowest per-token NLL is a best-scored one."""
+                            template: str = MC_TEMPLATE, nll_of=None) -> np.ndarray:
+    """Per example [n] bool: whether the option of lowest per-token NLL (by ``nll_of``) is a best-scored one."""
     hits = []
-    for example, nll in zip(examples, multiple_choice_nll(model, tokenizer, examples, shots, template)):
+    for example, nll in zip(examples, multiple_choice_nll(model, tokenizer, examples, shots, template, nll_of)):
         names = list(example["target_scores"])
         hits.append(example["target_scores"][names[int(np.argmin(nll))]] == max(example["target_scores"].values()))
     return np.array(hits, dtype=bool)
