@@ -133,6 +133,68 @@ def test_reusing_unchanged_rows_gives_the_same_samples_with_fewer_denoiser_rows(
         assert runs[False][1] == batch * steps and runs[True][1] < 0.8 * batch * steps, runs
 
 
+def test_projection_in_place_gives_the_same_samples_as_a_copy():
+    """A projector writing into the cached x_theta makes the sampler re-run those rows: same samples as copying."""
+    from support.cdd.projection import projector
+
+    length, vocab, batch, steps = 12, 9, 16, 24
+    must = torch.zeros(vocab)
+    must[5] = 1
+    con = C.ExpectedCount(must, C.region_mask(length), low=3)
+    runs = {}
+    for inplace in (False, True):
+        model = CountingDenoiser(length, vocab, seed=5)
+        ids, trace = diffusion.sample(model, batch, length, steps, vocab - 1, seed=3, feasible=con.hard,
+                                      project=projector(con, ALMSettings(), True, inplace=inplace))
+        runs[inplace] = (ids, trace)
+    assert torch.equal(runs[True][0], runs[False][0]) and runs[True][1].projected_rows > 0
+    # the overwritten rows cost denoiser passes the copy did not need
+    assert runs[True][1].denoised_rows > runs[False][1].denoised_rows
+
+
+def test_categorical_draw_never_draws_a_zero_probability_token():
+    probs = torch.tensor([[0.0, 0.5, 0.5, 0.0], [0.0, 0.5, 0.5, 0.0], [0.2, 0.0, 0.0, 0.8]])
+    u = torch.tensor([0.0, 1.0 - 2.0 ** -24, 0.2])  # the lowest uniform, the highest below 1, a tie at a cdf step
+    assert diffusion.categorical_draw(probs, u).tolist() == [1, 2, 3]
+    # a row whose cdf rounds short of u * total lands past the end and falls back to its most likely token
+    assert diffusion.categorical_draw(torch.tensor([[0.3, 0.7, 0.0]]), torch.tensor([1.0])).tolist() == [1]
+
+
+def test_sampler_draws_of_a_row_do_not_depend_on_what_other_rows_hold():
+    length, vocab, steps = 10, 9, 10
+    model = CountingDenoiser(length, vocab, seed=2)  # each row's logits read that row's tokens
+    prefix = torch.tensor([[1, 2], [3, 4]])
+    other = torch.tensor([[1, 2], [6, 7]])
+    first, _ = diffusion.sample(model, 2, length, steps, vocab - 1, prefix=prefix, seed=4)
+    second, _ = diffusion.sample(model, 2, length, steps, vocab - 1, prefix=other, seed=4)
+    assert torch.equal(first[0], second[0]) and not torch.equal(first[1], second[1])
+
+
+def test_head_on_masked_positions_only_equals_the_whole_model():
+    """ModernBERT's head run on the masked positions only gives the same x_theta as running the whole MLM."""
+    from transformers import ModernBertConfig, ModernBertForMaskedLM
+
+    torch.manual_seed(0)
+    model = ModernBertForMaskedLM(ModernBertConfig(vocab_size=12, hidden_size=32, num_hidden_layers=2,
+                                                   num_attention_heads=2, intermediate_size=64,
+                                                   max_position_embeddings=10, pad_token_id=0, bos_token_id=0,
+                                                   eos_token_id=0, cls_token_id=0, sep_token_id=0,
+                                                   mask_token_id=11)).eval()
+    noisy = torch.randint(0, 11, (5, 10), generator=torch.Generator().manual_seed(1))
+    noisy[torch.rand(5, 10, generator=torch.Generator().manual_seed(2)) < 0.5] = 11
+    whole = model(input_ids=noisy).logits.float()
+    whole[..., 11] = float("-inf")
+    expected = torch.softmax(whole, -1)
+    decoded = noisy != 11
+    expected[decoded] = torch.nn.functional.one_hot(noisy[decoded], 12).float()
+    torch.testing.assert_close(diffusion.clean_token_probs(model, noisy, 11), expected, atol=1e-6, rtol=1e-5)
+    # the refresh writes the same values into a cache row by row
+    cache = torch.full_like(expected, 7.0)
+    diffusion.write_clean_token_probs(model, noisy, 11, cache, torch.tensor([1, 3]))
+    torch.testing.assert_close(cache[[1, 3]], expected[[1, 3]], atol=1e-6, rtol=1e-5)
+    assert torch.all(cache[[0, 2, 4]] == 7.0)
+
+
 def test_masked_diffusion_loss_by_hand():
     vocab, mask = 5, 4
     logits = torch.zeros(1, 2, vocab)  # uniform over the 4 non-mask tokens after SUBS
@@ -157,7 +219,8 @@ def test_projection_returns_input_when_already_feasible():
     x = random_simplex((2, 3, 4), 1)
     con = _count([0.0, 0.0, 0.0, 1.0], high=10)  # at most 10 of token 3 in 3 positions: always true
     y, info = kl_projection(x, torch.ones(2, 3, dtype=torch.bool), con, ALMSettings())
-    assert info["changed"] == 0 and torch.equal(y, x / x.sum(-1, keepdim=True))
+    assert info["changed"] == 0 and y is x  # returned as given, not copied
+    assert torch.equal(info["top_in"], x.argmax(-1)) and torch.equal(info["top_out"], info["top_in"])
     y, info = kl_projection(x, torch.ones(2, 3, dtype=torch.bool), con, ALMSettings(deterministic=True))
     assert info["changed"] == 0 and torch.allclose(y, x)
 
@@ -212,8 +275,56 @@ def test_gumbel_projection_makes_the_argmax_satisfy_a_lexical_constraint():
     free[:, 0] = False
     y, info = kl_projection(x, free, con, ALMSettings(outer_steps=10, inner_steps=15))
     assert bool(con.hard(y.argmax(-1)).all())
-    assert torch.equal(y[:, 0], x[:, 0] / x[:, 0].sum(-1, keepdim=True))  # decoded column untouched
+    assert torch.equal(y[:, 0], x[:, 0])  # decoded column untouched
     assert info["kl_mean"] > 0
+
+
+class _WholeSequence(C.Constraint):
+    """The same constraint read through the whole soft sequence (no per-position features): the solver's old path."""
+
+    def __init__(self, inner):
+        self.inner, self.n_terms, self.vocab_size = inner, inner.n_terms, inner.vocab_size
+
+    def violation(self, soft):
+        return self.inner.violation(soft)
+
+    def hard(self, ids):
+        return self.inner.hard(ids)
+
+
+def test_projection_through_features_equals_projection_through_the_whole_sequence():
+    """Reading g through soft @ W (decoded positions' features fixed) gives the same y as rebuilding [B, L, V]."""
+    length, vocab = 6, 12
+    x = random_simplex((8, length, vocab), 3, concentration=0.5).float()
+    free = torch.rand(8, length, generator=torch.Generator().manual_seed(0)) < 0.7
+    texts = ["a", " b", "c ", " d e", "x", "yy", " ", "q", "", "zz ", " w", "k"]
+    region = C.region_mask(length)
+    must = torch.zeros(vocab)
+    must[[1, 7]] = 1
+    cases = [C.ExpectedCount(must, region, low=2), C.WordCount(texts, region, high=3),
+             C.AllOf([C.ExpectedCount(must, region, low=1), C.LinearScore(torch.randn(vocab), 0.1, region, 0.3)])]
+    for con in cases:
+        assert con.feature_weights() is not None
+        settings = ALMSettings(outer_steps=4, inner_steps=10, lr=0.5, seed=1)
+        y, info = kl_projection(x, free, con, settings)
+        y_whole, info_whole = kl_projection(x, free, _WholeSequence(con), settings)
+        torch.testing.assert_close(y, y_whole, atol=1e-5, rtol=1e-4)
+        assert torch.equal(info["satisfied"], info_whole["satisfied"]) and info["changed"] > 0, con.name
+        assert torch.equal(info["top_out"], y.argmax(-1))
+
+
+def test_network_score_through_its_embedding_equals_the_network_on_soft_tokens():
+    torch.manual_seed(0)
+    net = C.PropertyNet(vocab_size=9, seq_len=5).eval().requires_grad_(False)
+    soft = torch.softmax(torch.randn(4, 5, 9), -1)
+    ids = torch.randint(0, 9, (4, 5))
+    one_hot = torch.nn.functional.one_hot(ids, 9).float()
+    scored = C.NetworkScore(lambda h: net.from_embedded(h)[:, 0], 0.1, 9, embedding=net.embedding())
+    plain = C.NetworkScore(lambda s: net(s)[:, 0], 0.1, 9)
+    torch.testing.assert_close(scored.violation(soft), plain.violation(soft))
+    torch.testing.assert_close(scored.violation(one_hot), plain.violation(one_hot))
+    assert torch.equal(scored.surrogate_holds(ids), plain.surrogate_holds(ids))
+    assert plain.feature_weights() is None and scored.feature_weights().shape == (9, 32)
 
 
 def test_batched_projection_equals_solving_each_sample():
@@ -299,7 +410,7 @@ def test_solver_block_gathers_the_solving_samples_and_writes_back_only_them():
                                        xp.argmax(-1), con, rows)
     assert partial.act.tolist() == [0, 2] and partial.sel.tolist() == [0, 1, 3, 4, 5]
     assert list(zip(partial.r.tolist(), partial.c.tolist())) == [(0, 0), (0, 2), (1, 0), (1, 1), (1, 2)]
-    torch.testing.assert_close(partial.xp, xp[[0, 2]])
+    torch.testing.assert_close(partial.base, xp[[0, 2]])
     before = z.clone()
     partial.z += 1.0
     partial.count += 1

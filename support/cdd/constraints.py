@@ -6,6 +6,11 @@ scorer on soft one-hots for toxicity and molecular properties, and a search oper
 constraints without gradients (novelty). Every constraint here returns its violations
 ``violation(soft) -> [B, n_terms]`` (positive = violated) for the augmented Lagrangian and an exact
 ``hard(ids) -> [B]`` check on decoded tokens (decoded strings where the tokenizer matters).
+Every constraint here reads the soft one-hots only through a per-position linear map, features
+soft @ W with W = ``feature_weights()`` [V, F] (F = 1 for a count or a linear score, 3 for word
+counts, the property network's embedding width), and ``violation_from_features`` takes it from
+there; the projection uses this to keep the decoded positions' features fixed and recompute only
+the free positions' ones at each inner step, instead of rebuilding the whole [B, L, V] sequence.
 The toxicity surrogate is a bag-of-tokens logistic regression (linear in y, so the exact
 projection is convex) rather than the paper's embedding-based classifier, and the property
 surrogate is a small convolutional regressor; both are trained in the chapter against the real
@@ -35,9 +40,20 @@ class Constraint:
     n_terms: int = 1
     name: str = "constraint"
 
+    def feature_weights(self) -> torch.Tensor | None:
+        """W [V, F] when g reads soft one-hots only through the per-position features soft @ W; else None."""
+        return None
+
+    def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """g [B, n_terms] from per-position features [B, L, F] = soft @ ``feature_weights()``."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-position features")
+
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
         """g(soft) [B, n_terms] for soft one-hots [B, L, V]; > 0 means violated."""
-        raise NotImplementedError
+        weights = self.feature_weights()
+        if weights is None:
+            raise NotImplementedError(f"{type(self).__name__} must define violation or feature_weights")
+        return self.violation_from_features(soft @ weights.to(soft))
 
     def hard(self, ids: torch.Tensor) -> torch.Tensor:
         """Exact check on token ids [B, L]: True where the constraint holds (here: the surrogate on one-hots)."""
@@ -75,10 +91,15 @@ class ExpectedCount(Constraint):
         self.vocab_size = len(weights)
         self.n_terms = (low is not None) + (high is not None)
 
+    def feature_weights(self) -> torch.Tensor:
+        return self.weights[:, None]
+
     def expected(self, soft: torch.Tensor) -> torch.Tensor:
         """Expected count [B] under soft one-hots [B, L, V]."""
-        w, r = self.weights.to(soft), self.region.to(soft)
-        return ((soft @ w) * r).sum(-1)
+        return self._count(soft @ self.feature_weights().to(soft))
+
+    def _count(self, features: torch.Tensor) -> torch.Tensor:
+        return (features[..., 0] * self.region.to(features)).sum(-1)
 
     def _terms(self, count: torch.Tensor) -> torch.Tensor:
         terms = []
@@ -88,8 +109,8 @@ class ExpectedCount(Constraint):
             terms.append(count - self.high)
         return torch.stack(terms, -1)
 
-    def violation(self, soft: torch.Tensor) -> torch.Tensor:
-        return self._terms(self.expected(soft))
+    def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self._terms(self._count(features))
 
     def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
         count = (self.weights.to(ids.device)[ids] * self.region.to(ids.device)).sum(-1)  # one_hot(ids) @ w == w[ids]
@@ -113,12 +134,18 @@ class LinearScore(Constraint):
         self.limit, self.threshold, self.name = math.log(threshold / (1 - threshold)), threshold, name
         self.vocab_size = len(weights)
 
+    def feature_weights(self) -> torch.Tensor:
+        return self.weights[:, None]
+
     def logit(self, soft: torch.Tensor) -> torch.Tensor:
         """Surrogate logit [B]."""
-        return ((soft @ self.weights.to(soft)) * self.region.to(soft)).sum(-1) + self.bias
+        return self._logit(soft @ self.feature_weights().to(soft))
 
-    def violation(self, soft: torch.Tensor) -> torch.Tensor:
-        return (self.logit(soft) - self.limit)[:, None]
+    def _logit(self, features: torch.Tensor) -> torch.Tensor:
+        return (features[..., 0] * self.region.to(features)).sum(-1) + self.bias
+
+    def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return (self._logit(features) - self.limit)[:, None]
 
     def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
         logit = (self.weights.to(ids.device)[ids] * self.region.to(ids.device)).sum(-1) + self.bias
@@ -126,15 +153,34 @@ class LinearScore(Constraint):
 
 
 class NetworkScore(Constraint):
-    """A learned scorer on soft one-hots: ``sign * (net(soft) - threshold) <= 0`` (sign +1: at most, -1: at least)."""
+    """A learned scorer: ``sign * (net(x) - threshold) <= 0`` (sign +1: at most, -1: at least).
+
+    Without ``embedding``, x is the soft one-hots [B, L, V]; with an ``embedding`` E [V, F] (a
+    network whose first layer is a bias-free linear map of each position), x is soft @ E [B, L, F].
+    """
 
     def __init__(self, net: Callable[[torch.Tensor], torch.Tensor], threshold: float, vocab_size: int,
-                 at_most: bool = True, name: str = "property"):
+                 at_most: bool = True, name: str = "property", embedding: torch.Tensor | None = None):
         self.net, self.threshold, self.sign = net, float(threshold), 1.0 if at_most else -1.0
-        self.vocab_size, self.name = vocab_size, name
+        self.vocab_size, self.name, self.embedding = vocab_size, name, embedding
+
+    def feature_weights(self) -> torch.Tensor | None:
+        return self.embedding
+
+    def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        if self.embedding is None:
+            raise NotImplementedError("NetworkScore without an embedding reads the whole soft sequence")
+        return (self.sign * (self.net(features) - self.threshold))[:, None]
 
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            return self.violation_from_features(soft @ self.embedding.to(soft))
         return (self.sign * (self.net(soft) - self.threshold))[:, None]
+
+    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.embedding is None:
+            return super().surrogate_holds(ids)
+        return (self.violation_from_features(self.embedding.to(ids.device)[ids]) <= 1e-6).all(-1)  # E[ids] = one_hot @ E
 
 
 class AllOf(Constraint):
@@ -145,8 +191,20 @@ class AllOf(Constraint):
         self.n_terms = sum(p.n_terms for p in self.parts)
         self.vocab_size = self.parts[0].vocab_size
         self.name = " & ".join(p.name for p in self.parts)
+        weights = [p.feature_weights() for p in self.parts]
+        self._weights = None if any(w is None for w in weights) else torch.cat([w.float() for w in weights], 1)
+        self._widths = [0 if w is None else w.shape[1] for w in weights]
+
+    def feature_weights(self) -> torch.Tensor | None:
+        return self._weights
+
+    def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        pieces = features.split(self._widths, -1)
+        return torch.cat([p.violation_from_features(f) for p, f in zip(self.parts, pieces)], -1)
 
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
+        if self._weights is not None:
+            return self.violation_from_features(soft @ self._weights.to(soft))
         return torch.cat([p.violation(soft) for p in self.parts], -1)
 
     def hard(self, ids: torch.Tensor) -> torch.Tensor:
@@ -205,6 +263,7 @@ class WordCount(Constraint):
         self.inner, self.first, self.last = word_piece_tables(texts)
         self.counter = ExpectedCount(torch.zeros(len(texts)), region, low, high, exact_count, name)
         self.region, self.vocab_size, self.n_terms, self.name = region.float(), len(texts), self.counter.n_terms, name
+        self._weights = torch.stack([self.inner, self.first, self.last], 1)  # [V, 3]
 
     def _words(self, inner: torch.Tensor, first: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """Expected words [B] from each position's expected inner starts, first-letter and last-letter mass [B, L]."""
@@ -212,13 +271,15 @@ class WordCount(Constraint):
         previous = torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1] * r[:-1]], 1)  # nothing before the region
         return ((inner + first * (1 - previous)) * r).sum(-1)
 
+    def feature_weights(self) -> torch.Tensor:
+        return self._weights
+
     def expected(self, soft: torch.Tensor) -> torch.Tensor:
         """Expected number of words [B]."""
-        inner, first, last = (t.to(soft) for t in (self.inner, self.first, self.last))
-        return self._words(soft @ inner, soft @ first, soft @ last)
+        return self._words(*(soft @ self._weights.to(soft)).unbind(-1))
 
-    def violation(self, soft: torch.Tensor) -> torch.Tensor:
-        return self.counter._terms(self.expected(soft))
+    def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.counter._terms(self._words(*features.unbind(-1)))
 
     def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
         inner, first, last = (t.to(ids.device)[ids] for t in (self.inner, self.first, self.last))
@@ -313,7 +374,15 @@ class PropertyNet(torch.nn.Module):
 
     def forward(self, soft: torch.Tensor) -> torch.Tensor:
         """Properties in their own units [B, P]."""
-        h = self.convs((self.embed(soft) + self.position).transpose(1, 2))
+        return self.from_embedded(self.embed(soft))
+
+    def embedding(self) -> torch.Tensor:
+        """The first layer as a matrix E [V, embed]: ``self.embed(soft) == soft @ E``."""
+        return self.embed.weight.T
+
+    def from_embedded(self, embedded: torch.Tensor) -> torch.Tensor:
+        """Properties [B, P] from the embedded positions soft @ E [B, L, embed]."""
+        h = self.convs((embedded + self.position).transpose(1, 2))
         pooled = torch.cat([h.mean(-1), h.amax(-1)], -1)
         return self.head(pooled) * self.std + self.mean
 

@@ -97,6 +97,33 @@ def _with_free(fixed: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, valu
     return fixed.index_put((rows, cols), values)
 
 
+class _Reader:
+    """How the solver evaluates g: through per-position features soft @ W when the constraint has them.
+
+    ``lift`` maps soft rows [p, V] to what a position contributes ([p, F], or the rows themselves),
+    ``base`` is the lifted x' of the solved samples (its free positions are overwritten at each step)
+    and ``read`` turns a lifted sequence [n, L, F or V] into violations [n, k].
+    """
+
+    def __init__(self, constraint: Constraint, xp: torch.Tensor):
+        weights = constraint.feature_weights()
+        if weights is None:
+            self.weights, self.base, self.read = None, xp, constraint.violation
+        else:
+            self.weights = weights.to(xp)
+            self.base, self.read = xp @ self.weights, constraint.violation_from_features
+
+    def lift(self, soft_rows: torch.Tensor) -> torch.Tensor:
+        """A position's contribution: its features soft @ W, or the soft row itself."""
+        return soft_rows if self.weights is None else soft_rows @ self.weights
+
+    def of_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """The lifted one-hots of token ids [n, L] (W[ids], with no [n, L, V] one-hot when W exists)."""
+        if self.weights is None:
+            return torch.nn.functional.one_hot(ids, self.base.shape[-1]).to(self.base.dtype)
+        return self.weights[ids]
+
+
 @dataclass
 class _Block:
     """The samples an inner Adam step solves and their free positions' state (views or gathered copies).
@@ -117,12 +144,12 @@ class _Block:
     x_free: torch.Tensor
     noise: torch.Tensor
     neg_entropy: torch.Tensor
-    xp: torch.Tensor  # [a, L, V] the block's x'
+    base: torch.Tensor  # [a, L, F or V] the block's lifted x' (see _Reader)
     fixed_top: torch.Tensor  # [a, L]
     constraint: Constraint
 
     @classmethod
-    def gather(cls, solving, pair_row, pair_col, tensors, xp, fixed_top, constraint, rows):
+    def gather(cls, solving, pair_row, pair_col, tensors, base, fixed_top, constraint, rows):
         """The block of the samples marked in ``solving`` (tensors: z, m, v, count, x_free, noise, neg_entropy)."""
         act = solving.nonzero().squeeze(1)
         local = torch.full((len(solving),), -1, dtype=torch.long, device=solving.device)
@@ -134,7 +161,7 @@ class _Block:
             sel = solving[pair_row].nonzero().squeeze(1)
             parts = [t[sel] for t in tensors]
             r, c = local[pair_row[sel]], pair_col[sel]
-        return cls(solving.clone(), act, sel, r, c, *parts, xp[act], fixed_top[act], constraint.select(rows[act]))
+        return cls(solving.clone(), act, sel, r, c, *parts, base[act], fixed_top[act], constraint.select(rows[act]))
 
     def flush(self, z, m, v, count) -> None:
         """Write a gathered block's optimisation state back into the full [p, ...] tensors."""
@@ -144,30 +171,35 @@ class _Block:
 
 def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constraint,
                   settings: ALMSettings = ALMSettings(), start: Multipliers | None = None,
-                  step: int = 0) -> tuple[torch.Tensor, dict]:
+                  step: int = 0, inplace: bool = False) -> tuple[torch.Tensor, dict]:
     """Project x' [B, L, V] (rows on the simplex) onto {y : constraint holds on argmax y}, batched over samples.
 
     ``free`` [B, L] marks the still-masked positions the projection may move; only those are
-    optimised (decoded positions are constants). ``start`` warm-starts each sample's multipliers
-    (e.g. from the previous reverse step); ``step`` varies the Gumbel noise between calls.
+    optimised (decoded positions are constants), and samples that need no projection are returned
+    as given (in ``deterministic`` mode x' is normalised first). ``start`` warm-starts each sample's
+    multipliers (e.g. from the previous reverse step); ``step`` varies the Gumbel noise between calls;
+    ``inplace`` writes the projected rows into x' itself (no [B, L, V] copy) and lists them in ``overwritten``.
     Returns (y [B, L, V], info) with info: ``changed`` samples (violating, with a position left to move),
     ``kl_mean`` over changed samples,
     ``kl`` [B], ``satisfied`` [B] (exact check on argmax y), ``outer`` iterations used,
-    ``inner_steps`` [B] (Adam steps spent on each sample) and ``multipliers`` (the final state, [B]).
+    ``inner_steps`` [B] (Adam steps spent on each sample), ``multipliers`` (the final state, [B]),
+    and ``top_in`` / ``top_out`` [B, L], the argmax of x' and of y (so the caller need not recompute them).
     """
-    x_prime = x_prime / x_prime.sum(-1, keepdim=True)  # normalise before projecting
+    if settings.deterministic:
+        x_prime = x_prime / x_prime.sum(-1, keepdim=True)
     batch, k = x_prime.shape[0], constraint.n_terms
     multipliers = start or Multipliers.fresh(batch, k, settings, x_prime)
+    top_in = top_ids(x_prime)
     if settings.deterministic:  # the exact projection: feasibility of y itself, not of its argmax
         active = (constraint.violation(x_prime) > 1e-6).any(-1)
     else:
-        active = ~constraint.hard(top_ids(x_prime))
+        active = ~constraint.hard(top_in)
     active = active.to(x_prime.device)
     # a violating sample with no masked position left cannot be moved: reported unsatisfied, not solved
     movable_rows = free.to(x_prime.device).any(-1)
     info = {"changed": int((active & movable_rows).sum()), "kl": torch.zeros(batch, dtype=x_prime.dtype),
             "satisfied": ~active.cpu(), "outer": 0, "inner_steps": torch.zeros(batch, dtype=torch.long),
-            "multipliers": multipliers}
+            "multipliers": multipliers, "top_in": top_in, "top_out": top_in}
     active = active & movable_rows
     if not active.any():
         info["kl_mean"] = 0.0
@@ -175,10 +207,13 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
     rows = active.nonzero().squeeze(1)  # solve only the violating samples ...
     solved_constraint = constraint.select(rows)
     xp, fr = x_prime[rows], free[rows].to(x_prime.device)
-    fixed_top = top_ids(xp)  # the decoded positions' tokens (the free ones are overwritten from z)
+    fixed_top = top_in[rows]  # the decoded positions' tokens (the free ones are overwritten from z)
     pair_row, pair_col = fr.nonzero(as_tuple=True)  # ... and only their free positions
     n = len(rows)
     x_free = xp[pair_row, pair_col]  # [p, V]
+    x_free = x_free / x_free.sum(-1, keepdim=True)
+    reader = _Reader(solved_constraint, xp)
+    del xp  # from here on only the free rows and the lifted x' are needed
     z = x_free.clamp_min(1e-30).log()
     neg_entropy = torch.xlogy(x_free, x_free).sum(-1)  # [p]: the constant part of KL(x' || y)
     lam, mu = multipliers.lam[rows].clone(), multipliers.mu[rows].clone()
@@ -188,6 +223,8 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
     generator = torch.Generator(device=z.device).manual_seed(settings.seed * 1_000_003 + step)
     inner_steps = torch.zeros(n, dtype=torch.long, device=z.device)
     best_gap = torch.full((n,), float("inf"), dtype=z.dtype, device=z.device)  # for ``patience``
+    checked_ids = torch.full_like(fixed_top, -1)  # each sample's argmax at its last surrogate check ...
+    checked_holds = torch.zeros(n, dtype=torch.bool, device=z.device)  # ... and whether the surrogate held there
     stale = torch.zeros(n, dtype=torch.long, device=z.device)
     for outer in range(settings.outer_steps):
         if settings.deterministic:
@@ -206,7 +243,7 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
                 if block is not None:
                     block.flush(z, m, v, count)
                 block = _Block.gather(solving, pair_row, pair_col, (z, m, v, count, x_free, noise, neg_entropy),
-                                      xp, fixed_top, constraint, rows)
+                                      reader.base, fixed_top, constraint, rows)
             b = block
             lam_a, mu_a = lam[b.act], mu[b.act]
             z_var = b.z.detach().requires_grad_(True)
@@ -214,8 +251,8 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
                 log_y = torch.log_softmax(z_var, -1)
                 kl = torch.zeros(len(b.act), dtype=z.dtype, device=z.device).index_add(
                     0, b.r, b.neg_entropy - (b.x_free * log_y).sum(-1))
-                soft = _with_free(b.xp, b.r, b.c, torch.softmax((z_var + b.noise) / temperature, -1))
-                g = b.constraint.violation(soft)  # [a, k]
+                soft = reader.lift(torch.softmax((z_var + b.noise) / temperature, -1))
+                g = reader.read(_with_free(b.base, b.r, b.c, soft))  # [a, k]
                 shifted = (lam_a + mu_a * g).clamp_min(0)  # Rockafellar's inequality form of the AL term
                 loss = kl + ((shifted * shifted - lam_a * lam_a) / (2 * mu_a)).sum(-1)
                 grad, = torch.autograd.grad(loss.sum(), z_var)
@@ -223,21 +260,27 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
             _adam_(b.z, grad, b.m, b.v, b.count, lr)
             inner_steps[b.act] += 1
             if not settings.deterministic:
+                # the surrogate is re-read only for samples whose argmax moved since their last check
+                # (a network surrogate costs a forward pass per check; most Adam steps leave the argmax alone)
                 ids = _with_free(b.fixed_top, b.r, b.c, top_ids(b.z))
-                passed[b.act] = b.constraint.surrogate_holds(ids)
+                moved = (ids != checked_ids[b.act]).any(-1)
+                if moved.any():
+                    where = b.act[moved]
+                    checked_holds[where] = b.constraint.select(moved.nonzero().squeeze(1)).surrogate_holds(ids[moved])
+                    checked_ids[where] = ids[moved]
+                passed[b.act] = checked_holds[b.act]
         if block is not None:
             block.flush(z, m, v, count)
         with torch.no_grad():
-            soft = _with_free(xp, pair_row, pair_col, torch.softmax((z + noise) / temperature, -1))
-            g = solved_constraint.violation(soft)
+            soft = reader.lift(torch.softmax((z + noise) / temperature, -1))
+            g = reader.read(_with_free(reader.base, pair_row, pair_col, soft))
             lam = torch.where(todo[:, None], (lam + mu * g).clamp_min(0), lam)
             mu = torch.where(todo[:, None], (mu * settings.mu_rate).clamp_max(settings.mu_max), mu)
             if not settings.deterministic:
                 ids = _with_free(fixed_top, pair_row, pair_col, top_ids(z))
                 todo = todo & ~solved_constraint.hard(ids)
                 if settings.patience:
-                    one_hot = torch.nn.functional.one_hot(ids, xp.shape[-1]).to(xp.dtype)
-                    gap = solved_constraint.violation(one_hot).clamp_min(0).sum(-1)
+                    gap = reader.read(reader.of_ids(ids)).clamp_min(0).sum(-1)
                     better = gap < best_gap - 1e-6
                     best_gap, stale = torch.where(better, gap, best_gap), torch.where(better, 0, stale + 1)
                     todo = todo & (stale < settings.patience)
@@ -245,14 +288,20 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
         if not todo.any():
             break
     with torch.no_grad():
-        y = _with_free(xp, pair_row, pair_col, torch.softmax(z, -1))
-        kl = kl_to(xp, torch.log(y.clamp_min(1e-30)), fr)
-        out = x_prime.clone()
-        out[rows] = y
+        log_y = torch.log_softmax(z, -1)
+        kl = torch.zeros(n, dtype=z.dtype, device=z.device).index_add(
+            0, pair_row, neg_entropy - (x_free * log_y).sum(-1))  # KL(x' || y) over the free positions
+        out = x_prime if inplace else x_prime.clone()
+        out[rows[pair_row], pair_col] = log_y.exp()
+        if inplace:
+            info["overwritten"] = rows
+        top_rows = _with_free(fixed_top, pair_row, pair_col, top_ids(z))
+        top_out = top_in.clone()
+        top_out[rows] = top_rows
         info["kl"][rows.cpu()] = kl.cpu()
         satisfied = info["satisfied"].clone()
-        satisfied[rows.cpu()] = solved_constraint.hard(top_ids(y)).cpu()
-        info["satisfied"] = satisfied
+        satisfied[rows.cpu()] = solved_constraint.hard(top_rows).cpu()
+        info["satisfied"], info["top_out"] = satisfied, top_out
         info["kl_mean"] = float(kl.mean())
         info["inner_steps"][rows.cpu()] = inner_steps.cpu()
         # a sample the budget could not satisfy restarts cold next time: its multipliers would only keep growing
@@ -283,21 +332,24 @@ class Projector:
     of climbing the mu schedule again from mu0; the Gumbel noise is redrawn at every call.
     """
 
-    def __init__(self, constraint: Constraint, settings: ALMSettings = ALMSettings(), warm: bool = True):
-        self.constraint, self.settings, self.warm = constraint, settings, warm
+    def __init__(self, constraint: Constraint, settings: ALMSettings = ALMSettings(), warm: bool = True,
+                 inplace: bool = False):
+        self.constraint, self.settings, self.warm, self.inplace = constraint, settings, warm, inplace
         self.multipliers: Multipliers | None = None
         self.calls = 0
 
     def __call__(self, x_theta: torch.Tensor, free: torch.Tensor) -> tuple[torch.Tensor, dict]:
         projected, info = kl_projection(x_theta, free, self.constraint, self.settings,
-                                        self.multipliers if self.warm else None, step=self.calls)
+                                        self.multipliers if self.warm else None, step=self.calls,
+                                        inplace=self.inplace)
         self.multipliers, self.calls = info["multipliers"], self.calls + 1
         return projected, info
 
 
-def projector(constraint: Constraint, settings: ALMSettings = ALMSettings(), warm: bool = True) -> Projector:
-    """A fresh :class:`Projector` for one sampling run (see there for ``warm``)."""
-    return Projector(constraint, settings, warm)
+def projector(constraint: Constraint, settings: ALMSettings = ALMSettings(), warm: bool = True,
+              inplace: bool = False) -> Projector:
+    """A fresh :class:`Projector` for one sampling run (see there for ``warm``; ``inplace``: see kl_projection)."""
+    return Projector(constraint, settings, warm, inplace)
 
 
 def cvxpy_projection(x_prime, weights, bounds, free=None):

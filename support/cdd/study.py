@@ -357,7 +357,8 @@ def run_sampler(model, tokenizer, n: int, seq_len: int, steps: int, constraint=N
     projection moved its most likely token; ``reuse_unchanged`` keeps the x_theta of rows the last
     step did not change instead of running the denoiser on them again (exact: the denoiser reads no time).
     """
-    project = None if constraint is None else projector(constraint, settings or ALMSettings(), warm=warm)
+    # in place: the sampler re-runs the denoiser on the rows the projection overwrote (diffusion.sample)
+    project = None if constraint is None else projector(constraint, settings or ALMSettings(), warm=warm, inplace=True)
     feasible = None if constraint is None or not repair else constraint.hard
     began = time.perf_counter()
     ids, trace = diffusion.sample(model, n, seq_len, steps, tokenizer.mask_token_id, prefix=prefix, project=project,
@@ -759,12 +760,14 @@ def training_set() -> frozenset:
 
 def property_constraint(net, vocab: int, sa_tau: float | None = None, qed_min: float | None = None,
                         sa_margin: float = 0.0) -> C.Constraint:
-    """SA <= tau - margin and/or QED >= qed_min through the surrogate's two outputs."""
-    parts = []
+    """SA <= tau - margin and/or QED >= qed_min through the surrogate's two outputs (read from its embedding)."""
+    parts, embedding = [], net.embedding().detach()
     if sa_tau is not None:
-        parts.append(C.NetworkScore(lambda soft: net(soft)[:, 0], sa_tau - sa_margin, vocab, True, f"SA <= {sa_tau}"))
+        parts.append(C.NetworkScore(lambda h: net.from_embedded(h)[:, 0], sa_tau - sa_margin, vocab, True,
+                                    f"SA <= {sa_tau}", embedding=embedding))
     if qed_min is not None:
-        parts.append(C.NetworkScore(lambda soft: net(soft)[:, 1], qed_min, vocab, False, f"QED >= {qed_min}"))
+        parts.append(C.NetworkScore(lambda h: net.from_embedded(h)[:, 1], qed_min, vocab, False,
+                                    f"QED >= {qed_min}", embedding=embedding))
     return parts[0] if len(parts) == 1 else C.AllOf(parts)
 
 
