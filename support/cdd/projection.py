@@ -117,11 +117,35 @@ class _Reader:
         """A position's contribution: its features soft @ W, or the soft row itself."""
         return soft_rows if self.weights is None else soft_rows @ self.weights
 
+    def unlift(self, feature_grads: torch.Tensor) -> torch.Tensor:
+        """The chain rule back through :meth:`lift`: d/d soft = (d/d features) @ W^T."""
+        return feature_grads if self.weights is None else feature_grads @ self.weights.T
+
     def of_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """The lifted one-hots of token ids [n, L] (W[ids], with no [n, L, V] one-hot when W exists)."""
         if self.weights is None:
             return torch.nn.functional.one_hot(ids, self.base.shape[-1]).to(self.base.dtype)
         return self.weights[ids]
+
+
+def step_gradient(z, noise, x_free, temperature, lam, mu, reader: _Reader, base, r, c) -> torch.Tensor:
+    """d/dz of sum over samples of KL(x' || softmax z) + AL(g(soft)), soft = softmax((z + noise) / T), by hand.
+
+    z, noise, x_free [p, V] (rows of x' sum to 1); ``base`` [a, L, F] the samples' lifted x', (r, c)
+    the rows' places in it; lam, mu [a, k] / [a, 1]. The KL part is softmax(z) - x'; the penalty is
+    differentiated by autograd only down to the lifted soft tokens [p, F], then through the lift and
+    the softmax by hand, s * (u - <s, u>) / T: no autograd graph over [p, V].
+    """
+    soft = torch.softmax((z + noise) / temperature, -1)
+    lifted = reader.lift(soft).requires_grad_(True)
+    with torch.enable_grad():
+        g = reader.read(_with_free(base, r, c, lifted))  # [a, k]
+        shifted = (lam + mu * g).clamp_min(0)  # Rockafellar's inequality form of the AL term
+        penalty = ((shifted * shifted - lam * lam) / (2 * mu)).sum()
+        lifted_grad, = torch.autograd.grad(penalty, lifted)
+    u = reader.unlift(lifted_grad)
+    u -= (soft * u).sum(-1, keepdim=True)
+    return torch.softmax(z, -1).sub_(x_free).addcmul_(soft, u, value=1.0 / temperature)
 
 
 @dataclass
@@ -143,14 +167,13 @@ class _Block:
     count: torch.Tensor
     x_free: torch.Tensor
     noise: torch.Tensor
-    neg_entropy: torch.Tensor
     base: torch.Tensor  # [a, L, F or V] the block's lifted x' (see _Reader)
     fixed_top: torch.Tensor  # [a, L]
     constraint: Constraint
 
     @classmethod
     def gather(cls, solving, pair_row, pair_col, tensors, base, fixed_top, constraint, rows):
-        """The block of the samples marked in ``solving`` (tensors: z, m, v, count, x_free, noise, neg_entropy)."""
+        """The block of the samples marked in ``solving`` (tensors: z, m, v, count, x_free, noise)."""
         act = solving.nonzero().squeeze(1)
         local = torch.full((len(solving),), -1, dtype=torch.long, device=solving.device)
         local[act] = torch.arange(len(act), device=solving.device)
@@ -227,11 +250,11 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
     checked_holds = torch.zeros(n, dtype=torch.bool, device=z.device)  # ... and whether the surrogate held there
     stale = torch.zeros(n, dtype=torch.long, device=z.device)
     for outer in range(settings.outer_steps):
-        if settings.deterministic:
-            noise, temperature = torch.zeros_like(z), 1.0
-        else:
-            u = torch.rand(z.shape, generator=generator, device=z.device).clamp_(1e-20, 1.0)
-            noise, temperature = -torch.log(-torch.log(u)), settings.temperature
+        noise, temperature = torch.zeros_like(z), 1.0
+        if not settings.deterministic:  # Gumbel noise, drawn only for the rows of samples still being solved
+            live = todo[pair_row]
+            u = torch.rand((int(live.sum()), z.shape[1]), generator=generator, device=z.device).clamp_(1e-20, 1.0)
+            noise[live], temperature = -torch.log(-torch.log(u)), settings.temperature
         passed = torch.zeros_like(todo)  # argmax already satisfies the surrogate: rest until the next check
         lr = settings.lr * settings.lr_decay ** outer
         block = None
@@ -242,21 +265,10 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
             if block is None or not torch.equal(solving, block.solving):
                 if block is not None:
                     block.flush(z, m, v, count)
-                block = _Block.gather(solving, pair_row, pair_col, (z, m, v, count, x_free, noise, neg_entropy),
+                block = _Block.gather(solving, pair_row, pair_col, (z, m, v, count, x_free, noise),
                                       reader.base, fixed_top, constraint, rows)
             b = block
-            lam_a, mu_a = lam[b.act], mu[b.act]
-            z_var = b.z.detach().requires_grad_(True)
-            with torch.enable_grad():
-                log_y = torch.log_softmax(z_var, -1)
-                kl = torch.zeros(len(b.act), dtype=z.dtype, device=z.device).index_add(
-                    0, b.r, b.neg_entropy - (b.x_free * log_y).sum(-1))
-                soft = reader.lift(torch.softmax((z_var + b.noise) / temperature, -1))
-                g = reader.read(_with_free(b.base, b.r, b.c, soft))  # [a, k]
-                shifted = (lam_a + mu_a * g).clamp_min(0)  # Rockafellar's inequality form of the AL term
-                loss = kl + ((shifted * shifted - lam_a * lam_a) / (2 * mu_a)).sum(-1)
-                grad, = torch.autograd.grad(loss.sum(), z_var)
-            del z_var, log_y, soft  # the graph is gone; b.z can be stepped in place
+            grad = step_gradient(b.z, b.noise, b.x_free, temperature, lam[b.act], mu[b.act], reader, b.base, b.r, b.c)
             _adam_(b.z, grad, b.m, b.v, b.count, lr)
             inner_steps[b.act] += 1
             if not settings.deterministic:

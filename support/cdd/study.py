@@ -568,7 +568,9 @@ def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, 
     Violations are counted by the real classifier; ``surrogate_viol_%`` counts samples whose surrogate
     score ends above its limit (the solver and the search failed), ``surrogate_missed_%`` those the
     real classifier flags although the surrogate passed them (the surrogate is wrong). Both methods
-    draw with the same seeds (a run in which the projection never moves a sample equals the MDLM's).
+    draw with the same seeds, and a row's draws do not depend on the other rows, so a continuation
+    that the projection, repair and search never touch is the MDLM's continuation of that prompt (up to
+    float rounding of the denoiser run on a different set of rows).
     """
     w, b = surrogate
     start = cfg.prompt_len
