@@ -38,11 +38,12 @@ def alpha(t: torch.Tensor | float) -> torch.Tensor | float:
 def masked_position_logits(model, noisy: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
     """The denoiser's logits [m, V] at the ``masked`` [B, L] positions (in row-major order).
 
-    A masked LM that exposes its encoder and output head (``model``, ``head``, ``decoder``:
-    transformers' ModernBertForMaskedLM, the tiny MDLMs here) runs the head on those positions only;
-    decoded positions' logits are never read (SUBS copies the token). Other models run whole.
+    transformers' ModernBertForMaskedLM (the tiny MDLMs here) runs its output head on those positions
+    only; decoded positions' logits are never read (SUBS copies the token). Other models run whole.
     """
-    if all(hasattr(model, part) for part in ("model", "head", "decoder")):
+    from transformers import ModernBertForMaskedLM
+
+    if isinstance(model, ModernBertForMaskedLM):
         hidden = model.model(input_ids=noisy)[0]
         return model.decoder(model.head(hidden[masked]))
     return model(input_ids=noisy).logits[masked]
