@@ -713,7 +713,8 @@ glue("cdd_denoised_pct", denoised["CDD"])
 # so an unchanged sample's prediction is the same; a test checks that the samples are identical):
 # over the lexical runs that was {glue:text}`mdlm_denoised_pct:.0f`% of the (sample, step) pairs
 # for the unconstrained sampler and {glue:text}`cdd_denoised_pct:.0f`% for CDD, whose commits
-# change more samples per step. Each time is one run on a shared two-core CPU, so ratios near one
+# change more samples per step and whose projected samples are run again (the projection writes
+# into the cached predictions instead of copying all of them). Each time is one run on a shared two-core CPU, so ratios near one
 # are within timing noise; `benchmarks/cdd.py` repeats the baseline and times the warm start and
 # the commit each alone. The left panel is the paper's perplexity-against-KL trade-off, the right
 # one the cost against how rare the constraint is without CDD.

@@ -7,7 +7,8 @@ Language Models" (MDLM), with the log-linear schedule alpha_t = 1 - t:
 - reverse step t -> s (eq. 8) at a masked position: q(x_s = v) = (alpha_s - alpha_t) x_theta(v) /
   (1 - alpha_t) for v != mask and (1 - alpha_s) / (1 - alpha_t) for the mask; decoded positions
   never change. The sampler draws this law in two parts (unmask with probability
-  (alpha_s - alpha_t) / (1 - alpha_t), then a token from x_theta), so only unmasking positions draw.
+  (alpha_s - alpha_t) / (1 - alpha_t), then a token from x_theta by its inverse CDF), so only
+  unmasking positions draw, and the denoiser's output head runs only on masked positions.
 CDD (Cardei et al., 2025) inserts a projection of x_theta between the two (``project`` below).
 Where this differs from the references: the last step samples from x_theta like every other step
 (MDLM's optional final argmax "noise removal" is off); after a projected step, a drawn token that

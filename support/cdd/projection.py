@@ -24,7 +24,11 @@ disagree (e.g. a flat x' on the first, all-masked reverse steps, whose expected 
 exceeds an upper bound while its argmax misses the lower one), the fixed budget was otherwise
 spent in full without progress. ``deterministic=True`` (no Gumbel noise, temperature 1) turns the
 solver into a plain augmented Lagrangian on y itself, which is what the cvxpy known-answer tests
-compare against.
+compare against. Implementation, same mathematics: g is read through the constraint's per-position
+features soft @ W (:mod:`.constraints`), so the decoded positions' features are computed once and an
+inner step touches only the free rows [p, V]; the inner step's gradient is written out
+(:func:`step_gradient`: autograd only from g down to the features), and a network surrogate is
+re-read only for samples whose argmax moved.
 """
 
 from __future__ import annotations
