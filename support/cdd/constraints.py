@@ -59,10 +59,16 @@ class Constraint:
         """Exact check on token ids [B, L]: True where the constraint holds (here: the surrogate on one-hots)."""
         return self.surrogate_holds(ids)
 
+    def violation_of_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """g [B, n_terms] on the one-hots of token ids [B, L]: by lookup W[ids] (= one_hot @ W) when W exists."""
+        weights = self.feature_weights()
+        if weights is None:
+            return self.violation(torch.nn.functional.one_hot(ids, self.vocab_size).float())
+        return self.violation_from_features(weights.to(ids.device)[ids])
+
     def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
-        """The surrogate g <= 0 on the one-hots of token ids [B, L] (subclasses read it by lookup, no [B, L, V])."""
-        onehot = torch.nn.functional.one_hot(ids, self.vocab_size).float()
-        return (self.violation(onehot) <= 1e-6).all(-1)
+        """The surrogate g <= 0 on the one-hots of token ids [B, L]."""
+        return (self.violation_of_ids(ids) <= 1e-6).all(-1)
 
     def select(self, rows: torch.Tensor) -> "Constraint":
         """The constraint for a subset of samples (shared constraints return themselves)."""
@@ -112,10 +118,6 @@ class ExpectedCount(Constraint):
     def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
         return self._terms(self._count(features))
 
-    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
-        count = (self.weights.to(ids.device)[ids] * self.region.to(ids.device)).sum(-1)  # one_hot(ids) @ w == w[ids]
-        return (self._terms(count) <= 1e-6).all(-1)
-
     def hard(self, ids: torch.Tensor) -> torch.Tensor:
         if self.exact_count is None:
             return self.surrogate_holds(ids)
@@ -147,10 +149,6 @@ class LinearScore(Constraint):
     def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
         return (self._logit(features) - self.limit)[:, None]
 
-    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
-        logit = (self.weights.to(ids.device)[ids] * self.region.to(ids.device)).sum(-1) + self.bias
-        return logit - self.limit <= 1e-6
-
 
 class NetworkScore(Constraint):
     """A learned scorer: ``sign * (net(x) - threshold) <= 0`` (sign +1: at most, -1: at least).
@@ -173,14 +171,9 @@ class NetworkScore(Constraint):
         return (self.sign * (self.net(features) - self.threshold))[:, None]
 
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
-        if self.embedding is not None:
-            return self.violation_from_features(soft @ self.embedding.to(soft))
-        return (self.sign * (self.net(soft) - self.threshold))[:, None]
-
-    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
         if self.embedding is None:
-            return super().surrogate_holds(ids)
-        return (self.violation_from_features(self.embedding.to(ids.device)[ids]) <= 1e-6).all(-1)  # E[ids] = one_hot @ E
+            return (self.sign * (self.net(soft) - self.threshold))[:, None]
+        return super().violation(soft)
 
 
 class AllOf(Constraint):
@@ -203,9 +196,9 @@ class AllOf(Constraint):
         return torch.cat([p.violation_from_features(f) for p, f in zip(self.parts, pieces)], -1)
 
     def violation(self, soft: torch.Tensor) -> torch.Tensor:
-        if self._weights is not None:
-            return self.violation_from_features(soft @ self._weights.to(soft))
-        return torch.cat([p.violation(soft) for p in self.parts], -1)
+        if self._weights is None:
+            return torch.cat([p.violation(soft) for p in self.parts], -1)
+        return super().violation(soft)
 
     def hard(self, ids: torch.Tensor) -> torch.Tensor:
         ok = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
@@ -280,10 +273,6 @@ class WordCount(Constraint):
 
     def violation_from_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.counter._terms(self._words(*features.unbind(-1)))
-
-    def surrogate_holds(self, ids: torch.Tensor) -> torch.Tensor:
-        inner, first, last = (t.to(ids.device)[ids] for t in (self.inner, self.first, self.last))
-        return (self.counter._terms(self._words(inner, first, last)) <= 1e-6).all(-1)
 
     def hard(self, ids: torch.Tensor) -> torch.Tensor:
         return self.counter.hard(ids) if self.counter.exact_count else self.surrogate_holds(ids)

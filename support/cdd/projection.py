@@ -125,12 +125,6 @@ class _Reader:
         """The chain rule back through :meth:`lift`: d/d soft = (d/d features) @ W^T."""
         return feature_grads if self.weights is None else feature_grads @ self.weights.T
 
-    def of_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        """The lifted one-hots of token ids [n, L] (W[ids], with no [n, L, V] one-hot when W exists)."""
-        if self.weights is None:
-            return torch.nn.functional.one_hot(ids, self.base.shape[-1]).to(self.base.dtype)
-        return self.weights[ids]
-
 
 def step_gradient(z, noise, x_free, temperature, lam, mu, reader: _Reader, base, r, c) -> torch.Tensor:
     """d/dz of sum over samples of KL(x' || softmax z) + AL(g(soft)), soft = softmax((z + noise) / T), by hand.
@@ -296,7 +290,7 @@ def kl_projection(x_prime: torch.Tensor, free: torch.Tensor, constraint: Constra
                 ids = _with_free(fixed_top, pair_row, pair_col, top_ids(z))
                 todo = todo & ~solved_constraint.hard(ids)
                 if settings.patience:
-                    gap = reader.read(reader.of_ids(ids)).clamp_min(0).sum(-1)
+                    gap = solved_constraint.violation_of_ids(ids).clamp_min(0).sum(-1)
                     better = gap < best_gap - 1e-6
                     best_gap, stale = torch.where(better, gap, best_gap), torch.where(better, 0, stale + 1)
                     todo = todo & (stale < settings.patience)
