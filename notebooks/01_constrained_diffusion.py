@@ -394,6 +394,9 @@ extra, _ = study.run_sampler(text.mdlm, text.tokenizer, cfg.n_prompts, cfg.text_
 n_windows = 40_000 if cfg.profile != "smoke" else 500
 w_tox, b_tox, tox_fit = study.toxicity_surrogate(cfg, text, n_windows, extra, cfg.seed)
 glue("tox_corr", tox_fit["corr"])
+heavy_words = metrics.toxicity_words(min_weight=1.0)
+glue("tox_heavy_words", len(heavy_words))
+glue("tox_heavy_single", 100 * study.single_token_share(text.tokenizer, heavy_words))
 glue("tox_fit_texts", tox_fit["n_texts"])
 print("prompt:", repr(study.decode_text(text.tokenizer, prompts[:1])[0]))
 
@@ -404,7 +407,8 @@ tox_runs = study.toxicity_experiment(cfg, text, (w_tox, b_tox), prompts, setting
 tox_table = study.toxicity_summary(tox_runs)
 display(tox_table.set_index(["tau", "method"])[
     ["samples", "violations_%", "violations_lo_%", "violations_hi_%", "seed_mean_%", "seed_interval_%",
-     "seed_min_%", "seed_max_%", "surrogate_viol_%", "surrogate_missed_%", "fisher_p", "mean_toxicity", "ppl",
+     "seed_min_%", "seed_max_%", "surrogate_viol_%", "surrogate_missed_%", "surrogate_recall_%", "fisher_p",
+     "mean_toxicity", "ppl",
      "kl_moved", "s_per_sample"]].round(3))
 tox_mdlm = tox_table[tox_table.method == "MDLM"].set_index("tau")
 tox_cdd = tox_table[tox_table.method == "CDD"].set_index("tau")
@@ -439,6 +443,8 @@ glue("tox_p_min", tox_cdd.fisher_p.min())
 glue("tox_p_max", tox_cdd.fisher_p.max())
 glue("tox_surr_viol_max", tox_cdd["surrogate_viol_%"].max())
 glue("tox_missed_max", tox_cdd["surrogate_missed_%"].max())
+glue("tox_recall_low", tox_mdlm.loc[low_tau, "surrogate_recall_%"])
+glue("tox_mdlm_missed_low", tox_mdlm.loc[low_tau, "surrogate_missed_%"])
 glue("tox_time_min", (tox_cdd.s_per_sample / tox_mdlm.s_per_sample).min())
 glue("tox_time_max", (tox_cdd.s_per_sample / tox_mdlm.s_per_sample).max())
 glue("tox_high_tau", max(cfg.tox_taus))
@@ -469,9 +475,19 @@ glue("tox_miss_verdict", "so every violation left is a continuation the surrogat
 # pooled counts gives p between {glue:text}`tox_p_min:.2g` and {glue:text}`tox_p_max:.2f`:
 # {glue:text}`tox_p_verdict`. The surrogate's limit ends violated in
 # at most {glue:text}`tox_surr_viol_max:.1f`% of CDD's samples, while the real classifier flags
-# {glue:text}`tox_missed_max:.1f`% that the surrogate passed, {glue:text}`tox_miss_verdict`. A
-# bag-of-tokens regression that tracks the classifier with correlation {glue:text}`tox_corr:.2f`
-# (on {glue:text}`tox_fit_texts:,` texts) cannot see what makes a continuation offensive to it.
+# {glue:text}`tox_missed_max:.1f`% that the surrogate passed, {glue:text}`tox_miss_verdict`. The
+# MDLM rows say how much a projection through this surrogate can see at all: of the unconstrained
+# continuations that the real classifier flags at $\tau$ = {glue:text}`tox_low_tau`, the surrogate
+# flags {glue:text}`tox_recall_low:.0f`% (`surrogate_recall_%`). The others, flagged by the
+# classifier and passed by the surrogate, are {glue:text}`tox_mdlm_missed_low:.1f`% of all
+# continuations (CDD's rate: {glue:text}`tox_cdd_low:.1f`%). The projection runs only where the
+# surrogate objects, so unless an earlier step moved such a continuation, CDD draws it exactly as
+# the MDLM did. A bag-of-tokens regression that tracks the classifier with correlation
+# {glue:text}`tox_corr:.2f` (on {glue:text}`tox_fit_texts:,` texts) cannot see what makes a
+# continuation offensive to it: the classifier is a linear model over whole words (TF-IDF), and of
+# the {glue:text}`tox_heavy_words` words it weighs most (weight above 1) only
+# {glue:text}`tox_heavy_single:.1f`% are a single token of this chapter's tokenizer when written
+# inside a sentence; the rest are split into pieces that mean little alone.
 #
 # Austen gives little to remove: at $\tau$ = {glue:text}`tox_high_tau` the unconstrained model
 # crosses the threshold in {glue:text}`tox_mdlm_high:.1f`% of continuations, against the paper's
@@ -568,7 +584,13 @@ for key, value in study.PAPER_MOLECULE_COUNTS.items():
 
 # %% [markdown]
 # Where the surrogate and RDKit disagree on the projection's own outputs: each valid CDD molecule's
-# surrogate SA and QED against RDKit's, with the limits the projection aimed at.
+# surrogate SA and QED against RDKit's, with the limits the projection aimed at. Below the plots,
+# every molecule that RDKit finds in violation is given one of three causes, read from the
+# surrogate on the sampled tokens themselves: *surrogate fooled* (the surrogate meets the
+# projection's aim, SA $\le \tau -$ `sa_margin` or QED $\ge$ `qed_min`, so the solver did its job
+# and the surrogate was wrong), *short of the aim* (SA only: the surrogate lies between the aim and
+# $\tau$) and *unsolved* (the surrogate itself breaks the constraint: the solver did not get there).
+# The per-molecule list is saved with the results (`surrogate_checks`, column `cause`).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -585,17 +607,29 @@ plots.labelled(axes[0], "SA on CDD outputs (all SA thresholds)", "RDKit SA", "su
 plots.labelled(axes[1], f"QED on CDD outputs (QED >= {cfg.qed_min})", "RDKit QED",
                "surrogate QED")
 plt.show()
-sa_taus_of = sa_checks.constraint.str.extract(r"SA <= ([\d.]+)")[0].astype(float)
-sa_fooled = (sa_checks.sa_surrogate <= sa_taus_of - cfg.sa_margin) & (sa_checks.sa_rdkit > sa_taus_of)
-qed_fooled = (qed_checks.qed_surrogate >= cfg.qed_min) & (qed_checks.qed_rdkit < cfg.qed_min)
+checks = study.violation_causes(checks, cfg.sa_margin, cfg.qed_min)
+causes = study.cause_table(checks)
+display(causes)
+cause_totals = causes.sum()
 glue("sa_check_corr", sa_checks[["sa_rdkit", "sa_surrogate"]].corr().iloc[0, 1] if len(sa_checks) > 2
      else float("nan"))
 glue("qed_check_corr", qed_checks[["qed_rdkit", "qed_surrogate"]].corr().iloc[0, 1]
      if len(qed_checks) > 2 else float("nan"))
-glue("sa_fooled", int(sa_fooled.sum()))
+sa_causes = causes[causes.index.str.startswith("SA")].sum()
+glue("sa_fooled", int(sa_causes["surrogate fooled"]))
+glue("sa_short", int(sa_causes["short of the aim"]))
+glue("sa_unsolved", int(sa_causes["unsolved"]))
 glue("sa_violations_cdd", int(sa_rows[sa_rows.method == "CDD"].violations_n.sum()))
-glue("qed_fooled", int(qed_fooled.sum()))
+glue("qed_fooled", int(causes.loc[qed_rows.constraint.iloc[0], "surrogate fooled"]))
+glue("qed_unsolved", int(causes.loc[qed_rows.constraint.iloc[0], "unsolved"]))
 glue("qed_violations_cdd", int(qed_rows[qed_rows.method == "CDD"].violations_n.sum()))
+fooled_all = int(cause_totals["surrogate fooled"])
+glue("mol_cause_verdict", "most violations are the surrogate's, not the solver's"
+     if fooled_all > cause_totals["violations"] / 2 else "most violations are the solver's, not the surrogate's"
+     if cause_totals["unsolved"] + cause_totals["short of the aim"] > cause_totals["violations"] / 2
+     else "the surrogate and the solver share them")
+glue("mol_causes_complete", "every" if int(cause_totals["violations"]) == int(
+    mol_table[mol_table.method == "CDD"].violations_n.sum()) else "not every")
 paired = mol_table.pivot_table(index="constraint", columns="method", values="violations_%")
 glue("mol_cdd_worse", int((paired["CDD"] > paired["MDLM"]).sum()))
 glue("mol_n_constraints", len(paired))
@@ -623,11 +657,15 @@ glue("mol_prop_verdict", "met" if max(sa_rows[sa_rows.method == "CDD"]["violatio
 # The scatter plots show the mechanism. The surrogate tracks RDKit on MOSES test molecules
 # (correlation {glue:text}`sa_corr:.2f` for SA, {glue:text}`qed_corr:.2f` for QED), but on CDD's own
 # outputs only {glue:text}`sa_check_corr:.2f` and {glue:text}`qed_check_corr:.2f`:
-# {glue:text}`sa_fooled` of the {glue:text}`sa_violations_cdd` SA violations are molecules the
-# surrogate scored below its aim and RDKit above the threshold, and {glue:text}`qed_fooled` of the
-# {glue:text}`qed_violations_cdd` QED violations likewise. The projection optimises a small
-# network's output over soft token sequences, and it finds sequences that the network scores well
-# and RDKit does not: adversarial inputs of the surrogate. It also {glue:text}`mol_size_verdict`
+# {glue:text}`mol_causes_complete` violation is accounted for in the table of causes. Of the
+# {glue:text}`sa_violations_cdd` SA violations over the four thresholds, {glue:text}`sa_fooled` are
+# molecules the surrogate scored at its aim and RDKit above the threshold,
+# {glue:text}`sa_short` ended between the aim and the threshold and {glue:text}`sa_unsolved` were
+# left unsolved; of the {glue:text}`qed_violations_cdd` QED violations, {glue:text}`qed_fooled`
+# fooled the surrogate and {glue:text}`qed_unsolved` were unsolved: {glue:text}`mol_cause_verdict`.
+# The projection optimises a small network's output over soft token sequences, and where the
+# surrogate is fooled it has found sequences that the network scores well and RDKit does not:
+# adversarial inputs of the surrogate. It also {glue:text}`mol_size_verdict`
 # (median heavy atoms as low as {glue:text}`mol_cdd_median_min:.0f`, unconstrained
 # {glue:text}`mol_median_atoms:.0f`). A surrogate that holds under this
 # optimisation (trained on projected samples, or an ensemble, or RDKit's SA terms written
@@ -751,8 +789,8 @@ pd.Series(study.PAPER_MOLECULES, name="paper")
 # {glue:text}`lex_cost_verdict`). Toxicity at or below {glue:text}`target_violations:.0f`%:
 # {glue:text}`tox_target_verdict`, and {glue:text}`tox_p_verdict`; on Austen there is little
 # toxicity to remove and the surrogate, not the solver, limits what CDD removes. Molecules: every
-# SELFIES sample decodes, but the SA and QED constraints are {glue:text}`mol_prop_verdict` by far,
-# because the projection fools its own surrogate. This page ran in
+# SELFIES sample decodes, but the SA and QED constraints are {glue:text}`mol_prop_verdict` by far;
+# each violation's cause is named, and {glue:text}`mol_cause_verdict`. This page ran in
 # {glue:text}`chapter_minutes:.1f` minutes against a budget of
 # {glue:text}`target_chapter_minutes:.0f` ({glue:text}`chapter_time_verdict`).
 

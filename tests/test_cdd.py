@@ -812,6 +812,7 @@ def test_toxicity_summary_pools_seeds_and_tests_pooled_counts():
     def run(method, seed, bad, n=100):
         return {"constraint": "toxicity <= 0.25", "tau": 0.25, "method": method, "seed": seed, "n": n,
                 "violations_%": 100 * bad / n, "violations_n": bad, "surrogate_viol_n": 0, "surrogate_missed_%": 0.0,
+                "surrogate_caught_n": bad // 2,
                 "mean_toxicity": 0.1, "ppl": 10.0, "kl_moved": 0.0, "inner_steps_per_step": 0.0, "projected_%": 0.0,
                 "s_per_sample": 0.01}
 
@@ -823,8 +824,45 @@ def test_toxicity_summary_pools_seeds_and_tests_pooled_counts():
     assert summary.loc["CDD", "seed_min_%"] == 1.0 and summary.loc["CDD", "seed_max_%"] == 3.0
     assert summary.loc["MDLM", "seed_interval_%"] == pytest.approx(mean_interval([6.0, 4.0, 8.0]))
     assert summary.loc["CDD", "fisher_p"] == pytest.approx(fisher_p(6, 300, 18, 300))
+    assert summary.loc["MDLM", "surrogate_recall_%"] == pytest.approx(100 * (3 + 2 + 4) / 18)
     assert math.isnan(summary.loc["MDLM", "fisher_p"])
     assert study.toxicity_seeds(SimpleNamespace(seed=5, tox_seeds=3)) == [5, 7, 8]  # 6 made the surrogate's data
+
+
+def test_toxicity_words_and_their_single_token_share():
+    from support.cdd import study
+
+    heavy, lighter = metrics.toxicity_words(2.0), metrics.toxicity_words(1.0)
+    assert "bastard" in heavy and "elizabeth" not in lighter and set(heavy) < set(lighter)
+    assert max(metrics.toxicity([" ".join(["the", w]) for w in heavy[:20]])) > 0.5  # the judge agrees they weigh
+
+    class OneTokenForOk:
+        def __call__(self, text, add_special_tokens=True):
+            return {"input_ids": [7] if text == " ok" else [7, 8]}
+
+    assert study.single_token_share(OneTokenForOk(), ["ok", "fine", "ok", "no"]) == 0.5
+
+
+def test_violation_causes_split_every_rdkit_violation_by_hand():
+    import pandas as pd
+
+    from support.cdd import study
+
+    checks = pd.DataFrame([  # SA <= 3.5 with margin 0.3: aim 3.2; QED >= 0.6
+        {"constraint": "SA <= 3.5", "sa_rdkit": 3.0, "sa_surrogate": 3.9, "qed_rdkit": 0.1, "qed_surrogate": 0.1},
+        {"constraint": "SA <= 3.5", "sa_rdkit": 3.6, "sa_surrogate": 3.1, "qed_rdkit": 0.1, "qed_surrogate": 0.1},
+        {"constraint": "SA <= 3.5", "sa_rdkit": 4.0, "sa_surrogate": 3.4, "qed_rdkit": 0.1, "qed_surrogate": 0.1},
+        {"constraint": "SA <= 3.5", "sa_rdkit": 4.0, "sa_surrogate": 3.6, "qed_rdkit": 0.1, "qed_surrogate": 0.1},
+        {"constraint": "QED >= 0.6", "sa_rdkit": 9.0, "sa_surrogate": 9.0, "qed_rdkit": 0.5, "qed_surrogate": 0.7},
+        {"constraint": "QED >= 0.6", "sa_rdkit": 9.0, "sa_surrogate": 9.0, "qed_rdkit": 0.5, "qed_surrogate": 0.4},
+        {"constraint": "QED >= 0.6", "sa_rdkit": 9.0, "sa_surrogate": 9.0, "qed_rdkit": 0.6, "qed_surrogate": 0.4},
+    ])
+    out = study.violation_causes(checks, sa_margin=0.3, qed_min=0.6)
+    assert out.cause.tolist() == ["", "surrogate fooled", "short of the aim", "unsolved",
+                                  "surrogate fooled", "unsolved", ""]
+    table = study.cause_table(out)
+    assert table.loc["SA <= 3.5"].tolist() == [4, 3, 1, 1, 1]
+    assert table.loc["QED >= 0.6"].tolist() == [3, 2, 1, 0, 1]
 
 
 def test_property_surrogate_is_prepared_after_its_molecule_mdlm(fresh_model_cache, monkeypatch):

@@ -45,6 +45,14 @@ def toxicity(texts: Sequence[str]) -> np.ndarray:
     return np.asarray(profanity_check.predict_prob(list(texts)), dtype=float)
 
 
+def toxicity_words(min_weight: float = 1.0) -> list[str]:
+    """alt-profanity-check's alphabetic words whose linear weight (mean over its calibrated folds) exceeds min_weight."""
+    from profanity_check import profanity_check as judge
+
+    weight = np.mean([fold.estimator.coef_[0] for fold in judge.model.calibrated_classifiers_], 0)
+    return [w for w, c in zip(judge.vectorizer.get_feature_names_out(), weight) if c > min_weight and w.isalpha()]
+
+
 def distinct_n(token_lists: Iterable[Sequence[int]], n: int = 2) -> float:
     """Share of distinct n-grams among all n-grams of the samples (diversity; 1 = no repeats)."""
     grams = [tuple(toks[i:i + n]) for toks in token_lists for i in range(len(toks) - n + 1)]

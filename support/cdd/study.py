@@ -157,7 +157,10 @@ def denoiser_floor(model, tokenizer, config: TinyMDLMConfig, n_rows: int = 512, 
     corpus = config.corpus
     if isinstance(corpus, MoleculeCorpus):
         held = molecule_rows(resources.moses_smiles("test")[:n_rows], tokenizer, config.seq_len, corpus.notation)
-        train = corpus.sampler(len(tokenizer), config.seq_len, 4096)(torch.Generator().manual_seed(seed))
+        # 4,096 random training molecules, encoded alone: the sampler would encode all n_molecules (~100 s)
+        pool = resources.moses_smiles("train")[:corpus.n_molecules]
+        picks = torch.randint(0, len(pool), (4096,), generator=torch.Generator().manual_seed(seed)).tolist()
+        train = molecule_rows([pool[i] for i in picks], tokenizer, config.seq_len, corpus.notation)
     else:
         train_ids, val_ids = corpus.splits(config.vocab_size)
         held = sample_windows(val_ids, n_rows, config.seq_len, torch.Generator().manual_seed(seed))
@@ -505,6 +508,11 @@ def toxicity_surrogate(cfg, models: TextModels, n_windows: int, extra_ids: torch
     return w, b, report
 
 
+def single_token_share(tokenizer, words: list[str]) -> float:
+    """Share of the words whose space-led spelling (' word', as inside a sentence) is one token of ``tokenizer``."""
+    return float(np.mean([len(tokenizer(" " + w, add_special_tokens=False)["input_ids"]) == 1 for w in words]))
+
+
 def toxic_prompts(cfg, models: TextModels) -> torch.Tensor:
     """Prompts [n_prompts, prompt_len]: RealToxicityPrompts' challenging prompts (paper), else Austen analogues.
 
@@ -553,12 +561,13 @@ def toxicity_limit(tau: float, margin: float) -> float:
 
 def toxicity_row(name: str, method: str, ids, trace, models: TextModels, tox: np.ndarray, surrogate_ok: np.ndarray,
                  tau: float, start: int) -> dict:
-    """A toxicity row: real-classifier violations, surrogate violations, and the real ones the surrogate passed."""
+    """A toxicity row: real-classifier violations, surrogate violations, the real ones the surrogate passed, and
+    ``surrogate_caught_n``, the real ones the surrogate also flags."""
     real_bad = tox > tau
     missed = real_bad & surrogate_ok
     return {**text_row(name, method, ids, trace, models, ~real_bad, start, trace.seconds), "tau": tau,
             "mean_toxicity": float(tox.mean()), **rate_columns(int((~surrogate_ok).sum()), len(tox), "surrogate_viol"),
-            "surrogate_missed_%": 100 * missed.mean()}
+            "surrogate_missed_%": 100 * missed.mean(), "surrogate_caught_n": int((real_bad & ~surrogate_ok).sum())}
 
 
 def toxicity_experiment(cfg, models: TextModels, surrogate: tuple[torch.Tensor, float], prompts: torch.Tensor,
@@ -601,7 +610,9 @@ def toxicity_seeds(cfg) -> list[int]:
 
 def toxicity_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per tau x method, over seeds: pooled violations with their exact interval, the seeds' mean with its
-    t-interval and range, and (CDD rows) Fisher's exact test of the pooled counts against MDLM's."""
+    t-interval and range, the surrogate's recall (share of the real violations it also flags; on the MDLM
+    rows, the most of them a projection through it can see), and (CDD rows) Fisher's exact test of the
+    pooled counts against MDLM's."""
     rows = []
     for (tau, method), group in table.groupby(["tau", "method"], sort=True):
         n = int(group["n"].sum())
@@ -613,6 +624,7 @@ def toxicity_summary(table: pd.DataFrame) -> pd.DataFrame:
                      "seed_min_%": group["violations_%"].min(), "seed_max_%": group["violations_%"].max(),
                      "surrogate_viol_%": 100 * group["surrogate_viol_n"].sum() / n,
                      "surrogate_missed_%": (group["surrogate_missed_%"] * group["n"]).sum() / n,
+                     "surrogate_recall_%": 100 * group["surrogate_caught_n"].sum() / max(1, group["violations_n"].sum()),
                      "mean_toxicity": (group["mean_toxicity"] * group["n"]).sum() / n,
                      "ppl": group["ppl"].mean(), "kl_moved": group["kl_moved"].mean(),
                      "inner_steps_per_step": group["inner_steps_per_step"].mean(),
@@ -753,6 +765,38 @@ def surrogate_vs_rdkit(net, tokenizer, ids: torch.Tensor, constraint: str, inter
     return pd.DataFrame({"constraint": constraint, "smiles": table.smiles[keep], "sa_rdkit": table.sa[keep],
                          "sa_surrogate": predicted[keep, 0], "qed_rdkit": table.qed[keep],
                          "qed_surrogate": predicted[keep, 1]}).reset_index(drop=True)
+
+
+VIOLATION_CAUSES = ("surrogate fooled", "short of the aim", "unsolved")
+
+
+def violation_causes(checks: pd.DataFrame, sa_margin: float, qed_min: float) -> pd.DataFrame:
+    """``checks`` with ``rdkit_ok`` and ``cause``: why each molecule that RDKit finds in violation is one.
+
+    ``surrogate fooled``: the surrogate on the sampled tokens meets the projection's aim (SA <= tau -
+    margin, QED >= qed_min), so the solver did its job and the surrogate was wrong; ``short of the aim``
+    (SA only): the surrogate lies between the aim and tau; ``unsolved``: the surrogate itself breaks the
+    constraint, so the solver did not reach it. Molecules that RDKit passes have cause ``""``.
+    """
+    out = checks.copy()
+    is_sa = out.constraint.str.startswith("SA")
+    tau = out.constraint.str.extract(r"SA <= ([\d.]+)")[0].astype(float)
+    out["rdkit_ok"] = np.where(is_sa, out.sa_rdkit <= tau, out.qed_rdkit >= qed_min)
+    at_aim = np.where(is_sa, out.sa_surrogate <= tau - sa_margin, out.qed_surrogate >= qed_min)
+    within = np.where(is_sa, out.sa_surrogate <= tau, at_aim)
+    cause = np.select([at_aim, within], VIOLATION_CAUSES[:2], VIOLATION_CAUSES[2])
+    out["cause"] = np.where(out.rdkit_ok, "", cause)
+    return out
+
+
+def cause_table(checks: pd.DataFrame) -> pd.DataFrame:
+    """Per constraint: RDKit violations among CDD's valid molecules, split by ``violation_causes``."""
+    broken = checks[~checks.rdkit_ok]
+    table = pd.crosstab(broken.constraint, broken.cause).reindex(
+        index=checks.constraint.unique(), columns=list(VIOLATION_CAUSES), fill_value=0)
+    table.insert(0, "violations", table.sum(1))
+    table.insert(0, "valid", checks.groupby("constraint").size().reindex(table.index))
+    return table.rename_axis(index="constraint", columns=None)
 
 
 def training_set() -> frozenset:
