@@ -485,7 +485,7 @@ glue("tox_miss_verdict", "so every violation left is a continuation the surrogat
 # the MDLM did. A bag-of-tokens regression that tracks the classifier with correlation
 # {glue:text}`tox_corr:.2f` (on {glue:text}`tox_fit_texts:,` texts) cannot see what makes a
 # continuation offensive to it: the classifier is a linear model over whole words (TF-IDF), and of
-# the {glue:text}`tox_heavy_words` words it weighs most (weight above 1) only
+# the {glue:text}`tox_heavy_words` words it weighs most (weight above one) only
 # {glue:text}`tox_heavy_single:.1f`% are a single token of this chapter's tokenizer when written
 # inside a sentence; the rest are split into pieces that mean little alone.
 #
